@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+// tvp: Transferable Visual Prompts for multimodal LLMs, as declarative cached pipelines.
+// No package dependencies: only the toolchain and system libraries found through pkg-config.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "tvp",
+    products: [
+        .executable(name: "tvp-run", targets: ["tvp-run"]),
+        .library(name: "TVPTensor", targets: ["TVPTensor"]),
+    ],
+    targets: [
+        // System libraries (module map + pkg-config).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → Tensor.
+        .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "TVPData", dependencies: ["TVPTensor", "CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
+        .target(name: "TVPModels", dependencies: ["TVPTensor", "CZlib"], swiftSettings: optimize),
+        .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
+        .target(name: "TVPPipeline", dependencies: ["TVPPrompting", "CYAML"], swiftSettings: optimize),
+        .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),
+
+        .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
+        .testTarget(name: "TVPDataTests", dependencies: ["TVPData"]),
+        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"]),
+        .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"]),
+        .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

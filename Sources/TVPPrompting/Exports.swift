@@ -1,0 +1,2 @@
+@_exported import TVPData
+@_exported import TVPModels

@@ -1,0 +1,4 @@
+import Foundation
+import TVPPipeline
+
+exit(TVPRunCommand.main(Array(CommandLine.arguments.dropFirst())))
