@@ -40,21 +40,21 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, b: Tensor) throws -> Tensor {
-        let out = try zipMap("add", a, b, +)
+        let out = try arithmetic(.add, a, b)
         return out.recorded("add", [a, b]) { g in
             [a.requiresGrad ? try g.sum(to: a.shape) : nil, b.requiresGrad ? try g.sum(to: b.shape) : nil]
         }
     }
 
     public static func - (a: Tensor, b: Tensor) throws -> Tensor {
-        let out = try zipMap("sub", a, b, -)
+        let out = try arithmetic(.sub, a, b)
         return out.recorded("sub", [a, b]) { g in
             [a.requiresGrad ? try g.sum(to: a.shape) : nil, b.requiresGrad ? try (-g).sum(to: b.shape) : nil]
         }
     }
 
     public static func * (a: Tensor, b: Tensor) throws -> Tensor {
-        let out = try zipMap("mul", a, b, *)
+        let out = try arithmetic(.mul, a, b)
         return out.recorded("mul", [a, b]) { g in
             [a.requiresGrad ? try (g * b.detached()).sum(to: a.shape) : nil,
              b.requiresGrad ? try (g * a.detached()).sum(to: b.shape) : nil]
@@ -62,7 +62,7 @@ extension Tensor {
     }
 
     public static func / (a: Tensor, b: Tensor) throws -> Tensor {
-        let out = try zipMap("div", a, b, /)
+        let out = try arithmetic(.div, a, b)
         return out.recorded("div", [a, b]) { g in
             let bd = b.detached()
             return [a.requiresGrad ? try (g / bd).sum(to: a.shape) : nil,
