@@ -1,0 +1,279 @@
+import Foundation
+
+// Optimizers: the only code that writes into a tensor after it was made. Each step reads
+// `param.grad`, updates `param`'s storage in place, and keeps whatever running state it needs per
+// parameter. State is keyed by the parameter's ObjectIdentifier and also holds the parameter
+// itself, so the identity cannot be recycled for another tensor while the state lives: state can
+// never move from one parameter to another, whatever order or subset `step` is called with.
+// Scalar coefficients are computed in Double (as PyTorch computes them in Python) and rounded to
+// Float once; the per-value loops are plain pointer loops the compiler vectorizes.
+
+/// Updates parameters in place from their accumulated gradients.
+public protocol Optimizer {
+    /// Updates, in place, every parameter in `params` that has a `grad`, with learning rate `lr`.
+    /// Parameters without a gradient are skipped and their state is left untouched.
+    /// Throws (before changing anything) for a negative or non-finite `lr`, a parameter listed
+    /// twice, or a gradient whose shape differs from its parameter's.
+    func step(_ params: [Tensor], lr: Float) throws
+    /// Drops the gradients of `params` (sets `grad` to nil, like PyTorch's `set_to_none=True`), so
+    /// the next `backward()` starts accumulating from zero.
+    func zeroGrad(_ params: [Tensor])
+}
+
+extension Optimizer {
+    public func zeroGrad(_ params: [Tensor]) {
+        for param in params { param.grad = nil }
+    }
+}
+
+/// The parameters of one step that have a gradient, after checking everything the step needs.
+func parametersWithGradients(_ op: String, _ params: [Tensor], lr: Float) throws -> [(param: Tensor, grad: Tensor)] {
+    try require(lr.isFinite && lr >= 0, op, "learning rate must be finite and >= 0, got \(lr)")
+    var seen = Set<ObjectIdentifier>()
+    var updates: [(param: Tensor, grad: Tensor)] = []
+    for (i, param) in params.enumerated() {
+        try require(seen.insert(ObjectIdentifier(param)).inserted, op,
+                    "parameter \(i) (shape \(describe(param.shape))) is listed more than once")
+        guard let grad = param.grad else { continue }
+        try require(grad.shape == param.shape, op,
+                    "parameter \(i) has shape \(describe(param.shape)) but its gradient has shape \(describe(grad.shape))")
+        updates.append((param, grad))
+    }
+    return updates
+}
+
+/// Validates a hyper-parameter given at construction.
+func requireHyperparameter(_ op: String, _ name: String, _ value: Double, _ valid: Bool, _ expected: String) throws {
+    try require(value.isFinite && valid, op, "\(name) must be \(expected), got \(value)")
+}
+
+// MARK: - TVP update
+
+/// The update of the official Transferable Visual Prompting implementation: a fixed-length step
+/// along the negative gradient direction, restricted to the learnable frame.
+///
+/// Official code (zycheiheihei/Transferable-Visual-Prompting, `transfer_cls.py` lines 589–595 at
+/// commit c1933ec37aa98d34e684cb9d22a155dc4d923df5, inside `train_with_prompt`):
+///
+///     grad_p_t = noise.grad                                   # [B, 3, 224, 224]
+///     grad_p_t = grad_p_t.mean(0).squeeze(0)                  # [3, 224, 224], mean over the batch
+///     g_norm = torch.norm(grad_p_t.view(-1), dim=0).view(1, 1, 1)
+///     scaled_g = grad_p_t / (g_norm + 1e-10)
+///     scaled_g_pad = scaled_g * prompt.mask.to(device)
+///     updated_pad = scaled_g_pad * lr
+///     prompt.perturbation.data = prompt.perturbation.data - updated_pad.detach().cpu()
+///
+/// that is, with g the batch-mean gradient and m the mask (1 in the 30 px frame, 0 in the centre):
+///
+///     p ← p − lr · (g / (‖g‖₂ + 1e-10)) · m
+///
+/// Gradient descent on the loss; ‖g‖₂ is taken over the **whole** tensor, centre included,
+/// before masking. `lr` is read from the SGD optimizer at the start of each epoch and stepped by
+/// `CosineAnnealingLR(T_max: epochs)` after it (lines 385–388, 415, 505): see `PerEpochLR`.
+///
+/// Here the gradient is `param.grad`. The official code divides the batch *mean* of the
+/// per-image gradients; a prompt broadcast over the batch gets their *sum*, B times larger. The
+/// normalization cancels the scale, so the two agree up to the 1e-10 guard (exactly, unless ‖g‖ is
+/// near 1e-10). The norm accumulates in Double over fixed 4096-value chunks, so the result does not
+/// depend on the thread count.
+public struct TVPUpdate: Optimizer, Sendable {
+    /// Multiplies the unit-norm gradient elementwise (1 where the prompt learns, 0 where it stays);
+    /// must have each parameter's shape. Nil updates every value.
+    public let mask: Tensor?
+    /// Added to the gradient norm before dividing (1e-10 in the official code).
+    public let epsilon: Float
+
+    /// Throws for a mask with a non-finite value or a negative or non-finite `epsilon`.
+    public init(mask: Tensor? = nil, epsilon: Float = 1e-10) throws {
+        try requireHyperparameter("TVPUpdate", "epsilon", Double(epsilon), epsilon >= 0, "finite and >= 0")
+        if let mask {
+            let values = UnsafeBufferPointer(start: mask.data, count: mask.count)
+            try require(values.allSatisfy { $0.isFinite }, "TVPUpdate",
+                        "mask of shape \(describe(mask.shape)) holds a non-finite value")
+        }
+        self.mask = mask?.detached()
+        self.epsilon = epsilon
+    }
+
+    public func step(_ params: [Tensor], lr: Float) throws {
+        let updates = try parametersWithGradients("TVPUpdate", params, lr: lr)
+        if let mask {
+            for (param, _) in updates {
+                try require(mask.shape == param.shape, "TVPUpdate",
+                            "mask shape \(describe(mask.shape)) differs from parameter shape \(describe(param.shape))")
+            }
+        }
+        for (param, grad) in updates {
+            let denominator = Float(TVPUpdate.norm(grad)) + epsilon
+            let p = param.data, g = grad.data
+            if let mask {
+                let m = mask.data
+                Parallel.forRanges(param.count, costPerItem: 4) { r in
+                    for i in r { p[i] = p[i] - (g[i] / denominator) * m[i] * lr }
+                }
+            } else {
+                Parallel.forRanges(param.count, costPerItem: 4) { r in
+                    for i in r { p[i] = p[i] - (g[i] / denominator) * lr }
+                }
+            }
+        }
+    }
+
+    /// The L2 norm of all values of `x`, summed in Double per 4096-value chunk, chunks in order.
+    static func norm(_ x: Tensor) -> Double {
+        let chunk = 4096
+        let chunks = (x.count + chunk - 1) / chunk
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: max(chunks, 1))
+        defer { partial.deallocate() }
+        let v = x.data, n = x.count
+        Parallel.forRanges(chunks, costPerItem: chunk) { r in
+            for c in r {
+                var s: Double = 0
+                for i in (c * chunk)..<min(n, (c + 1) * chunk) { let d = Double(v[i]); s += d * d }
+                partial[c] = s
+            }
+        }
+        var total: Double = 0
+        for c in 0..<chunks { total += partial[c] }
+        return total.squareRoot()
+    }
+}
+
+// MARK: - SGD
+
+/// Stochastic gradient descent with momentum, dampening, Nesterov momentum and (coupled) weight
+/// decay, with the semantics of `torch.optim.SGD` (maximize off):
+///
+///     d ← g + weightDecay · p                          (if weightDecay ≠ 0)
+///     b ← d on a parameter's first step, else momentum · b + (1 − dampening) · d   (if momentum ≠ 0)
+///     d ← d + momentum · b if nesterov, else b         (if momentum ≠ 0)
+///     p ← p − lr · d
+public final class SGD: Optimizer {
+    public let momentum: Double
+    public let dampening: Double
+    public let nesterov: Bool
+    public let weightDecay: Double
+
+    /// Momentum buffers, one per parameter that has taken a step, with the parameter they belong to.
+    private var buffers: [ObjectIdentifier: (param: Tensor, buffer: Tensor)] = [:]
+
+    /// Throws like PyTorch: for negative `momentum` or `weightDecay`, a non-finite value, or
+    /// `nesterov` without positive `momentum` and zero `dampening`.
+    public init(momentum: Double = 0, dampening: Double = 0, nesterov: Bool = false, weightDecay: Double = 0) throws {
+        try requireHyperparameter("SGD", "momentum", momentum, momentum >= 0, "finite and >= 0")
+        try requireHyperparameter("SGD", "dampening", dampening, true, "finite")
+        try requireHyperparameter("SGD", "weightDecay", weightDecay, weightDecay >= 0, "finite and >= 0")
+        try require(!nesterov || (momentum > 0 && dampening == 0), "SGD",
+                    "Nesterov momentum requires momentum > 0 and dampening 0 (got momentum \(momentum), dampening \(dampening))")
+        self.momentum = momentum
+        self.dampening = dampening
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+    }
+
+    /// Forgets all momentum buffers (the next step of every parameter is its first).
+    public func reset() { buffers = [:] }
+
+    public func step(_ params: [Tensor], lr: Float) throws {
+        let updates = try parametersWithGradients("SGD", params, lr: lr)
+        let decay = Float(weightDecay), mu = Float(momentum), keep = Float(1 - dampening)
+        let hasDecay = weightDecay != 0, nesterov = self.nesterov
+        for (param, grad) in updates {
+            let p = param.data, g = grad.data, count = param.count
+            guard momentum != 0 else {
+                Parallel.forRanges(count, costPerItem: 4) { r in
+                    for i in r {
+                        let d = hasDecay ? g[i] + decay * p[i] : g[i]
+                        p[i] = p[i] - lr * d
+                    }
+                }
+                continue
+            }
+            let key = ObjectIdentifier(param)
+            let first = buffers[key] == nil
+            let buffer = buffers[key]?.buffer ?? Tensor(uninitialized: param.shape)
+            buffers[key] = (param, buffer)
+            let b = buffer.data
+            Parallel.forRanges(count, costPerItem: 6) { r in
+                for i in r {
+                    let d = hasDecay ? g[i] + decay * p[i] : g[i]
+                    let bi = first ? d : b[i] * mu + keep * d
+                    b[i] = bi
+                    p[i] = p[i] - lr * (nesterov ? d + mu * bi : bi)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - AdamW
+
+/// Adam with decoupled weight decay and bias correction, with the semantics of
+/// `torch.optim.AdamW` (amsgrad and maximize off). For a parameter's step t = 1, 2, …:
+///
+///     p ← p · (1 − lr · weightDecay)
+///     m ← m + (1 − β₁) · (g − m)                       (m, v start at 0)
+///     v ← β₂ · v + (1 − β₂) · g²
+///     p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+public final class AdamW: Optimizer {
+    public let beta1: Double
+    public let beta2: Double
+    public let eps: Double
+    public let weightDecay: Double
+
+    /// Per-parameter state: steps taken, first and second moment, and the parameter itself.
+    private struct Moments {
+        let param: Tensor
+        var steps: Int
+        let mean: Tensor
+        let meanSquare: Tensor
+    }
+    private var moments: [ObjectIdentifier: Moments] = [:]
+
+    /// Throws like PyTorch: unless 0 ≤ β < 1, ε ≥ 0 and weightDecay ≥ 0, all finite.
+    public init(beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, weightDecay: Double = 0.01) throws {
+        try requireHyperparameter("AdamW", "beta1", beta1, beta1 >= 0 && beta1 < 1, "in [0, 1)")
+        try requireHyperparameter("AdamW", "beta2", beta2, beta2 >= 0 && beta2 < 1, "in [0, 1)")
+        try requireHyperparameter("AdamW", "eps", eps, eps >= 0, "finite and >= 0")
+        try requireHyperparameter("AdamW", "weightDecay", weightDecay, weightDecay >= 0, "finite and >= 0")
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+    }
+
+    /// Forgets all moments and step counts.
+    public func reset() { moments = [:] }
+
+    /// The number of steps `param` has taken with this optimizer (0 if none).
+    public func stepCount(of param: Tensor) -> Int { moments[ObjectIdentifier(param)]?.steps ?? 0 }
+
+    public func step(_ params: [Tensor], lr: Float) throws {
+        let updates = try parametersWithGradients("AdamW", params, lr: lr)
+        for (param, grad) in updates {
+            let key = ObjectIdentifier(param)
+            var state = moments[key] ?? Moments(param: param, steps: 0,
+                                                mean: Tensor(zeros: param.shape), meanSquare: Tensor(zeros: param.shape))
+            state.steps += 1
+            moments[key] = state
+
+            let t = Double(state.steps)
+            let shrink = Float(1 - Double(lr) * weightDecay), hasDecay = weightDecay != 0
+            let towardGrad = Float(1 - beta1), b2 = Float(beta2), squareWeight = Float(1 - beta2)
+            let negStepSize = Float(-(Double(lr) / (1 - pow(beta1, t))))
+            let correction2Sqrt = Float((1 - pow(beta2, t)).squareRoot()), epsilon = Float(eps)
+            let p = param.data, g = grad.data, m = state.mean.data, v = state.meanSquare.data
+            Parallel.forRanges(param.count, costPerItem: 12) { r in
+                for i in r {
+                    let pi = hasDecay ? p[i] * shrink : p[i]
+                    let gi = g[i]
+                    let mi = m[i] + towardGrad * (gi - m[i])
+                    let vi = v[i] * b2 + squareWeight * gi * gi
+                    m[i] = mi
+                    v[i] = vi
+                    p[i] = pi + negStepSize * mi / (vi.squareRoot() / correction2Sqrt + epsilon)
+                }
+            }
+        }
+    }
+}
