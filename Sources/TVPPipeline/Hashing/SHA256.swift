@@ -1,0 +1,132 @@
+/// SHA-256 (FIPS 180-4) in plain Swift: Foundation on Linux has no hash functions and CryptoKit is
+/// Apple-only. Streaming: feed bytes with `update` as they are read, then `finalize`.
+public struct SHA256 {
+    private var state: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
+    /// Bytes waiting for a full 64-byte block (always fewer than 64).
+    private var pending: [UInt8] = []
+    private var totalBytes: UInt64 = 0
+
+    public init() {}
+
+    /// Adds `bytes` to the message.
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// Adds the bytes in `buffer` to the message.
+    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
+        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0 else { return }
+        totalBytes &+= UInt64(buffer.count)
+        var offset = 0
+        if !pending.isEmpty {
+            let take = min(64 - pending.count, buffer.count)
+            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: take))
+            offset = take
+            guard pending.count == 64 else { return }
+            let block = pending
+            block.withUnsafeBufferPointer { compressBlocks($0.baseAddress!, count: 1) }
+            pending.removeAll(keepingCapacity: true)
+        }
+        let fullBlocks = (buffer.count - offset) / 64
+        if fullBlocks > 0 {
+            compressBlocks(base + offset, count: fullBlocks)
+            offset += fullBlocks * 64
+        }
+        if offset < buffer.count {
+            pending.append(contentsOf: UnsafeBufferPointer(start: base + offset, count: buffer.count - offset))
+        }
+    }
+
+    /// The 32-byte digest of everything added so far (the hasher itself is left unchanged).
+    public func finalize() -> [UInt8] {
+        var copy = self
+        let bitLength = totalBytes &* 8
+        var tail: [UInt8] = [0x80]
+        let padding = (55 - Int(totalBytes % 64) + 64) % 64
+        tail += [UInt8](repeating: 0, count: padding)
+        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        copy.update(tail)
+        var digest: [UInt8] = []
+        digest.reserveCapacity(32)
+        for word in copy.state {
+            digest += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+        }
+        return digest
+    }
+
+    /// Runs the compression function over `count` consecutive 64-byte blocks.
+    private mutating func compressBlocks(_ blocks: UnsafePointer<UInt8>, count: Int) {
+        var w = [UInt32](repeating: 0, count: 64)
+        state.withUnsafeMutableBufferPointer { h in
+            w.withUnsafeMutableBufferPointer { w in
+                SHA256.roundConstants.withUnsafeBufferPointer { k in
+                    for blockIndex in 0..<count {
+                        let block = blocks + blockIndex * 64
+                        for t in 0..<16 {
+                            let p = block + 4 * t
+                            w[t] = UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
+                        }
+                        for t in 16..<64 {
+                            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+                            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+                            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+                        }
+                        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+                        for t in 0..<64 {
+                            let sigma1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                            let choose = (e & f) ^ (~e & g)
+                            let t1 = hh &+ sigma1 &+ choose &+ k[t] &+ w[t]
+                            let sigma0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                            let majority = (a & b) ^ (a & c) ^ (b & c)
+                            let t2 = sigma0 &+ majority
+                            hh = g; g = f; f = e; e = d &+ t1
+                            d = c; c = b; b = a; a = t1 &+ t2
+                        }
+                        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d
+                        h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+                    }
+                }
+            }
+        }
+    }
+
+    private static let roundConstants: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+}
+
+@inline(__always)
+private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+/// The SHA-256 digest of `data` as 64 lowercase hex digits.
+public func sha256Hex(_ data: [UInt8]) -> String {
+    var hasher = SHA256()
+    hasher.update(data)
+    return hexString(hasher.finalize())
+}
+
+/// The SHA-256 digest of the UTF-8 bytes of `text` as 64 lowercase hex digits.
+public func sha256Hex(_ text: String) -> String {
+    sha256Hex(Array(text.utf8))
+}
+
+/// Bytes as lowercase hex, two digits each.
+public func hexString(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
