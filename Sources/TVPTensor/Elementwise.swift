@@ -63,10 +63,11 @@ extension Tensor {
 
     public static func / (a: Tensor, b: Tensor) throws -> Tensor {
         let out = try arithmetic(.div, a, b)
+        let quotient = out.detached()  // saved without capturing `out` itself (no retain cycle)
         return out.recorded("div", [a, b]) { g in
             let bd = b.detached()
             return [a.requiresGrad ? try (g / bd).sum(to: a.shape) : nil,
-                    b.requiresGrad ? try (try zipMap("div", g * out.detached(), bd) { x, y in -x / y }).sum(to: b.shape) : nil]
+                    b.requiresGrad ? try (try zipMap("div", g * quotient, bd) { x, y in -x / y }).sum(to: b.shape) : nil]
         }
     }
 
@@ -100,14 +101,16 @@ extension Tensor {
     public func sqrt() -> Tensor {
         let x = self
         let out = map { $0.squareRoot() }
-        return out.recorded("sqrt", [x]) { g in [try g * out.detached().map { 0.5 / $0 }] }
+        let root = out.detached()
+        return out.recorded("sqrt", [x]) { g in [try g * root.map { 0.5 / $0 }] }
     }
 
     /// Elementwise exponential.
     public func exp() -> Tensor {
         let x = self
         let out = map { Foundation.exp($0) }
-        return out.recorded("exp", [x]) { g in [try g * out.detached()] }
+        let value = out.detached()
+        return out.recorded("exp", [x]) { g in [try g * value] }
     }
 
     /// Elementwise natural logarithm.
