@@ -8,8 +8,12 @@ public enum TVPRunCommand {
     tvp-run — Transferable Visual Prompts as declarative, cached pipelines
 
     Usage:
-      tvp-run bench [--batch N] [--layers N] [--threads N] [--iterations N]
-                                       time a ViT-B/32-shaped forward and input gradient
+      tvp-run bench [--batch N] [--layers N] [--image PX] [--threads N] [--iterations N]
+                    [--twin PYTHON [--twin-script PATH]]
+                                       time a ViT-B/32-shaped forward and forward + input
+                                       gradient against the sgemm peak; with --twin, also run
+                                       the PyTorch twin (scripts/bench/vit_twin.py) and print
+                                       the ratio (defaults: batch 16, 12 layers, 224 px, 3 runs)
       tvp-run --help                   this text
       tvp-run --version                the version
 
@@ -29,9 +33,48 @@ public enum TVPRunCommand {
         case "--version":
             print("tvp-run \(version)")
             return 0
+        case "bench":
+            return runBench(Array(args.dropFirst()))
         default:
             FileHandle.standardError.write(Data("tvp-run: unknown command '\(first)'. Run 'tvp-run --help' for the list.\n".utf8))
             return 2
         }
+    }
+}
+
+extension TVPRunCommand {
+    /// Reads `--name value` options into `set`; returns an error message for anything else.
+    static func parseOptions(_ args: [String], _ set: (String, String) -> String?) -> String? {
+        var i = 0
+        while i < args.count {
+            let name = args[i]
+            guard name.hasPrefix("--"), i + 1 < args.count else { return "expected '--option value', got '\(name)'" }
+            if let problem = set(name, args[i + 1]) { return problem }
+            i += 2
+        }
+        return nil
+    }
+
+    static func runBench(_ args: [String]) -> Int32 {
+        var bench = Benchmark()
+        let problem = parseOptions(args) { name, value in
+            func int() -> Int? { Int(value).flatMap { $0 > 0 ? $0 : nil } }
+            switch name {
+            case "--batch": guard let n = int() else { return "--batch takes a positive whole number" }; bench.batch = n
+            case "--layers": guard let n = int() else { return "--layers takes a positive whole number" }; bench.layers = n
+            case "--image": guard let n = int(), n % 32 == 0 else { return "--image takes a multiple of 32" }; bench.imageSize = n
+            case "--threads": guard let n = int() else { return "--threads takes a positive whole number" }; bench.threads = n
+            case "--iterations": guard let n = int() else { return "--iterations takes a positive whole number" }; bench.iterations = n
+            case "--twin": bench.twinPython = value
+            case "--twin-script": bench.twinScript = value
+            default: return "unknown option '\(name)' (see tvp-run --help)"
+            }
+            return nil
+        }
+        if let problem {
+            FileHandle.standardError.write(Data("tvp-run bench: \(problem)\n".utf8))
+            return 2
+        }
+        return bench.report()
     }
 }

@@ -1,0 +1,65 @@
+import TVPPrompting
+import XCTest
+
+final class PromptTests: XCTestCase {
+    func testOfficialFrameGeometry() throws {
+        let prompt = try PaddingPrompt()
+        XCTAssertEqual(prompt.innerSize, 164)
+        XCTAssertEqual(prompt.learnableCount, 69_840)
+        XCTAssertEqual(prompt.mask.toArray().reduce(0, +), 69_840)
+        XCTAssertEqual(prompt.mask[0, 29, 100], 1)
+        XCTAssertEqual(prompt.mask[2, 30, 30], 0)
+        XCTAssertEqual(prompt.mask[1, 193, 193], 0)
+        XCTAssertEqual(prompt.mask[1, 194, 100], 1)
+        XCTAssertTrue(prompt.perturbation.requiresGrad)
+        XCTAssertThrowsError(try PaddingPrompt(imageSize: 224, frame: 112))
+    }
+
+    func testPadThenPromptThenNormalize() throws {
+        let prompt = try PaddingPrompt(imageSize: 8, frame: 2)
+        prompt.perturbation.data[0] = 0.25  // channel 0, pixel (0, 0): in the frame
+        let images = Tensor(repeating: 0.5, shape: [2, 3, 4, 4])
+        let padded = try prompt.pad(images)
+        XCTAssertEqual(padded.shape, [2, 3, 8, 8])
+        XCTAssertEqual(padded[1, 2, 3, 3], 0.5)
+        XCTAssertEqual(padded[1, 2, 1, 3], 0)
+        let input = try prompt.apply(toPadded: padded)
+        let clip = ImageNormalization.clip
+        XCTAssertEqual(input[0, 0, 0, 0], (0.25 - clip.mean[0]) / clip.std[0], accuracy: 1e-5)
+        XCTAssertEqual(input[1, 1, 4, 4], (0.5 - clip.mean[1]) / clip.std[1], accuracy: 1e-5)
+        XCTAssertEqual(input[1, 2, 7, 7], -clip.mean[2] / clip.std[2], accuracy: 1e-5)
+        // The gradient reaches the prompt through padding and normalization: d/dp Σ input = B / std.
+        try input.sum().backward()
+        XCTAssertEqual(prompt.perturbation.grad?[1, 0, 0] ?? 0, 2 / clip.std[1], accuracy: 1e-4)
+        XCTAssertThrowsError(try prompt.pad(Tensor(zeros: [1, 3, 5, 5]))) { XCTAssertTrue("\($0)".contains("[B, 3, 4, 4]"), "\($0)") }
+    }
+
+    func testFeatureConsistencyIsMeanOfUnsquaredNorms() throws {
+        let prompted = try Tensor([3, 4, 0, 0, 1, 0, 0, 2], shape: [1, 2, 4], requiresGrad: true)
+        let clean = Tensor(zeros: [1, 2, 4])
+        let loss = try featureConsistencyLoss(prompted: prompted, clean: clean)
+        XCTAssertEqual(loss.item, (5 + Float(5).squareRoot()) / 2, accuracy: 1e-5)
+        try loss.backward()
+        let g = try XCTUnwrap(prompted.grad).toArray()
+        XCTAssertEqual(g[0], 0.5 * 3 / 5, accuracy: 1e-5)
+        XCTAssertEqual(g[7], 0.5 * 2 / Float(5).squareRoot(), accuracy: 1e-5)
+        XCTAssertThrowsError(try featureConsistencyLoss(prompted: prompted, clean: Tensor(zeros: [1, 4])))
+    }
+
+    func testTaskSemanticsScoreScalesCosineAndClampsAt100() throws {
+        let image = try Tensor([1, 0, 0, 1], shape: [2, 2], requiresGrad: true)
+        let text = try Tensor([1, 0, 1, 1], shape: [2, 2])
+        let cosMean = (1 + 1 / Float(2).squareRoot()) / 2
+        XCTAssertEqual(try taskSemanticsScore(imageFeatures: image, textFeatures: text, logitScale: 4.6052).item, 100 * cosMean, accuracy: 1e-3)
+        XCTAssertEqual(try taskSemanticsScore(imageFeatures: image, textFeatures: text, logitScale: 9).item, 100 * cosMean, accuracy: 1e-3)
+        XCTAssertEqual(try taskSemanticsScore(imageFeatures: image, textFeatures: text, logitScale: 0).item, cosMean, accuracy: 1e-5)
+    }
+
+    func testObjectiveCombinesWeightedTerms() throws {
+        let task = Tensor(scalar: 2), fca = Tensor(scalar: 10), tse = Tensor(scalar: 50)
+        let total = try transferObjective(task: task, fca: 0.005, featureConsistency: fca, tse: 0.001, taskSemantics: tse)
+        XCTAssertEqual(total.item, 2 + 0.05 - 0.05, accuracy: 1e-6)
+        XCTAssertEqual(try transferObjective(task: task, fca: 0, featureConsistency: nil, tse: 0, taskSemantics: nil).item, 2)
+        XCTAssertThrowsError(try transferObjective(task: task, fca: 1, featureConsistency: nil, tse: 0, taskSemantics: nil))
+    }
+}
