@@ -19,10 +19,12 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → Tensor.
+        // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → (Tensor, Formats).
         .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "TVPData", dependencies: ["TVPTensor", "CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
-        .target(name: "TVPModels", dependencies: ["TVPTensor", "CZlib"], swiftSettings: optimize),
+        // File formats both Data and Models read (pickle, zip, mmap, half floats); no tensors.
+        .target(name: "TVPFormats", dependencies: ["CZlib"], swiftSettings: optimize),
+        .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
+        .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
         .target(name: "TVPPipeline", dependencies: ["TVPPrompting", "CYAML"], swiftSettings: optimize),
         .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),

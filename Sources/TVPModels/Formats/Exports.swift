@@ -1,1 +1,2 @@
 @_exported import TVPTensor
+@_exported import TVPFormats

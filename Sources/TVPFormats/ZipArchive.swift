@@ -5,24 +5,24 @@ import CZlib
 // with zlib. CRC-32 is checked for every entry read.
 
 /// One file inside a ZIP archive.
-struct ZipEntry {
-    let name: String
+public struct ZipEntry {
+    public let name: String
     /// 0 stored, 8 deflated.
-    let method: UInt16
-    let crc32: UInt32
-    let compressedSize: Int
-    let uncompressedSize: Int
-    let localHeaderOffset: Int
+    public let method: UInt16
+    public let crc32: UInt32
+    public let compressedSize: Int
+    public let uncompressedSize: Int
+    public let localHeaderOffset: Int
 }
 
 /// The central directory of a memory-mapped ZIP archive.
-struct ZipArchive {
-    let file: MappedFile
+public struct ZipArchive {
+    public let file: MappedFile
     /// Entries in central-directory order.
-    let entries: [ZipEntry]
-    let byName: [String: Int]
+    public let entries: [ZipEntry]
+    public let byName: [String: Int]
 
-    init(_ file: MappedFile) throws {
+    public init(_ file: MappedFile) throws {
         self.file = file
         let path = file.path, bytes = file.bytes
         func fail(_ m: String) -> FormatError { FormatError(path, "ZIP archive: \(m)") }
@@ -100,7 +100,7 @@ struct ZipArchive {
     }
 
     /// Calls `body` with the uncompressed bytes of `entry` (in place for stored entries).
-    func withContents<R>(_ entry: ZipEntry, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+    public func withContents<R>(_ entry: ZipEntry, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let path = file.path
         var r = ByteReader(file.bytes, file: path, position: entry.localHeaderOffset)
         guard try r.u32("local header signature of '\(entry.name)'") == 0x0403_4b50 else {

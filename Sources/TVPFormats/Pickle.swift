@@ -3,17 +3,17 @@
 // NEWOBJ) are kept as `.call` for the caller to interpret, and persistent ids go to a hook.
 
 /// A mutable Python list shared by reference (APPENDS and memo entries see the same list).
-final class PickleList {
-    var items: [PickleValue] = []
+public final class PickleList {
+    public var items: [PickleValue] = []
 }
 
 /// A mutable Python dict shared by reference, keeping insertion order.
-final class PickleDict {
-    var entries: [(key: PickleValue, value: PickleValue)] = []
+public final class PickleDict {
+    public var entries: [(key: PickleValue, value: PickleValue)] = []
 }
 
 /// A value produced by the unpickler.
-indirect enum PickleValue {
+public indirect enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
@@ -33,7 +33,7 @@ indirect enum PickleValue {
     case persistent(AnyObject)
     case mark
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .none: return "None"
         case .bool: return "bool"
@@ -53,14 +53,14 @@ indirect enum PickleValue {
 }
 
 /// Unpickles one pickle starting at `reader.position`, leaving the reader after its STOP.
-struct Unpickler {
-    var reader: ByteReader
+public struct Unpickler {
+    public var reader: ByteReader
     /// Turns a BINPERSID id into a value (torch: ('storage', type, key, location, numel, …)).
-    let persistentLoad: (PickleValue) throws -> PickleValue
+    public let persistentLoad: (PickleValue) throws -> PickleValue
     private var stack: [PickleValue] = []
     private var memo: [Int: PickleValue] = [:]
 
-    init(_ reader: ByteReader, persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+    public init(_ reader: ByteReader, persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
         self.reader = reader
         self.persistentLoad = persistentLoad
     }
@@ -113,7 +113,7 @@ struct Unpickler {
     }
 
     /// Reads opcodes until STOP and returns the pickled object.
-    mutating func load() throws -> PickleValue {
+    public mutating func load() throws -> PickleValue {
         while true {
             let op = try reader.u8("opcode")
             switch op {

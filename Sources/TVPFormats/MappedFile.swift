@@ -39,43 +39,43 @@ public final class MappedFile: @unchecked Sendable {
 }
 
 /// A little-endian cursor over bytes that throws (naming the file) instead of reading past the end.
-struct ByteReader {
-    let bytes: UnsafeRawBufferPointer
-    let file: String
-    var position: Int
+public struct ByteReader {
+    public let bytes: UnsafeRawBufferPointer
+    public let file: String
+    public var position: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, file: String, position: Int = 0) {
+    public init(_ bytes: UnsafeRawBufferPointer, file: String, position: Int = 0) {
         self.bytes = bytes
         self.file = file
         self.position = position
     }
 
-    var remaining: Int { bytes.count - position }
+    public var remaining: Int { bytes.count - position }
 
     /// Throws unless `n` more bytes are available; `what` says what was being read.
-    func need(_ n: Int, _ what: @autoclosure () -> String) throws {
+    public func need(_ n: Int, _ what: @autoclosure () -> String) throws {
         if n < 0 || n > remaining {
             throw FormatError(file, "truncated: \(what()) needs \(n) bytes at offset \(position), only \(max(remaining, 0)) left (file has \(bytes.count) bytes)")
         }
     }
 
-    mutating func scalar<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws -> T {
+    public mutating func scalar<T: FixedWidthInteger>(_ type: T.Type, _ what: @autoclosure () -> String) throws -> T {
         try need(MemoryLayout<T>.size, what())
         let v = bytes.loadUnaligned(fromByteOffset: position, as: T.self)
         position += MemoryLayout<T>.size
         return T(littleEndian: v)
     }
 
-    mutating func u8(_ what: @autoclosure () -> String) throws -> UInt8 { try scalar(UInt8.self, what()) }
-    mutating func u16(_ what: @autoclosure () -> String) throws -> UInt16 { try scalar(UInt16.self, what()) }
-    mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try scalar(UInt32.self, what()) }
-    mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try scalar(UInt64.self, what()) }
+    public mutating func u8(_ what: @autoclosure () -> String) throws -> UInt8 { try scalar(UInt8.self, what()) }
+    public mutating func u16(_ what: @autoclosure () -> String) throws -> UInt16 { try scalar(UInt16.self, what()) }
+    public mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try scalar(UInt32.self, what()) }
+    public mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try scalar(UInt64.self, what()) }
 
-    mutating func f32(_ what: @autoclosure () -> String) throws -> Float { Float(bitPattern: try u32(what())) }
-    mutating func f64(_ what: @autoclosure () -> String) throws -> Double { Double(bitPattern: try u64(what())) }
+    public mutating func f32(_ what: @autoclosure () -> String) throws -> Float { Float(bitPattern: try u32(what())) }
+    public mutating func f64(_ what: @autoclosure () -> String) throws -> Double { Double(bitPattern: try u64(what())) }
 
     /// The next `n` bytes (a view into the mapping, valid while it lives).
-    mutating func slice(_ n: Int, _ what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+    public mutating func slice(_ n: Int, _ what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
         try need(n, what())
         let s = UnsafeRawBufferPointer(rebasing: bytes[position..<position + n])
         position += n
@@ -83,7 +83,7 @@ struct ByteReader {
     }
 
     /// `n` bytes decoded as UTF-8; invalid UTF-8 is an error, not a silent replacement.
-    mutating func utf8(_ n: Int, _ what: @autoclosure () -> String) throws -> String {
+    public mutating func utf8(_ n: Int, _ what: @autoclosure () -> String) throws -> String {
         let s = try slice(n, what())
         guard let text = String(validating: s, as: UTF8.self) else {
             throw FormatError(file, "\(what()) at offset \(position - n) is not valid UTF-8")
