@@ -21,15 +21,16 @@ let package = Package(
 
         // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → (Tensor, Formats).
         .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: optimize),
-        // File formats both Data and Models read (pickle, zip, mmap, half floats); no tensors.
-        .target(name: "TVPFormats", dependencies: ["CZlib"], swiftSettings: optimize),
+        // File formats every layer reads (YAML, pickle, zip, mmap, half floats, SHA-256); no tensors.
+        .target(name: "TVPFormats", dependencies: ["CZlib", "CYAML"], swiftSettings: optimize),
         .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
-        .target(name: "TVPPipeline", dependencies: ["TVPPrompting", "CYAML"], swiftSettings: optimize),
+        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize),
         .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),
 
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
+        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),
         .testTarget(name: "TVPDataTests", dependencies: ["TVPData"]),
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"]),

@@ -1,5 +1,5 @@
 import Foundation
-import TVPPipeline
+import TVPFormats
 import XCTest
 
 /// YAML loading on libyaml: trees with marks, anchors, merges, `extends:`, typed access, errors.
