@@ -14,6 +14,26 @@ private func mapValues(_ x: Tensor, cost: Int, _ f: (Float) -> Float) -> Tensor 
     return out
 }
 
+/// out = f(x) eight lanes at a time, in parallel for large tensors.
+@inline(__always)
+private func mapVectors(_ x: Tensor, cost: Int, _ f: (Float8) -> Float8) -> Tensor {
+    let out = Tensor(uninitialized: x.shape)
+    let px = x.data, py = out.data
+    Parallel.forRanges(x.count, costPerItem: cost) { r in vectorMap(r.count, px + r.lowerBound, py + r.lowerBound, f) }
+    return out
+}
+
+/// dx = g · derivative(saved) eight lanes at a time, in parallel for large tensors.
+@inline(__always)
+private func chainVectors(_ g: Tensor, _ saved: Tensor, cost: Int, _ derivative: (Float8) -> Float8) -> Tensor {
+    let dx = Tensor(uninitialized: g.shape)
+    let pg = g.data, ps = saved.data, pd = dx.data
+    Parallel.forRanges(g.count, costPerItem: cost) { r in
+        vectorChain(r.count, pg + r.lowerBound, ps + r.lowerBound, pd + r.lowerBound, derivative)
+    }
+    return dx
+}
+
 /// dx[i] = g[i] · derivative(saved[i]), where `saved` is the op's input or output.
 @inline(__always)
 private func chainRule(_ g: Tensor, _ saved: Tensor, cost: Int, _ derivative: (Float) -> Float) -> Tensor {
@@ -21,16 +41,6 @@ private func chainRule(_ g: Tensor, _ saved: Tensor, cost: Int, _ derivative: (F
     let pg = g.data, ps = saved.data, pd = dx.data
     Parallel.forRanges(g.count, costPerItem: cost) { r in for i in r { pd[i] = pg[i] * derivative(ps[i]) } }
     return dx
-}
-
-/// Numerically stable logistic function 1 / (1 + e^−v): with e = e^−|v| (never overflows), it is
-/// 1 / (1 + e) for v ≥ 0 and e / (1 + e) below. Written as a select, not a branch, because the sign
-/// of activations is random and a mispredicted branch costs as much as the exponential.
-@inline(__always)
-private func logistic(_ v: Float) -> Float {
-    let e = expf(-Swift.abs(v))
-    let s = 1 / (1 + e)
-    return v >= 0 ? s : e * s
 }
 
 /// Which GELU formula to use, as in PyTorch's `F.gelu(x, approximate=...)`.
@@ -70,16 +80,16 @@ public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor 
 /// OpenAI CLIP's QuickGELU: x · sigmoid(1.702 · x).
 public func quickGELU(_ x: Tensor) -> Tensor {
     // s = σ(1.702x);  d/dx = s + 1.702 · x · s · (1 − s)
-    mapValues(x, cost: 16) { v in v * logistic(1.702 * v) }.recorded("quickGELU", [x]) { g in
-        [chainRule(g, x, cost: 20) { v in let s = logistic(1.702 * v); return s + 1.702 * v * s * (1 - s) }]
+    mapVectors(x, cost: 16) { v in v * logistic8(1.702 * v) }.recorded("quickGELU", [x]) { g in
+        [chainVectors(g, x, cost: 20) { v in let s = logistic8(1.702 * v); return s + 1.702 * v * s * (1 - s) }]
     }
 }
 
 /// SiLU (swish): x · sigmoid(x), the LLaMA MLP gate.
 public func silu(_ x: Tensor) -> Tensor {
     // s = σ(x);  d/dx = s · (1 + x · (1 − s))
-    mapValues(x, cost: 16) { v in v * logistic(v) }.recorded("silu", [x]) { g in
-        [chainRule(g, x, cost: 20) { v in let s = logistic(v); return s * (1 + v * (1 - s)) }]
+    mapVectors(x, cost: 16) { v in v * logistic8(v) }.recorded("silu", [x]) { g in
+        [chainVectors(g, x, cost: 20) { v in let s = logistic8(v); return s * (1 + v * (1 - s)) }]
     }
 }
 
@@ -100,7 +110,7 @@ public func relu6(_ x: Tensor) -> Tensor {
 /// The logistic function 1 / (1 + e^−x), computed without overflow for large |x|.
 public func sigmoid(_ x: Tensor) -> Tensor {
     // y = σ(x);  d/dx = y · (1 − y), from the saved output.
-    let out = mapValues(x, cost: 12) { v in logistic(v) }
+    let out = mapVectors(x, cost: 12) { v in logistic8(v) }
     let y = out.detached()
     return out.recorded("sigmoid", [x]) { g in [chainRule(g, y, cost: 2) { s in s * (1 - s) }] }
 }
