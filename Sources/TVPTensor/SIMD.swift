@@ -79,21 +79,20 @@ extension Tensor {
         let bc = try Broadcast(kind.name, a.shape, b.shape)
         let out = Tensor(uninitialized: bc.shape)
         let pa = a.data, pb = b.data, po = out.data
-        if let block = bc.blockB, bc.blockA == out.count, block > 0 {
+        if bc.blockB == 1, bc.blockA == out.count {
+            // b is one value: a single scalar loop over everything.
+            let s = pb[0]
+            Parallel.forRanges(out.count) { r in kind.apply(r.count, pa + r.lowerBound, scalar: s, po + r.lowerBound) }
+        } else if bc.blockA == 1, bc.blockB == out.count {
+            let s = pa[0]
+            Parallel.forRanges(out.count) { r in kind.apply(r.count, scalar: s, pb + r.lowerBound, po + r.lowerBound) }
+        } else if let block = bc.blockB, bc.blockA == out.count, block > 0 {
             Parallel.forRanges(out.count / block, costPerItem: block) { r in
-                for rep in r {
-                    let base = rep * block
-                    if block == 1 { kind.apply(1, pa + base, scalar: pb[0], po + base) }
-                    else { kind.apply(block, pa + base, pb, po + base) }
-                }
+                for rep in r { kind.apply(block, pa + rep * block, pb, po + rep * block) }
             }
         } else if let block = bc.blockA, bc.blockB == out.count, block > 0 {
             Parallel.forRanges(out.count / block, costPerItem: block) { r in
-                for rep in r {
-                    let base = rep * block
-                    if block == 1 { kind.apply(1, scalar: pa[0], pb + base, po + base) }
-                    else { kind.apply(block, pa, pb + base, po + base) }
-                }
+                for rep in r { kind.apply(block, pa, pb + rep * block, po + rep * block) }
             }
         } else {
             bc.forEachIndex { o, ia, ib in kind.apply(1, pa + ia, pb + ib, po + o) }

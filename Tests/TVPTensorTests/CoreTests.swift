@@ -72,6 +72,46 @@ final class CoreTests: XCTestCase {
         }
     }
 
+    func testScalarOpsNegAndClampGradients() throws {
+        let x = try Tensor([-2, -0.5, 0.3, 0.9, 1.7, 2.5], shape: [2, 3], requiresGrad: true)
+        try gradCheck("neg/scale/add scalar", inputs: [x]) { t in -(t[0] * 3 + 1.5) - 2 }
+        // Values kept away from the clamp bounds so finite differences do not straddle a kink.
+        try gradCheck("clamp", inputs: [x], eps: 1e-3) { t in t[0].clamp(min: -1, max: 2) }
+        x.grad = nil
+        try x.clamp(min: -1, max: 2).sum().backward()
+        XCTAssertEqual(x.grad?.toArray(), [0, 1, 1, 1, 1, 0])
+    }
+
+    /// Every broadcasting fast path (equal shapes, repeated suffix block on either side, scalar
+    /// block) against the general index walk, as the plain reference twin.
+    func testBroadcastFastPathsMatchTheGeneralWalk() throws {
+        func reference(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> [Float] {
+            let rank = max(a.rank, b.rank)
+            let sa = Array(repeating: 1, count: rank - a.rank) + a.shape, sb = Array(repeating: 1, count: rank - b.rank) + b.shape
+            let out = zip(sa, sb).map { max($0, $1) }
+            var result: [Float] = []
+            for flat in 0..<out.reduce(1, *) {
+                var rest = flat, ia = 0, ib = 0, stepA = 1, stepB = 1
+                for axis in stride(from: rank - 1, through: 0, by: -1) {
+                    let i = rest % out[axis]; rest /= out[axis]
+                    ia += (sa[axis] == 1 ? 0 : i) * stepA; stepA *= sa[axis]
+                    ib += (sb[axis] == 1 ? 0 : i) * stepB; stepB *= sb[axis]
+                }
+                result.append(f(a.data[ia], b.data[ib]))
+            }
+            return result
+        }
+        let shapes: [([Int], [Int])] = [([4, 3, 5], [4, 3, 5]), ([4, 3, 5], [5]), ([5], [4, 3, 5]), ([4, 3, 5], [3, 5]),
+                                        ([4, 3, 5], [1]), ([1], [4, 3, 5]), ([4, 1, 5], [3, 1]), ([2, 3, 1], [1, 3, 4]), ([40, 1000], [1000])]
+        for (sa, sb) in shapes {
+            let a = Tensor.randn(sa, seed: 21), b = Tensor.uniform(sb, low: 0.5, high: 2, seed: 22)
+            assertClose(try (a + b).toArray(), reference(a, b, +), tolerance: 0, "add \(sa) \(sb)")
+            assertClose(try (a - b).toArray(), reference(a, b, -), tolerance: 0, "sub \(sa) \(sb)")
+            assertClose(try (a * b).toArray(), reference(a, b, *), tolerance: 0, "mul \(sa) \(sb)")
+            assertClose(try (a / b).toArray(), reference(a, b, /), tolerance: 1e-7, "div \(sa) \(sb)")
+        }
+    }
+
     func testReductionsAndLayoutGradients() throws {
         let x = Tensor.randn([2, 3, 4], seed: 13, requiresGrad: true)
         try gradCheck("sum(axis)/mean(axis)", inputs: [x]) { t in try t[0].sum(axis: 1) + t[0].mean(axis: 1) }
