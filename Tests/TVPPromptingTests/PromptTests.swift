@@ -63,3 +63,37 @@ final class PromptTests: XCTestCase {
         XCTAssertThrowsError(try transferObjective(task: task, fca: 1, featureConsistency: nil, tse: 0, taskSemantics: nil))
     }
 }
+
+final class PromptFileTests: XCTestCase {
+    static let official = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../../shared/fixtures/tvp-official-cifar10-minigpt4.pth").standardized.path
+
+    func testOfficialCheckpointImportsWithItsFrameAndRoundTripsThroughSafetensors() throws {
+        guard FileManager.default.fileExists(atPath: Self.official) else {
+            throw XCTSkip("the official prompt fixture is not at \(Self.official) (../shared/fixtures is absent)")
+        }
+        let prompt = try PromptFile.importOfficial(Self.official)
+        XCTAssertEqual(prompt.imageSize, 224)
+        XCTAssertEqual(prompt.frame, 30)
+        XCTAssertEqual(prompt.learnableCount, 69_840)
+        let path = NSTemporaryDirectory() + "tvp-prompt-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try PromptFile.save(prompt, to: path)
+        let back = try PromptFile.load(path)
+        XCTAssertEqual(back.frame, 30)
+        XCTAssertEqual(back.perturbation.toArray(), prompt.perturbation.toArray(), "exact values survive the round trip")
+        XCTAssertEqual(try PromptFile.load(Self.official).perturbation.toArray(), prompt.perturbation.toArray())
+    }
+
+    func testFrameIsInferredFromTheZeroCentre() throws {
+        let values = Tensor(zeros: [3, 10, 10])
+        for c in 0..<3 { for y in 0..<10 { for x in 0..<10 where y < 2 || y > 7 || x < 2 || x > 7 { values.data[(c * 10 + y) * 10 + x] = 0.5 } } }
+        values.data[(1 * 10 + 1) * 10 + 1] = 0  // a zero inside the frame does not shrink it
+        let path = NSTemporaryDirectory() + "tvp-prompt-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Safetensors.write(["perturbation": values], to: path)
+        XCTAssertEqual(try PromptFile.load(path).frame, 2)
+        try Safetensors.write(["other": values], to: path)
+        XCTAssertThrowsError(try PromptFile.load(path)) { XCTAssertTrue("\($0)".contains("no 'perturbation'"), "\($0)") }
+    }
+}
