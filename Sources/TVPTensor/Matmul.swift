@@ -19,20 +19,24 @@ public func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha:
                 beta, c, Int32(n))
 }
 
-/// Runs `count` independent GEMMs with strides between them. Batches of small products run in
-/// parallel with single-threaded BLAS; large ones run one after another with all BLAS threads.
+/// Runs `count` independent GEMMs with strides between them. Batches of small products (attention
+/// heads) run in parallel across the workers; large ones run one after another with all BLAS threads.
+/// OpenBLAS itself runs a product of at most 65,536·4 multiply-adds (its GEMM_MULTITHREAD_THRESHOLD)
+/// on the calling thread, so those need no change of its thread count; products between that and
+/// 2²¹ run with OpenBLAS pinned to one thread for the duration (see `Parallel`).
 public func batchedSGEMM(_ transA: Bool, _ transB: Bool, count: Int, m: Int, n: Int, k: Int, alpha: Float = 1,
                          _ a: UnsafePointer<Float>, strideA: Int, _ b: UnsafePointer<Float>, strideB: Int,
                          beta: Float = 0, _ c: UnsafeMutablePointer<Float>, strideC: Int) {
     let work = m * n * k
-    if count > 1 && work < 1 << 21 {
-        Parallel.forEachWithSerialBLAS(count) { i in
-            sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a + i * strideA, b + i * strideB, beta: beta, c + i * strideC)
-        }
+    let one = { (i: Int) in
+        sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a + i * strideA, b + i * strideB, beta: beta, c + i * strideC)
+    }
+    if count > 1 && work <= 65_536 * 4 {
+        Parallel.forRanges(count, costPerItem: 2 * work) { r in for i in r { one(i) } }
+    } else if count > 1 && work < 1 << 21 {
+        Parallel.forEachWithSerialBLAS(count, one)
     } else {
-        for i in 0..<count {
-            sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a + i * strideA, b + i * strideB, beta: beta, c + i * strideC)
-        }
+        for i in 0..<count { one(i) }
     }
 }
 
