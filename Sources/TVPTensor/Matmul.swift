@@ -14,6 +14,20 @@ public func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha:
         if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
         return
     }
+    // One row or one column: a matrix-vector product, which OpenBLAS's sgemv runs several times
+    // faster than sgemm (a decode step of a language model is all such products).
+    if m == 1 {
+        // c[N] = op(B)ᵀ·a, with B stored [N, K] (transB) or [K, N].
+        cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                    alpha, b, Int32(transB ? k : n), a, 1, beta, c, 1)
+        return
+    }
+    if n == 1 {
+        // c[M] = op(A)·b, with A stored [M, K] or [K, M] (transA); b is contiguous either way.
+        cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(transA ? k : m), Int32(transA ? m : k),
+                    alpha, a, Int32(transA ? m : k), b, 1, beta, c, 1)
+        return
+    }
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
                 beta, c, Int32(n))

@@ -33,6 +33,19 @@ final class CoreTests: XCTestCase {
         } }
     }
 
+    func testMatrixVectorShapesMatchReference() throws {
+        // m == 1 and n == 1 take the sgemv path; check every transpose combination and beta.
+        for (m, n) in [(1, 7), (5, 1), (1, 1)] { for transA in [false, true] { for transB in [false, true] {
+            let k = 6
+            let a = Tensor.randn([m * k], seed: 31), b = Tensor.randn([k * n], seed: 32)
+            let c = Tensor.randn([m * n], seed: 33)
+            let before = c.toArray()
+            sgemm(transA, transB, m: m, n: n, k: k, alpha: 0.5, a.data, b.data, beta: 2, c.data)
+            let product = referenceGEMM(a.toArray(), b.toArray(), m: m, n: n, k: k, transA: transA, transB: transB)
+            assertClose(c.toArray(), zip(product, before).map { 0.5 * $0 + 2 * $1 }, tolerance: 1e-5, "m \(m) n \(n) tA \(transA) tB \(transB)")
+        } } }
+    }
+
     func testMatmulGradients() throws {
         for transA in [false, true] { for transB in [false, true] { for shared in [false, true] {
             let a = Tensor.randn(transA ? [2, 3, 4] : [2, 4, 3], seed: 3, requiresGrad: true)
