@@ -2,13 +2,14 @@ import TVPTensor
 
 /// The CLIP ViT image tower in OpenAI's layout (`visual.*` names of the released state dicts):
 /// patch conv without bias, class token, positional embedding, ln_pre, pre-norm residual blocks
-/// (fused in-projection attention, quick-GELU MLP), ln_post on the class token, projection.
+/// (fused in-projection attention, QuickGELU or GELU MLP), ln_post on the class token, projection.
 ///
 /// Shapes: image [B, 3, S, S] → tokens [B, N, D] with N = (S/P)² + 1 → output [B, E].
 public struct VisionTransformer {
     public struct Config: Equatable, Sendable {
         public var imageSize: Int, patchSize: Int, width: Int, layers: Int, heads: Int, outputDim: Int
         public var layerNormEps: Float = 1e-5
+        public var activation: CLIPActivation = .quickGELU
 
         public init(imageSize: Int, patchSize: Int, width: Int, layers: Int, heads: Int, outputDim: Int) {
             (self.imageSize, self.patchSize, self.width, self.layers, self.heads, self.outputDim) =
@@ -30,27 +31,35 @@ public struct VisionTransformer {
         }
     }
 
-    public struct Block {
-        public let ln1Weight, ln1Bias, inProjWeight, inProjBias, outProjWeight, outProjBias: Tensor
-        public let ln2Weight, ln2Bias, fcWeight, fcBias, projWeight, projBias: Tensor
-    }
+    /// The shared CLIP block (kept under this name for callers of the image tower alone).
+    public typealias Block = ResidualAttentionBlock
 
     public let config: Config
-    public let conv1, classEmbedding, positionalEmbedding, lnPreWeight, lnPreBias, lnPostWeight, lnPostBias, proj: Tensor
+    public let conv1, classEmbedding, positionalEmbedding, lnPreWeight, lnPreBias, lnPostWeight, lnPostBias: Tensor
+    /// The output projection [D, E]; nil for towers saved without one (HF `CLIPVisionModel`, as
+    /// LLaVA ships it), whose output is then the ln_post'd class token [B, D] (HF's `pooler_output`).
+    public let proj: Tensor?
     public let blocks: [Block]
 
-    /// Loads from `weights` under `prefix` (e.g. "visual."), inferring the config from shapes.
-    public init(weights w: Weights, prefix p: String = "visual.") throws {
+    /// Loads from `weights` under `prefix` (e.g. "visual."), inferring the config from shapes as
+    /// openai/CLIP's `build_model` does: width and patch from `conv1`, image size from the positional
+    /// embedding, layers from the block count, output width from `proj` (D when absent). Heads default to width / 64
+    /// (true for every OpenAI CLIP; pass `heads` for others, e.g. open_clip ViT-H/14 has 16 heads of 80).
+    public init(weights w: Weights, prefix p: String = "visual.", heads: Int? = nil, activation: CLIPActivation = .quickGELU,
+                layerNormEps: Float = 1e-5) throws {
         let conv = try w.take(p + "conv1.weight", shape: [-1, 3, -1, -1])
         let width = conv.dim(0), patch = conv.dim(-1)
+        try require(conv.dim(2) == patch, "VisionTransformer", "\(w.source): conv1.weight \(describe(conv.shape)) has a non-square patch")
         let pos = try w.take(p + "positional_embedding", shape: [-1, width])
         let grid = Int(Double(pos.dim(0) - 1).squareRoot())
         try require(grid * grid + 1 == pos.dim(0), "VisionTransformer", "\(w.source): positional_embedding \(describe(pos.shape)) is not a square grid plus a class token")
-        var layers = 0
-        while w.contains(p + "transformer.resblocks.\(layers).ln_1.weight") { layers += 1 }
-        let projection = try w.take(p + "proj", shape: [width, -1])
-        var cfg = Config(imageSize: grid * patch, patchSize: patch, width: width, layers: layers, heads: max(1, width / 64), outputDim: projection.dim(1))
-        cfg.layerNormEps = 1e-5
+        let layers = ResidualAttentionBlock.count(in: w, prefix: p + "transformer.resblocks.")
+        let projection = try w.takeIfPresent(p + "proj", shape: [width, -1])
+        let headCount = heads ?? max(1, width / 64)
+        try require(headCount > 0 && width % headCount == 0, "VisionTransformer", "\(w.source): width \(width) does not split into \(headCount) heads")
+        var cfg = Config(imageSize: grid * patch, patchSize: patch, width: width, layers: layers, heads: headCount, outputDim: projection?.dim(1) ?? width)
+        cfg.activation = activation
+        cfg.layerNormEps = layerNormEps
         config = cfg
         conv1 = conv
         positionalEmbedding = pos
@@ -61,15 +70,7 @@ public struct VisionTransformer {
         lnPostWeight = try w.take(p + "ln_post.weight", shape: [width])
         lnPostBias = try w.take(p + "ln_post.bias", shape: [width])
         blocks = try (0..<layers).map { i in
-            let b = p + "transformer.resblocks.\(i)."
-            let d = width
-            return Block(
-                ln1Weight: try w.take(b + "ln_1.weight", shape: [d]), ln1Bias: try w.take(b + "ln_1.bias", shape: [d]),
-                inProjWeight: try w.take(b + "attn.in_proj_weight", shape: [3 * d, d]), inProjBias: try w.take(b + "attn.in_proj_bias", shape: [3 * d]),
-                outProjWeight: try w.take(b + "attn.out_proj.weight", shape: [d, d]), outProjBias: try w.take(b + "attn.out_proj.bias", shape: [d]),
-                ln2Weight: try w.take(b + "ln_2.weight", shape: [d]), ln2Bias: try w.take(b + "ln_2.bias", shape: [d]),
-                fcWeight: try w.take(b + "mlp.c_fc.weight", shape: [-1, d]), fcBias: try w.take(b + "mlp.c_fc.bias", shape: [-1]),
-                projWeight: try w.take(b + "mlp.c_proj.weight", shape: [d, -1]), projBias: try w.take(b + "mlp.c_proj.bias", shape: [d]))
+            try ResidualAttentionBlock(weights: w, prefix: p + "transformer.resblocks.\(i).", width: width)
         }
     }
 
@@ -87,19 +88,14 @@ public struct VisionTransformer {
             p + "proj": randn([d, c.outputDim], 1 / Float(d).squareRoot()),
         ]
         for i in 0..<c.layers {
-            let b = p + "transformer.resblocks.\(i)."
-            w[b + "ln_1.weight"] = Tensor(repeating: 1, shape: [d]); w[b + "ln_1.bias"] = Tensor(zeros: [d])
-            w[b + "ln_2.weight"] = Tensor(repeating: 1, shape: [d]); w[b + "ln_2.bias"] = Tensor(zeros: [d])
-            w[b + "attn.in_proj_weight"] = randn([3 * d, d], 0.02); w[b + "attn.in_proj_bias"] = Tensor(zeros: [3 * d])
-            w[b + "attn.out_proj.weight"] = randn([d, d], 0.02); w[b + "attn.out_proj.bias"] = Tensor(zeros: [d])
-            w[b + "mlp.c_fc.weight"] = randn([4 * d, d], 0.02); w[b + "mlp.c_fc.bias"] = Tensor(zeros: [4 * d])
-            w[b + "mlp.c_proj.weight"] = randn([d, 4 * d], 0.02); w[b + "mlp.c_proj.bias"] = Tensor(zeros: [d])
+            w.merge(ResidualAttentionBlock.randomWeights(width: d, prefix: p + "transformer.resblocks.\(i).", seed: &seedCounter)) { a, _ in a }
         }
         return w
     }
 
-    /// All tokens after the last block (before ln_post): [B, N, D]. Used for feature taps.
-    public func tokens(_ image: Tensor) throws -> Tensor {
+    /// Patch embedding, class token, positions and ln_pre: [B, 3, S, S] → [B, N, D]
+    /// (HF's `hidden_states[0]`).
+    public func embed(_ image: Tensor) throws -> Tensor {
         let c = config
         try require(image.rank == 4 && image.dim(1) == 3 && image.dim(2) == c.imageSize && image.dim(3) == c.imageSize,
                     "VisionTransformer", "image \(describe(image.shape)) should be [B, 3, \(c.imageSize), \(c.imageSize)]")
@@ -107,34 +103,44 @@ public struct VisionTransformer {
         // Patch embedding: [B, D, g, g] → [B, g², D].
         let patches = try conv2d(image, conv1, nil, stride: (c.patchSize, c.patchSize))
         let seq = try patches.reshaped([b, d, g * g]).transposed(1, 2)
-        let cls = try classEmbedding.reshaped([1, 1, d]) + Tensor(zeros: [b, 1, d])
-        var x = try concat([cls, seq], axis: 1) + positionalEmbedding
-        x = try layerNorm(x, weight: lnPreWeight, bias: lnPreBias, eps: c.layerNormEps)
-        for block in blocks { x = try forward(block, x) }
+        let cls = try classEmbedding.reshaped([1, 1, d]).broadcast(to: [b, 1, d])
+        let x = try concat([cls, seq], axis: 1) + positionalEmbedding
+        return try layerNorm(x, weight: lnPreWeight, bias: lnPreBias, eps: c.layerNormEps)
+    }
+
+    /// Feature tap: all tokens [B, N, D] (class token first) after `layer` blocks, without ln_post;
+    /// only those blocks run. Indexing follows HF's `hidden_states`: 0 is the embedding after
+    /// ln_pre, k the output of block k, and negative values count from the end (−1: the last block,
+    /// as BLIP-2 takes it; −2: the penultimate block, LLaVA's default `mm_vision_select_layer`).
+    public func hiddenState(_ image: Tensor, layer: Int) throws -> Tensor {
+        let count = blocks.count
+        let resolved = layer < 0 ? count + 1 + layer : layer
+        try require(resolved >= 0 && resolved <= count, "VisionTransformer.hiddenState",
+                    "layer \(layer) is outside -\(count + 1)...\(count) for a tower of \(count) blocks")
+        var x = try embed(image)
+        for block in blocks[0..<resolved] {
+            x = try block(x, heads: config.heads, activation: config.activation, eps: config.layerNormEps, causal: false)
+        }
         return x
     }
 
-    /// The projected image embedding [B, E].
-    public func callAsFunction(_ image: Tensor) throws -> Tensor {
-        let x = try tokens(image)
-        let cls = try slice(x, axis: 1, range: 0..<1).reshaped([x.dim(0), config.width])
-        return try matmul(layerNorm(cls, weight: lnPostWeight, bias: lnPostBias, eps: config.layerNormEps), proj)
+    /// All tokens after the last block (before ln_post): [B, N, D]. Same as `hiddenState(image, layer: -1)`.
+    public func tokens(_ image: Tensor) throws -> Tensor {
+        try hiddenState(image, layer: -1)
     }
 
-    /// One pre-norm residual block: x + attn(ln_1(x)), then + mlp(ln_2(x)).
-    func forward(_ blk: Block, _ x: Tensor) throws -> Tensor {
-        let b = x.dim(0), n = x.dim(1), d = config.width, h = config.heads
-        let qkv = try linear(layerNorm(x, weight: blk.ln1Weight, bias: blk.ln1Bias, eps: config.layerNormEps), blk.inProjWeight, blk.inProjBias)
-        // [B, N, 3, H, Dh] → [3, B, H, N, Dh]; q, k, v are then free views along the first axis.
-        let heads = try qkv.reshaped([b, n, 3, h, d / h]).permuted([2, 0, 3, 1, 4])
-        let q = try slice(heads, axis: 0, range: 0..<1).reshaped([b, h, n, d / h])
-        let k = try slice(heads, axis: 0, range: 1..<2).reshaped([b, h, n, d / h])
-        let v = try slice(heads, axis: 0, range: 2..<3).reshaped([b, h, n, d / h])
-        let attended = try scaledDotProductAttention(q: q, k: k, v: v)
-        let merged = try attended.permuted([0, 2, 1, 3]).reshaped([b, n, d])
-        var y = try x + linear(merged, blk.outProjWeight, blk.outProjBias)
-        let hidden = try quickGELU(linear(layerNorm(y, weight: blk.ln2Weight, bias: blk.ln2Bias, eps: config.layerNormEps), blk.fcWeight, blk.fcBias))
-        y = try y + linear(hidden, blk.projWeight, blk.projBias)
-        return y
+    /// ln_post on the class token, then the projection (when present): tokens [B, N, D] → [B, E].
+    public func pool(_ tokens: Tensor) throws -> Tensor {
+        try require(tokens.rank == 3 && tokens.dim(2) == config.width, "VisionTransformer.pool",
+                    "tokens \(describe(tokens.shape)) should be [B, N, \(config.width)]")
+        let cls = try select(tokens, axis: 1, index: 0)
+        let pooled = try layerNorm(cls, weight: lnPostWeight, bias: lnPostBias, eps: config.layerNormEps)
+        guard let proj else { return pooled }
+        return try matmul(pooled, proj)
+    }
+
+    /// The projected image embedding [B, E] (not normalized).
+    public func callAsFunction(_ image: Tensor) throws -> Tensor {
+        try pool(tokens(image))
     }
 }
