@@ -66,20 +66,34 @@ public struct ResidualAttentionBlock {
     }
 
     /// x [B, N, D] → [B, N, D]. `causal` hides later tokens from earlier ones (the text tower).
-    public func callAsFunction(_ x: Tensor, heads h: Int, activation: CLIPActivation, eps: Float, causal: Bool) throws -> Tensor {
+    /// With `queries` = Q < N, only the first Q tokens are computed ([B, N, D] → [B, Q, D]): every
+    /// token still serves as a key and value, but the query, output projection and MLP run on Q
+    /// tokens only. A tower whose output is its class token runs its last block this way.
+    public func callAsFunction(_ x: Tensor, heads h: Int, activation: CLIPActivation, eps: Float, causal: Bool,
+                               queries: Int? = nil) throws -> Tensor {
         let op = "ResidualAttentionBlock"
         let d = ln1Weight.dim(0)
         try require(x.rank == 3 && x.dim(2) == d, op, "input \(describe(x.shape)) should be [B, N, \(d)]")
         try require(h > 0 && d % h == 0, op, "width \(d) does not split into \(h) heads")
-        let b = x.dim(0), n = x.dim(1)
-        let qkv = try linear(layerNorm(x, weight: ln1Weight, bias: ln1Bias, eps: eps), inProjWeight, inProjBias)
-        // [B, N, 3, H, Dh] → [3, B, H, N, Dh]; q, k, v are then free views along the first axis.
-        let split = try qkv.reshaped([b, n, 3, h, d / h]).permuted([2, 0, 3, 1, 4])
-        let q = try select(split, axis: 0, index: 0)
-        let k = try select(split, axis: 0, index: 1)
-        let v = try select(split, axis: 0, index: 2)
-        let attended = try scaledDotProductAttention(q: q, k: k, v: v, causal: causal)
-        var y = try x + linear(mergeHeads(attended), outProjWeight, outProjBias)
+        let b = x.dim(0), n = x.dim(1), q = queries ?? n
+        try require(q >= 1 && q <= n, op, "queries \(q) outside 1...\(n)")
+        let normed = try layerNorm(x, weight: ln1Weight, bias: ln1Bias, eps: eps)
+        let query: Tensor, key: Tensor, value: Tensor, residual: Tensor
+        if q == n {
+            // One fused GEMM; [B, N, 3, H, Dh] → [3, B, H, N, Dh], then free views along the first axis.
+            let split = try linear(normed, inProjWeight, inProjBias).reshaped([b, n, 3, h, d / h]).permuted([2, 0, 3, 1, 4])
+            (query, key, value, residual) = (try select(split, axis: 0, index: 0), try select(split, axis: 0, index: 1),
+                                             try select(split, axis: 0, index: 2), x)
+        } else {
+            // Keys and values for every token (rows D..<3D of the in-projection), queries for the first Q.
+            let kvWeight = try slice(inProjWeight, axis: 0, range: d..<(3 * d)), kvBias = try slice(inProjBias, axis: 0, range: d..<(3 * d))
+            let kv = try linear(normed, kvWeight, kvBias).reshaped([b, n, 2, h, d / h]).permuted([2, 0, 3, 1, 4])
+            let qWeight = try slice(inProjWeight, axis: 0, range: 0..<d), qBias = try slice(inProjBias, axis: 0, range: 0..<d)
+            query = try splitHeads(linear(slice(normed, axis: 1, range: 0..<q), qWeight, qBias), heads: h)
+            (key, value, residual) = (try select(kv, axis: 0, index: 0), try select(kv, axis: 0, index: 1), try slice(x, axis: 1, range: 0..<q))
+        }
+        let attended = try scaledDotProductAttention(q: query, k: key, v: value, causal: causal)
+        var y = try residual + linear(mergeHeads(attended), outProjWeight, outProjBias)
         let hidden = try activation(linear(layerNorm(y, weight: ln2Weight, bias: ln2Bias, eps: eps), fcWeight, fcBias))
         y = try y + linear(hidden, projWeight, projBias)
         return y

@@ -29,6 +29,15 @@ public struct VisionTransformer {
             let block = 2 * n * d * (3 * d + d + 8 * d) + 2 * 2 * n * n * d
             return patch + Double(layers) * block + 2 * d * Double(outputDim)
         }
+
+        /// What `callAsFunction` actually executes: the last block computes the class token alone.
+        public var executedForwardFLOPs: Double {
+            guard layers > 0 else { return forwardFLOPs }
+            let n = Double(tokens), d = Double(width)
+            let fullBlock = 2 * n * d * (3 * d + d + 8 * d) + 2 * 2 * n * n * d
+            let lastBlock = 2 * n * d * (2 * d) + 2 * d * (d + d + 8 * d) + 2 * 2 * n * d
+            return forwardFLOPs - fullBlock + lastBlock
+        }
     }
 
     /// The shared CLIP block (kept under this name for callers of the image tower alone).
@@ -139,8 +148,14 @@ public struct VisionTransformer {
         return try matmul(pooled, proj)
     }
 
-    /// The projected image embedding [B, E] (not normalized).
+    /// The projected image embedding [B, E] (not normalized). Only the class token is pooled, so
+    /// the last block computes that token alone (keys and values still come from every token).
     public func callAsFunction(_ image: Tensor) throws -> Tensor {
-        try pool(tokens(image))
+        guard let last = blocks.last else { return try pool(embed(image)) }
+        var x = try embed(image)
+        for block in blocks.dropLast() {
+            x = try block(x, heads: config.heads, activation: config.activation, eps: config.layerNormEps, causal: false)
+        }
+        return try pool(last(x, heads: config.heads, activation: config.activation, eps: config.layerNormEps, causal: false, queries: 1))
     }
 }
