@@ -1,0 +1,140 @@
+import Foundation
+import TVPFormats
+
+/// Size and digests of some bytes, computed in one streaming pass (only the digests asked for).
+public struct FileDigests: Equatable, Sendable {
+    public var size: Int
+    public var sha256: String?
+    public var md5: String?
+}
+
+/// Hashes bytes as they stream by, for the checksums a file needs.
+struct StreamingDigester {
+    private var sha: SHA256?
+    private var md5: MD5?
+    private var size = 0
+
+    init(sha256: Bool, md5: Bool) {
+        self.sha = sha256 ? SHA256() : nil
+        self.md5 = md5 ? MD5() : nil
+    }
+
+    /// Hashers needed to check any of `checksums`; SHA-256 always (it is recorded in the sidecar).
+    init(for checksums: [Checksum]) {
+        self.init(sha256: true, md5: checksums.contains { $0.needsMD5 })
+    }
+
+    mutating func update(_ chunk: UnsafeRawBufferPointer) {
+        size += chunk.count
+        sha?.update(chunk)
+        md5?.update(chunk)
+    }
+
+    func finish() -> FileDigests {
+        FileDigests(size: size, sha256: sha.map { hexString($0.finalize()) }, md5: md5.map { hexString($0.finalize()) })
+    }
+}
+
+private let chunkSize = 1 << 20
+
+/// Digests of the file at `path`, read in 1 MiB chunks.
+func digestFile(_ path: String, for checksums: [Checksum]) throws -> FileDigests {
+    var digester = StreamingDigester(for: checksums)
+    try readChunks(path) { digester.update($0) }
+    return digester.finish()
+}
+
+/// Copies `source` to `destination` (created or truncated), hashing on the way.
+func copyHashing(from source: String, to destination: String, for checksums: [Checksum]) throws -> FileDigests {
+    var digester = StreamingDigester(for: checksums)
+    let out = try OutputFile(destination)
+    defer { out.close() }
+    try readChunks(source) { chunk in
+        digester.update(chunk)
+        try out.write(chunk)
+    }
+    try out.finish()
+    return digester.finish()
+}
+
+/// Writes `bytes` to `destination` (created or truncated), hashing on the way.
+func writeHashing(_ bytes: UnsafeRawBufferPointer, to destination: String, for checksums: [Checksum]) throws -> FileDigests {
+    var digester = StreamingDigester(for: checksums)
+    let out = try OutputFile(destination)
+    defer { out.close() }
+    var offset = 0
+    while offset < bytes.count {
+        let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + chunkSize, bytes.count)])
+        digester.update(chunk)
+        try out.write(chunk)
+        offset += chunk.count
+    }
+    try out.finish()
+    return digester.finish()
+}
+
+private func readChunks(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw DataError(path, "cannot open for reading: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
+    defer { buffer.deallocate() }
+    while true {
+        let n = read(fd, buffer.baseAddress, chunkSize)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw DataError(path, "read failed: \(String(cString: strerror(errno)))")
+        }
+        if n == 0 { return }
+        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+    }
+}
+
+/// A file opened for writing with POSIX calls; `finish` flushes it to disk before it is renamed into place.
+private final class OutputFile {
+    let path: String
+    private var fd: Int32
+
+    init(_ path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DataError(path, "cannot create: \(String(cString: strerror(errno)))") }
+    }
+
+    func write(_ chunk: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < chunk.count {
+            let n = Foundation.write(fd, chunk.baseAddress! + done, chunk.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DataError(path, "write failed: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
+
+    func finish() throws {
+        guard fsync(fd) == 0 else { throw DataError(path, "fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    func close() {
+        if fd >= 0 { _ = Foundation.close(fd); fd = -1 }
+    }
+}
+
+/// Size and modification time (nanoseconds) of `path`, or nil when it does not exist.
+func fileStamp(_ path: String) -> (size: Int, mtimeNanoseconds: Int)? {
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+    return (Int(info.st_size), Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec))
+}
+
+/// Human-readable byte count: "612 B", "1.4 MB", "92.9 MB" (decimal units).
+public func formatBytes(_ count: Int) -> String {
+    if count < 1000 { return "\(count) B" }
+    let units = ["kB", "MB", "GB", "TB"]
+    var value = Double(count) / 1000
+    var unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    return String(format: "%.1f", value) + " " + units[unit]
+}
