@@ -14,11 +14,18 @@ public enum TVPRunCommand {
                                        gradient against the sgemm peak; with --twin, also run
                                        the PyTorch twin (scripts/bench/vit_twin.py) and print
                                        the ratio (defaults: batch 16, 12 layers, 224 px, 3 runs)
+      tvp-run fetch NAME… | --list [--cache DIR] [--offline] [--manifest PATH]
+                                       fetch assets of datasets.manifest into the cache,
+                                       verifying sizes and checksums (sources in order:
+                                       local, PyPI, Debian, https); --list shows what is cached
       tvp-run --help                   this text
       tvp-run --version                the version
 
     Environment:
       TVP_THREADS   worker threads for tvp and OpenBLAS together (default: all cores)
+      TVP_CACHE     cache folder (default ~/.cache/tvp; assets under assets/NAME/FILE)
+      TVP_OFFLINE   1 to never touch the network (local sources and the cache only)
+      TVP_MANIFEST  the dataset manifest (default ./datasets.manifest)
     """
 
     public static func main(_ args: [String]) -> Int32 {
@@ -33,6 +40,8 @@ public enum TVPRunCommand {
         case "--version":
             print("tvp-run \(version)")
             return 0
+        case "fetch":
+            return runFetch(Array(args.dropFirst()))
         case "bench":
             return runBench(Array(args.dropFirst()))
         default:
