@@ -1,0 +1,43 @@
+import TVPTensor
+
+/// A multimodal LLM as TVP sees it: image → LLM-input visual tokens → language model.
+///
+/// Images enter in pixel units, [B, 3, S, S] with S = `inputSize`: the padded image plus the
+/// visual prompt, so values may leave [0, 1] (the official code does not clamp). Each model applies
+/// its own `normalization` inside, differentiably, so a prompt trained on one model can be added to
+/// the images of another. Every method is differentiable with respect to the images; the weights
+/// are frozen unless a caller trains them (connectors of the embedded zoo).
+public protocol MultimodalModel: AnyObject {
+    /// A short name for tables and logs ("llava-tiny", "zoo-effnet-mlp").
+    var name: String { get }
+    /// The side of the square images the vision tower takes.
+    var inputSize: Int { get }
+    /// The per-channel normalization the vision tower expects.
+    var normalization: ImageNormalization { get }
+
+    /// The LLM-input visual tokens [B, T, D] for pixel images [B, 3, S, S]: what Feature
+    /// Consistency Alignment compares between prompted and clean images.
+    func visualTokens(images: Tensor) throws -> Tensor
+
+    /// The language-model loss of each `answers[b]` given image b and `prompts[b]`: the mean over
+    /// the batch of the mean token cross-entropy over the answer tokens only (teacher forcing).
+    func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor
+
+    /// [B, C]: the mean token log-probability of each candidate answer given image b and
+    /// `prompts[b]`. The image-and-prompt prefix runs once per image and is reused (KV cache) for
+    /// every candidate; logits are computed only where a candidate token is scored.
+    func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor
+}
+
+extension MultimodalModel {
+    /// The index of the best candidate for each image (argmax of `logLikelihood`).
+    public func predict(images: Tensor, prompts: [String], candidates: [String]) throws -> [Int] {
+        let scores = try withoutGrad { try logLikelihood(images: images, prompts: prompts, candidates: candidates) }
+        let c = candidates.count
+        return (0..<scores.dim(0)).map { b in
+            var best = 0
+            for j in 1..<c where scores.data[b * c + j] > scores.data[b * c + best] { best = j }
+            return best
+        }
+    }
+}
