@@ -1,0 +1,102 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive `flock(2)` lock on a file, held from `acquire` until `release` (or until the process
+/// dies: the kernel drops it, so a killed run never leaves a stale lock behind).
+///
+/// `flock` locks belong to the open file description, so two `FileLock`s on one path exclude each
+/// other across processes and also across threads of one process. After locking, the lock checks
+/// that the path still names the locked file (a cache `gc` may have removed it meanwhile) and
+/// retries on a fresh file if not.
+final class FileLock {
+    let path: String
+    private var fd: Int32 = -1
+
+    init(path: String) { self.path = path }
+
+    deinit { release() }
+
+    /// Locks, waiting as long as another holder keeps it. `onWait` is called once if it must wait.
+    func acquire(onWait: () -> Void = {}) throws {
+        var warned = false
+        while true {
+            let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            if descriptor < 0, errno == ENOENT {  // the folder went away (gc): make it again
+                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                continue
+            }
+            guard descriptor >= 0 else { throw PipelineError.cache(path: path, message: "cannot open lock file: \(String(cString: strerror(errno)))") }
+            if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+                guard errno == EWOULDBLOCK else {
+                    close(descriptor)
+                    throw PipelineError.cache(path: path, message: "cannot lock: \(String(cString: strerror(errno)))")
+                }
+                if !warned { onWait(); warned = true }
+                while flock(descriptor, LOCK_EX) != 0 {
+                    guard errno == EINTR else {
+                        close(descriptor)
+                        throw PipelineError.cache(path: path, message: "cannot lock: \(String(cString: strerror(errno)))")
+                    }
+                }
+            }
+            var held = stat(), named = stat()
+            if fstat(descriptor, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
+                fd = descriptor
+                return
+            }
+            close(descriptor)  // removed while we waited: lock the file that is there now
+        }
+    }
+
+    /// Locks only if nobody holds the lock now; returns whether it did.
+    func tryAcquire() -> Bool {
+        let descriptor = open(path, O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { close(descriptor); return false }
+        fd = descriptor
+        return true
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+}
+
+/// The whole file at `path` as UTF-8 text.
+func readTextFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw PipelineError.cache(path: path, message: "cannot read the file")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Writes `text` to `path` all-or-nothing: a temporary file beside it, flushed, then renamed over it.
+func writeTextFileAtomically(_ text: String, to path: String) throws {
+    let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw PipelineError.cache(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    let bytes = Array(text.utf8)
+    var done = 0
+    var failure: String?
+    while done < bytes.count {
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            failure = "write failed: \(String(cString: strerror(errno)))"
+            break
+        }
+        done += n
+    }
+    if failure == nil, fsync(fd) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
+    if close(fd) != 0, failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
+    if failure == nil, rename(temporary, path) != 0 { failure = "cannot rename into place: \(String(cString: strerror(errno)))" }
+    if let failure {
+        unlink(temporary)
+        throw PipelineError.cache(path: path, message: failure)
+    }
+}
