@@ -18,12 +18,14 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libjpeg reports errors by longjmp, which Swift cannot catch: this C shim turns them into return codes.
+        .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
 
         // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → (Tensor, Formats).
         .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: optimize),
         // File formats every layer reads (YAML, pickle, zip, mmap, half floats, SHA-256); no tensors.
         .target(name: "TVPFormats", dependencies: ["CZlib", "CYAML"], swiftSettings: optimize),
-        .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEG", "CZlib"], swiftSettings: optimize),
+        .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEGShim", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
         .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize),

@@ -1,0 +1,131 @@
+#include "jpeg_shim.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+/// libjpeg's error manager plus where to jump on an error and where to put its message.
+typedef struct {
+    struct jpeg_error_mgr manager;
+    jmp_buf escape;
+    char *message;
+} shim_error;
+
+static void shim_error_exit(j_common_ptr cinfo) {
+    shim_error *error = (shim_error *)cinfo->err;
+    char text[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, text);
+    snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "%s", text);
+    longjmp(error->escape, 1);
+}
+
+/// Warnings are ignored (real photo collections hold files with harmless ones, such as extraneous
+/// bytes before a marker) except a premature end of data, which means the file is truncated.
+static void shim_emit_message(j_common_ptr cinfo, int level) {
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        shim_error *error = (shim_error *)cinfo->err;
+        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "truncated: the JPEG data ends before the image is complete");
+        longjmp(error->escape, 1);
+    }
+}
+
+static void shim_install(shim_error *error, char *message) {
+    jpeg_std_error(&error->manager);
+    error->manager.error_exit = shim_error_exit;
+    error->manager.emit_message = shim_emit_message;
+    error->message = message;
+    message[0] = 0;
+}
+
+int tvp_jpeg_decode_rgb(const unsigned char *data, size_t size, tvp_jpeg_image *out,
+                        char message[TVP_JPEG_MESSAGE_SIZE]) {
+    struct jpeg_decompress_struct cinfo;
+    shim_error error;
+    /* volatile: read after a longjmp */
+    unsigned char *volatile pixels = NULL;
+    out->pixels = NULL;
+    out->width = 0;
+    out->height = 0;
+    cinfo.err = NULL;
+    shim_install(&error, message);
+    cinfo.err = &error.manager;
+    if (setjmp(error.escape)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(pixels);
+        return 1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        snprintf(message, TVP_JPEG_MESSAGE_SIZE, "%s JPEG is not supported (only grayscale, YCbCr and RGB)",
+                 cinfo.jpeg_color_space == JCS_CMYK ? "CMYK" : "YCCK (Adobe CMYK)");
+        jpeg_destroy_decompress(&cinfo);
+        return 2;
+    }
+    cinfo.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    size_t stride = (size_t)cinfo.output_width * 3;
+    pixels = malloc(stride * cinfo.output_height);
+    if (!pixels) {
+        snprintf(message, TVP_JPEG_MESSAGE_SIZE, "out of memory for %ux%u pixels", cinfo.output_width, cinfo.output_height);
+        jpeg_destroy_decompress(&cinfo);
+        return 3;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = pixels + stride * cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    out->pixels = pixels;
+    out->width = (int)cinfo.output_width;
+    out->height = (int)cinfo.output_height;
+    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+int tvp_jpeg_encode_rgb(const unsigned char *rgb, int width, int height, int quality,
+                        unsigned char **out, size_t *out_size, char message[TVP_JPEG_MESSAGE_SIZE]) {
+    struct jpeg_compress_struct cinfo;
+    shim_error error;
+    /* jpeg_mem_dest owns this buffer until jpeg_finish_compress; volatile: read after a longjmp */
+    unsigned char *volatile buffer = NULL;
+    unsigned long buffer_size = 0;
+    *out = NULL;
+    *out_size = 0;
+    if (width <= 0 || height <= 0 || quality < 1 || quality > 100) {
+        snprintf(message, TVP_JPEG_MESSAGE_SIZE, "bad arguments: %dx%d pixels, quality %d (1...100)", width, height, quality);
+        return 1;
+    }
+    shim_install(&error, message);
+    cinfo.err = &error.manager;
+    if (setjmp(error.escape)) {
+        jpeg_destroy_compress(&cinfo);
+        free(buffer);
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, (unsigned char **)&buffer, &buffer_size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    size_t stride = (size_t)width * 3;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(rgb + stride * cinfo.next_scanline);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    *out = buffer;
+    *out_size = (size_t)buffer_size;
+    return 0;
+}
+
+void tvp_jpeg_free(void *pointer) { free(pointer); }
