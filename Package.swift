@@ -33,7 +33,7 @@ let package = Package(
 
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
         .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),
-        .testTarget(name: "TVPDataTests", dependencies: ["TVPData"]),
+        .testTarget(name: "TVPDataTests", dependencies: ["TVPData"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"]),

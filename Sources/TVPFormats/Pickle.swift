@@ -57,11 +57,16 @@ public struct Unpickler {
     public var reader: ByteReader
     /// Turns a BINPERSID id into a value (torch: ('storage', type, key, location, numel, …)).
     public let persistentLoad: (PickleValue) throws -> PickleValue
+    /// Python 2 `str` objects (BINSTRING, SHORT_BINSTRING) as `.bytes`, like Python 3's
+    /// `pickle.load(f, encoding="bytes")`; otherwise they are decoded as UTF-8 text.
+    public let python2StringsAsBytes: Bool
     private var stack: [PickleValue] = []
     private var memo: [Int: PickleValue] = [:]
 
-    public init(_ reader: ByteReader, persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+    public init(_ reader: ByteReader, python2StringsAsBytes: Bool = false,
+                persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
         self.reader = reader
+        self.python2StringsAsBytes = python2StringsAsBytes
         self.persistentLoad = persistentLoad
     }
 
@@ -164,11 +169,11 @@ public struct Unpickler {
             case 0x55, 0x43: // SHORT_BINSTRING, SHORT_BINBYTES
                 let n = Int(try reader.u8("short bytes length"))
                 let b = Array(try reader.slice(n, "bytes"))
-                stack.append(op == 0x55 ? .string(String(decoding: b, as: UTF8.self)) : .bytes(b))
+                stack.append(op == 0x55 && !python2StringsAsBytes ? .string(String(decoding: b, as: UTF8.self)) : .bytes(b))
             case 0x54, 0x42: // BINSTRING, BINBYTES
                 let n = Int(try reader.u32("bytes length"))
                 let b = Array(try reader.slice(n, "bytes"))
-                stack.append(op == 0x54 ? .string(String(decoding: b, as: UTF8.self)) : .bytes(b))
+                stack.append(op == 0x54 && !python2StringsAsBytes ? .string(String(decoding: b, as: UTF8.self)) : .bytes(b))
             case 0x8e: // BINBYTES8
                 let n = try reader.u64("BINBYTES8 length")
                 guard n <= UInt64(reader.remaining) else { throw fail("BINBYTES8 of \(n) bytes beyond the end") }
@@ -234,7 +239,7 @@ public struct Unpickler {
             case 0x31: _ = try popToMark()                            // POP_MARK
             case 0x32: stack.append(try top())                        // DUP
             default:
-                throw fail("opcode 0x\(String(op, radix: 16)) is not supported (torch.save uses protocol 2)")
+                throw FormatError(reader.file, "pickle at offset \(reader.position - 1): unknown pickle opcode 0x\(String(op, radix: 16)) (protocols 0–5 are read, without framing extras)")
             }
         }
     }

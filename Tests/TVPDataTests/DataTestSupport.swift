@@ -19,12 +19,7 @@ func assetPath(_ asset: String, _ file: String) throws -> String {
     return path
 }
 
-/// A fresh temporary folder, removed by the returned cleanup.
-func makeTemporaryFolder(_ tag: String) throws -> String {
-    let dir = NSTemporaryDirectory() + "tvp-\(tag)-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
+// makeTemporaryFolder(_:) lives in FetchTestSupport.swift.
 
 func writeBytes(_ bytes: [UInt8], _ path: String) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
