@@ -16,7 +16,7 @@ extension Blip2Model {
     /// answer per image (LM token ids; prompts as the LM sees them, BOS included). Differentiable
     /// w.r.t. `images`.
     public func loss(images: Tensor, promptIDs: [[Int]], answerIDs: [[Int]], instructionIDs: [[Int]]? = nil,
-                     reduction: AnswerLossReduction = .meanOverAnswers) throws -> Tensor {
+                     reduction: AnswerLossReduction = .meanOverTokens) throws -> Tensor {
         let op = "Blip2Model.loss"
         let b = images.rank == 4 ? images.dim(0) : 0
         try require(b > 0 && promptIDs.count == b && answerIDs.count == b, op,
@@ -79,7 +79,7 @@ extension Blip2Model {
 
     // MARK: MultimodalModel (strings)
 
-    /// The answer-only loss of `answers` given images and `prompts` (`.meanOverAnswers`).
+    /// The answer-only loss of `answers` given images and `prompts` (`.meanOverTokens`, as HF and the official TVP code).
     public func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor {
         let t = try requireTokenizer()
         var answerIDs = answers.map { t.encode($0) }
@@ -88,7 +88,7 @@ extension Blip2Model {
             answerIDs = answerIDs.map { $0 + [eos] }
         }
         return try loss(images: images, promptIDs: prompts.map { t.encodeWithSpecials($0) }, answerIDs: answerIDs,
-                        instructionIDs: instructionIDs(prompts), reduction: .meanOverAnswers)
+                        instructionIDs: instructionIDs(prompts), reduction: .meanOverTokens)
     }
 
     /// [B, C] mean token log-likelihoods of `candidates` given images and `prompts`.
