@@ -19,9 +19,11 @@ public protocol MultimodalModel: AnyObject {
     /// Consistency Alignment compares between prompted and clean images.
     func visualTokens(images: Tensor) throws -> Tensor
 
-    /// The language-model loss of `answers[b]` given image b and `prompts[b]` (teacher forcing): the
-    /// token cross-entropy averaged over every answer token of the batch, as Hugging Face's causal-LM
-    /// loss with non-answer labels set to −100 — the loss the official TVP code trains with.
+    /// The language-model loss of each `answers[b]` given image b and `prompts[b]`: token
+    /// cross-entropy over the answer tokens only (teacher forcing). By default the mean over every
+    /// answer token of the batch, as the official MiniGPT-4 / TVP training computes it (labels −100
+    /// everywhere but the answer, HF `*ForCausalLM` mean over the non-ignored tokens); a model may
+    /// offer other averaging (`ComposedMLLM.lossAveraging`: per-sample means, then their mean).
     func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor
 
     /// [B, C]: the mean token log-probability of each candidate answer given image b and
