@@ -86,17 +86,10 @@ public struct BERTEncoder {
         try weights.finish()
     }
 
-    /// Every tensor of `file` as Float32, except the integer index buffers `…embeddings.position_ids`
-    /// and `…embeddings.token_type_ids` (I64 in HF files; the encoder recomputes them), which are
-    /// left out. Any other non-float tensor throws.
+    /// Every float tensor of `file` (the integer `…position_ids` / `…token_type_ids` buffers of HF
+    /// files are left out; the encoder recomputes them). Any other non-float tensor throws.
     public static func weights(from file: SafetensorsFile) throws -> Weights {
-        var tensors: [String: Tensor] = [:]
-        for name in file.names {
-            let buffer = name.hasSuffix("embeddings.position_ids") || name.hasSuffix("embeddings.token_type_ids")
-            if buffer, !["F32", "F16", "BF16"].contains(file.entries[name]?.dtype ?? "") { continue }
-            tensors[name] = try file.tensor(name)
-        }
-        return Weights(tensors, source: file.path)
+        Weights(try HuggingFaceFolder.tensors(in: file), source: file.path)
     }
 
     /// "bert." when `weights` holds `bert.embeddings.word_embeddings.weight`, else "".

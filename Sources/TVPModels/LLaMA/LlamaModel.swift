@@ -66,17 +66,7 @@ public struct LlamaModel: @unchecked Sendable {
     public static func load(directory: String) throws -> LlamaModel {
         let folder = URL(fileURLWithPath: directory)
         let config = try LlamaConfig(configJSON: folder.appendingPathComponent("config.json").path)
-        var files = [folder.appendingPathComponent("model.safetensors").path]
-        let index = folder.appendingPathComponent("model.safetensors.index.json").path
-        if FileManager.default.fileExists(atPath: index) {
-            guard let json = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index))) as? [String: Any],
-                  let map = json["weight_map"] as? [String: String] else {
-                throw FormatError(index, "expected a JSON object with a \"weight_map\" of tensor name → shard file")
-            }
-            files = Set(map.values).sorted().map { folder.appendingPathComponent($0).path }
-        }
-        var tensors: [String: Tensor] = [:]
-        for file in files { tensors.merge(try Safetensors.read(file)) { first, _ in first } }
+        let tensors = try HuggingFaceFolder.tensors(directory)
         let weights = Weights(tensors, source: directory)
         let model = try LlamaModel(config: config, weights: weights)
         try weights.finish()

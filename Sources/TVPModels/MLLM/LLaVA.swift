@@ -67,8 +67,7 @@ public enum LLaVA {
         let folder = URL(fileURLWithPath: directory)
         func path(_ file: String) -> String { folder.appendingPathComponent(file).path }
         let config = try LLaVAConfig(configJSON: path("config.json"))
-        var tensors: [String: Tensor] = [:]
-        for file in try safetensorsFiles(directory) { tensors.merge(try Safetensors.read(file)) { first, _ in first } }
+        let tensors = try HuggingFaceFolder.tensors(directory)
         var normalization = ImageNormalization.clip
         if FileManager.default.fileExists(atPath: path("preprocessor_config.json")) {
             normalization = try preprocessorNormalization(path("preprocessor_config.json"))
@@ -89,18 +88,5 @@ public enum LLaVA {
             throw FormatError(path, "expected image_mean and image_std as 3 numbers each (std positive)")
         }
         return ImageNormalization(mean: mean, std: std)
-    }
-
-    /// `model.safetensors`, or the shard files named by `model.safetensors.index.json`.
-    static func safetensorsFiles(_ directory: String) throws -> [String] {
-        let folder = URL(fileURLWithPath: directory)
-        let index = folder.appendingPathComponent("model.safetensors.index.json").path
-        guard FileManager.default.fileExists(atPath: index) else { return [folder.appendingPathComponent("model.safetensors").path] }
-        guard let data = FileManager.default.contents(atPath: index),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let map = json["weight_map"] as? [String: String] else {
-            throw FormatError(index, "expected a JSON object with a \"weight_map\" of tensor name → shard file")
-        }
-        return Set(map.values).sorted().map { folder.appendingPathComponent($0).path }
     }
 }

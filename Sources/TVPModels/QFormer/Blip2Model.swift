@@ -73,24 +73,7 @@ public final class Blip2Model: MultimodalModel {
                             instructionTokenizer: (any Tokenizer)? = nil) throws -> Blip2Model {
         let folder = URL(fileURLWithPath: directory)
         let config = try Blip2Config(configJSON: folder.appendingPathComponent("config.json").path)
-        var files = [folder.appendingPathComponent("model.safetensors").path]
-        let index = folder.appendingPathComponent("model.safetensors.index.json").path
-        if FileManager.default.fileExists(atPath: index) {
-            guard let json = try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index))) as? [String: Any],
-                  let map = json["weight_map"] as? [String: String] else {
-                throw FormatError(index, "expected a JSON object with a \"weight_map\" of tensor name → shard file")
-            }
-            files = Set(map.values).sorted().map { folder.appendingPathComponent($0).path }
-        }
-        var tensors: [String: Tensor] = [:]
-        for path in files {
-            let file = try SafetensorsFile(path: path)
-            for name in file.names {
-                let dtype = file.entries[name]?.dtype ?? ""
-                if name.hasSuffix("position_ids"), !["F32", "F16", "BF16"].contains(dtype) { continue }
-                tensors[name] = try file.tensor(name)
-            }
-        }
+        let tensors = try HuggingFaceFolder.tensors(directory)
         let weights = Weights(tensors, source: directory)
         let model = try Blip2Model(config: config, weights: weights, tokenizer: tokenizer, instructionTokenizer: instructionTokenizer)
         try weights.finish()
