@@ -4,13 +4,18 @@ import TVPTensor
 /// back to `imageSize`; a learnable `[3, S, S]` perturbation is added to the padded image before the
 /// model's normalization, with no clamping. Only the frame is learnable (the update multiplies by
 /// `mask`), so with the defaults (224 px, 30 px frame) 3·(224² − 164²) = 69,840 values are trained.
-public struct PaddingPrompt {
+///
+/// As in the official code the whole tensor is added (centre included) and the gradient norm of
+/// the update covers the centre too; only the update is masked.
+public struct PaddingPrompt: VisualPrompt {
     public let imageSize: Int
     public let frame: Int
     /// The prompt values [3, S, S] in (unnormalized) pixel units; a leaf that requires grad.
     public let perturbation: Tensor
     /// 1 inside the frame, 0 in the centre: [3, S, S].
     public let mask: Tensor
+    /// Clamp prompted images to [0, 1] (off, as in the official code).
+    public var clampToUnitRange = false
 
     /// A zero-initialised prompt, as in the official code.
     public init(imageSize: Int = 224, frame: Int = 30) throws {
@@ -28,11 +33,7 @@ public struct PaddingPrompt {
         imageSize = size
         self.frame = frame
         self.perturbation = perturbation.copy(requiresGrad: true)
-        let m = Tensor(repeating: 1, shape: [3, size, size])
-        for c in 0..<3 { for y in frame..<(size - frame) {
-            (m.data + (c * size + y) * size + frame).update(repeating: 0, count: size - 2 * frame)
-        } }
-        mask = m
+        mask = frameMask(size: size, frame: frame)
     }
 
     /// The side of the shrunk image inside the frame (164 for the defaults).
@@ -51,5 +52,21 @@ public struct PaddingPrompt {
     /// Padded images plus the prompt, then `normalization`: the surrogate's prompted input.
     public func apply(toPadded padded: Tensor, normalization: ImageNormalization = .clip) throws -> Tensor {
         try normalization(padded + perturbation)
+    }
+
+    public var kind: String { "padding" }
+    public var inputSize: Int { innerSize }
+    public var values: Tensor { perturbation }
+    public var geometry: [String: String] { ["frame": String(frame)] }
+
+    public func clean(_ images: Tensor) throws -> Tensor { try pad(images) }
+
+    /// Zero-pads images [B, 3, inner, inner] and adds the prompt: [B, 3, S, S] pixel images.
+    public func apply(to images: Tensor, draw: Int = 0) throws -> Tensor {
+        try finish(pad(images) + perturbation)
+    }
+
+    public func canvas(draw: Int = 0) throws -> (values: Tensor, covered: Tensor) {
+        (perturbation.detached().copy(), mask)
     }
 }

@@ -4,43 +4,114 @@ import TVPTensor
 
 /// Prompt files: tvp's own safetensors format, and the official TVP PyTorch checkpoint.
 ///
-/// A tvp prompt file holds one tensor, `perturbation` [3, S, S], and metadata `format = tvp-prompt`,
-/// `kind = padding`, `frame = N`. The official checkpoint (`torch.save({"perturbation": …})`)
-/// holds the same tensor without metadata; its frame is read off the zero centre.
+/// A tvp prompt file holds one tensor, `perturbation` (the prompt's `values`), and metadata
+/// `format = tvp-prompt`, `kind` (padding, pad, fixed-patch, random-patch), the kind's geometry
+/// (`frame = N` for the official padding prompt), `clamp = 1` when prompted images are clamped,
+/// and whatever a caller adds (the trainer's resume state). The official checkpoint
+/// (`torch.save({"perturbation": FloatTensor[3, S, S]})`) holds the padding prompt's tensor
+/// without metadata; its frame is read off the zero centre.
 public enum PromptFile {
     public static let tensorKey = "perturbation"
 
-    /// Writes `prompt` atomically as safetensors.
-    public static func save(_ prompt: PaddingPrompt, to path: String) throws {
-        try Safetensors.write([tensorKey: prompt.perturbation.detached()],
-                              metadata: ["format": "tvp-prompt", "kind": "padding", "frame": String(prompt.frame)], to: path)
+    /// Writes `prompt` atomically as safetensors, with `extra` metadata besides the prompt's own.
+    public static func save(_ prompt: any VisualPrompt, to path: String, metadata extra: [String: String] = [:]) throws {
+        var metadata = extra
+        metadata.merge(prompt.geometry) { _, own in own }
+        metadata["format"] = "tvp-prompt"
+        metadata["kind"] = prompt.kind
+        if prompt.clampToUnitRange { metadata["clamp"] = "1" }
+        try Safetensors.write([tensorKey: prompt.values.detached()], metadata: metadata, to: path)
     }
 
-    /// Reads a prompt written by `save`, or an official checkpoint (by content, not by extension).
+    /// The metadata of a tvp prompt file (empty for an official checkpoint).
+    public static func metadata(_ path: String) throws -> [String: String] {
+        if try isTorchCheckpoint(path) { return [:] }
+        return try SafetensorsFile(path: path).metadata
+    }
+
+    /// Reads a padding prompt written by `save`, or an official checkpoint (by content, not by extension).
     public static func load(_ path: String) throws -> PaddingPrompt {
-        let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 4) ?? Data()
-        let isTorch = head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.first == 0x80
-        if isTorch { return try importOfficial(path) }
+        let prompt = try loadPrompt(path)
+        guard let padding = prompt as? PaddingPrompt else {
+            throw FormatError(path, "holds a '\(prompt.kind)' prompt, not the official padding prompt")
+        }
+        return padding
+    }
+
+    /// Reads any prompt written by `save`, or an official checkpoint (a `PaddingPrompt`).
+    public static func loadPrompt(_ path: String) throws -> any VisualPrompt {
+        if try isTorchCheckpoint(path) { return try importOfficial(path) }
         let file = try SafetensorsFile(path: path)
         guard file.names.contains(tensorKey) else {
             throw FormatError(path, "no '\(tensorKey)' tensor; found \(file.names.joined(separator: ", ")) — is this a tvp prompt file?")
         }
         let values = try file.tensor(tensorKey)
-        let frame = try file.metadata["frame"].map { text -> Int in
-            guard let n = Int(text) else { throw FormatError(path, "metadata frame '\(text)' is not a whole number") }
+        let meta = file.metadata
+        func number(_ key: String) throws -> Int? {
+            try meta[key].map { text in
+                guard let n = Int(text) else { throw FormatError(path, "metadata \(key) '\(text)' is not a whole number") }
+                return n
+            }
+        }
+        func required(_ key: String) throws -> Int {
+            guard let n = try number(key) else { throw FormatError(path, "a '\(meta["kind"] ?? "")' prompt file needs metadata '\(key)'") }
             return n
-        } ?? inferFrame(values, path: path)
-        return try PaddingPrompt(perturbation: values, frame: frame)
+        }
+        var prompt: any VisualPrompt
+        switch meta["kind"] ?? "padding" {
+        case "padding":
+            prompt = try PaddingPrompt(perturbation: values, frame: number("frame") ?? inferFrame(values, path: path))
+        case "pad":
+            prompt = try PadPrompt(values: values, padSize: required("pad"))
+        case "fixed-patch":
+            prompt = try PatchPrompt(values: values, imageSize: required("image"), randomPosition: false)
+        case "random-patch":
+            guard let seed = meta["position-seed"].flatMap(UInt64.init) else {
+                throw FormatError(path, "a random-patch prompt file needs metadata 'position-seed'")
+            }
+            prompt = try PatchPrompt(values: values, imageSize: required("image"), randomPosition: true, positionSeed: seed)
+        case let other:
+            throw FormatError(path, "unknown prompt kind '\(other)' (known: padding, pad, fixed-patch, random-patch)")
+        }
+        if meta["clamp"] == "1" { prompt = withClamp(prompt) }
+        return prompt
     }
 
-    /// Imports the official TVP checkpoint: a dict with `perturbation` [3, S, S] in normalized-pixel
-    /// units whose centre is exactly zero; the frame width is the width of that border.
+    /// Imports the official TVP checkpoint: a dict with `perturbation` [3, S, S] in pixel units
+    /// whose centre is exactly zero; the frame width is the width of that border.
     public static func importOfficial(_ path: String) throws -> PaddingPrompt {
         let dict = try TorchCheckpoint.load(path)
         guard let values = dict[tensorKey] else {
             throw FormatError(path, "no '\(tensorKey)' entry; found \(dict.keys.sorted().joined(separator: ", "))")
         }
         return try PaddingPrompt(perturbation: values, frame: inferFrame(values, path: path))
+    }
+
+    /// Exports to the official checkpoint format (`{"perturbation": FloatTensor[3, S, S]}`, zip
+    /// `torch.save` layout) that the official `transfer_cls.py --evaluate --checkpoint` loads.
+    /// Padding and pad prompts only: the official format has no place for a patch position.
+    public static func exportOfficial(_ prompt: any VisualPrompt, to path: String) throws {
+        guard prompt.kind == "padding" || prompt.kind == "pad" else {
+            throw FormatError(path, "the official checkpoint holds a [3, S, S] frame; a '\(prompt.kind)' prompt cannot be exported to it")
+        }
+        try TorchCheckpointWriter.write([(tensorKey, prompt.canvas(draw: 0).values)], to: path)
+    }
+
+    /// Whether `path` starts like a PyTorch checkpoint (zip or legacy pickle).
+    static func isTorchCheckpoint(_ path: String) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatError(path, "cannot open the prompt file") }
+        defer { try? handle.close() }
+        let head = try handle.read(upToCount: 4) ?? Data()
+        return head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.first == 0x80
+    }
+
+    private static func withClamp(_ prompt: any VisualPrompt) -> any VisualPrompt {
+        switch prompt {
+        case var p as PaddingPrompt: p.clampToUnitRange = true; return p
+        case var p as PadPrompt: p.clampToUnitRange = true; return p
+        case var p as PatchPrompt: p.clampToUnitRange = true; return p
+        default: return prompt
+        }
     }
 
     /// The width of the border outside which every value is zero (the official prompt's 30 px).

@@ -1,0 +1,112 @@
+import Foundation
+import TVPModels
+import TVPTensor
+
+extension PromptTrainer {
+    /// The batches of epoch `epoch` over `count` samples: a seeded shuffle (Fisher–Yates from
+    /// (seed, epoch)) when `config.shuffle`, cut into `batchSize` slices, the last one shorter
+    /// (the official DataLoader keeps it).
+    public func batches(epoch: Int, count: Int) -> [[Int]] {
+        var order = Array(0..<count)
+        if config.shuffle {
+            var rng = RandomGenerator(seed: mixSeed(config.seed, 0, UInt64(epoch)))
+            for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        }
+        return stride(from: 0, to: count, by: config.batchSize).map { Array(order[$0..<min($0 + config.batchSize, count)]) }
+    }
+
+    /// Trains for `config.epochs` epochs over `source`. With `checkpointPath` set, the prompt and
+    /// the position (epoch, step) are saved every `config.checkpointEvery` steps and after every
+    /// epoch, and a run that finds that file continues where it stopped: the learning rate, the
+    /// shuffles and the augmentation draws are functions of (seed, epoch, step), so the resumed
+    /// run ends with the same prompt as an uninterrupted one (for the official update and plain
+    /// SGD; Adam's and momentum's running state restarts).
+    ///
+    /// On a NaN or infinite loss or gradient it throws `PromptTrainingError.nonFinite`, keeping
+    /// (and saving, with `checkpointPath`) the prompt from before the failing step.
+    @discardableResult
+    public func train(on source: any PromptBatchSource) throws -> TrainingSummary {
+        let count = source.count
+        try require(count > 0, "PromptTrainer.train", "the training set is empty")
+        let stepsPerEpoch = (count + config.batchSize - 1) / config.batchSize
+        let schedule = try PerEpochLR(CosineAnnealingLR(baseLR: config.learningRate, tMax: config.epochs), stepsPerEpoch: stepsPerEpoch)
+        let fingerprint = try runFingerprint(source)
+        var (startEpoch, startStep) = (0, 0)
+        if let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
+            (startEpoch, startStep) = try resume(from: path, fingerprint: fingerprint, stepsPerEpoch: stepsPerEpoch)
+        }
+        let classFeatures: Tensor? = try config.tse == 0 ? nil : guide.map { guide in
+            try withoutGrad { try guide.textFeatures(source.classNames.map(config.caption)) }
+        }
+        var summary = TrainingSummary(config: config, surrogates: surrogates.map(\.name), samples: count,
+                                      stepsPerEpoch: stepsPerEpoch, resumedFromEpoch: startEpoch, resumedFromStep: startStep,
+                                      losses: [], promptMaxAbs: 0)
+        func save(epoch: Int, step: Int) throws {
+            guard let path = checkpointPath else { return }
+            try PromptFile.save(prompt, to: path, metadata: ["trainer-epoch": String(epoch), "trainer-step": String(step),
+                                                             "trainer-run": fingerprint])
+        }
+        for epoch in startEpoch..<config.epochs {
+            let lr = schedule.learningRate(epoch: epoch)
+            let epochBatches = batches(epoch: epoch, count: count)
+            for s in (epoch == startEpoch ? startStep : 0)..<stepsPerEpoch {
+                let indices = epochBatches[s]
+                let (batch, key) = try preprocess(source.batch(indices), indices: indices, epoch: epoch, step: s)
+                let globalStep = epoch * stepsPerEpoch + s
+                let losses: StepLosses
+                do {
+                    losses = try step(batch, lr: lr, draw: globalStep, cleanKey: key, classFeatures: classFeatures,
+                                      epoch: epoch, stepInEpoch: s)
+                } catch let error as PromptTrainingError {
+                    try save(epoch: epoch, step: s)
+                    throw error
+                }
+                summary.losses.append(losses)
+                onProgress?(TrainingProgress(epoch: epoch, step: s, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep + 1,
+                                             totalSteps: config.epochs * stepsPerEpoch, learningRate: lr, losses: losses))
+                if s + 1 == stepsPerEpoch {
+                    try save(epoch: epoch + 1, step: 0)
+                } else if config.checkpointEvery > 0 && (globalStep + 1) % config.checkpointEvery == 0 {
+                    try save(epoch: epoch, step: s + 1)
+                }
+            }
+        }
+        summary.promptMaxAbs = prompt.values.toArray().reduce(0) { max($0, abs($1)) }
+        return summary
+    }
+
+    /// Loads the prompt values of a resume state and returns where to continue.
+    private func resume(from path: String, fingerprint: String, stepsPerEpoch: Int) throws -> (Int, Int) {
+        let meta = try PromptFile.metadata(path)
+        guard let epoch = meta["trainer-epoch"].flatMap(Int.init), let step = meta["trainer-step"].flatMap(Int.init) else {
+            throw PromptTrainingError.resumeMismatch(path: path, reason: "it is a prompt file without trainer state")
+        }
+        guard meta["trainer-run"] == fingerprint else {
+            throw PromptTrainingError.resumeMismatch(path: path, reason: "it was written by a run with other settings, surrogates, data size or prompt")
+        }
+        guard epoch >= 0, step >= 0, step < stepsPerEpoch else {
+            throw PromptTrainingError.resumeMismatch(path: path, reason: "its position (epoch \(epoch), step \(step)) is outside the run")
+        }
+        let saved = try PromptFile.loadPrompt(path)
+        guard saved.kind == prompt.kind else {
+            throw PromptTrainingError.resumeMismatch(path: path, reason: "it holds a '\(saved.kind)' prompt, this run trains a '\(prompt.kind)' prompt")
+        }
+        try prompt.load(values: saved.values)
+        return (epoch, step)
+    }
+
+    /// A compact description of everything that must match for a resume to continue this run.
+    private func runFingerprint(_ source: any PromptBatchSource) throws -> String {
+        struct Run: Codable {
+            var config: PromptTrainingConfig, surrogates: [String], guide: Bool, samples: Int, classes: [String]
+            var kind: String, shape: [Int], geometry: [String: String]
+        }
+        var c = config
+        c.checkpointEvery = 0
+        let run = Run(config: c, surrogates: surrogates.map(\.name), guide: guide != nil, samples: source.count,
+                      classes: source.classNames, kind: prompt.kind, shape: prompt.values.shape, geometry: prompt.geometry)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return sha256Hex(Array(try encoder.encode(run)))
+    }
+}

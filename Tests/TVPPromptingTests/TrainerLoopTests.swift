@@ -1,0 +1,170 @@
+import Foundation
+import TVPPrompting
+import XCTest
+
+/// A source of six 12×10 images (labels cycling through the fixture's classes) that can fail on
+/// a chosen call, to simulate a killed run.
+final class SixImages: PromptBatchSource {
+    let base: ClassificationPrompts
+    var failOnCall: Int?
+    private(set) var calls = 0
+
+    init(failOnCall: Int? = nil) throws {
+        let images = Tensor.uniform([6, 3, 12, 10], seed: 9)
+        base = ClassificationPrompts(try ImageClassificationSet(images: images, labels: [0, 1, 2, 0, 1, 2], classNames: StepFixture.classes))
+        self.failOnCall = failOnCall
+    }
+
+    var count: Int { base.count }
+    var classNames: [String] { base.classNames }
+
+    func batch(_ indices: [Int]) throws -> PromptBatch {
+        calls += 1
+        if calls == failOnCall { throw TensorError("SixImages", "simulated kill on call \(calls)") }
+        return try base.batch(indices)
+    }
+}
+
+/// A surrogate whose loss turns NaN from a chosen call on.
+final class PoisonedModel: MultimodalModel {
+    let inner: TinyMLLM
+    let poisonFrom: Int
+    var calls = 0
+    init(_ inner: TinyMLLM, poisonFrom: Int) { self.inner = inner; self.poisonFrom = poisonFrom }
+    var name: String { "poisoned" }
+    var inputSize: Int { inner.inputSize }
+    var normalization: ImageNormalization { inner.normalization }
+    func visualTokens(images: Tensor) throws -> Tensor { try inner.visualTokens(images: images) }
+    func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor {
+        calls += 1
+        let loss = try inner.loss(images: images, prompts: prompts, answers: answers)
+        return calls >= poisonFrom ? loss * Float.nan : loss
+    }
+    func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor {
+        try inner.logLikelihood(images: images, prompts: prompts, candidates: candidates)
+    }
+}
+
+final class TrainerLoopTests: XCTestCase {
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: StepFixture.path) else { throw XCTSkip("fixture \(StepFixture.path) is absent") }
+    }
+
+    func config(seed: UInt64 = 42) -> PromptTrainingConfig {
+        var c = PromptTrainingConfig.tvp
+        (c.fca, c.tse, c.epochs, c.batchSize, c.seed, c.checkpointEvery) = (0.5, 0.1, 2, 4, seed, 1)
+        return c
+    }
+
+    func train(_ config: PromptTrainingConfig, source: SixImages, checkpoint: String? = nil,
+               progress: ((TrainingProgress) -> Void)? = nil) throws -> (PaddingPrompt, TrainingSummary) {
+        let prompt = try PaddingPrompt(imageSize: 16, frame: StepFixture.frame)
+        let trainer = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, guide: StepFixture.guide(), config: config)
+        trainer.checkpointPath = checkpoint
+        trainer.onProgress = progress
+        return (prompt, try trainer.train(on: source))
+    }
+
+    func testSameSeedGivesTheSamePromptAndTheScheduleIsCosinePerEpoch() throws {
+        var seen: [TrainingProgress] = []
+        let (a, summary) = try train(config(), source: SixImages()) { seen.append($0) }
+        let (b, _) = try train(config(), source: SixImages())
+        let (c, _) = try train(config(seed: 43), source: SixImages())
+        XCTAssertEqual(a.values.toArray(), b.values.toArray())
+        XCTAssertNotEqual(a.values.toArray(), c.values.toArray(), "another seed shuffles and augments differently")
+        XCTAssertEqual(summary.stepsPerEpoch, 2)
+        XCTAssertEqual(summary.losses.count, 4)
+        XCTAssertEqual(seen.map(\.globalStep), [1, 2, 3, 4])
+        // CosineAnnealingLR(T_max = 2) stepped per epoch: 10, then 10 · (1 + cos(π/2)) / 2 = 5.
+        XCTAssertEqual(seen.map(\.learningRate), [10, 10, 5, 5])
+        XCTAssertEqual(seen[0].losses, summary.losses[0])
+        XCTAssertNotNil(seen[0].losses.featureConsistency)
+        XCTAssertNotNil(seen[0].losses.taskSemantics)
+        XCTAssertEqual(a.values[0, 8, 8], 0, "the centre never moves")
+        XCTAssertNotEqual(a.values[0, 0, 0], 0)
+    }
+
+    func testBatchesAreASeededShuffleKeepingTheShortLastBatch() throws {
+        let trainer = try PromptTrainer(surrogates: [StepFixture.model()], prompt: PaddingPrompt(imageSize: 16, frame: 4), config: .vp)
+        let epoch0 = trainer.batches(epoch: 0, count: 37)
+        XCTAssertEqual(epoch0.map(\.count), [16, 16, 5])
+        XCTAssertEqual(epoch0.flatMap { $0 }.sorted(), Array(0..<37))
+        XCTAssertNotEqual(epoch0.flatMap { $0 }, Array(0..<37))
+        XCTAssertNotEqual(trainer.batches(epoch: 1, count: 37), epoch0)
+        XCTAssertEqual(trainer.batches(epoch: 0, count: 37), epoch0)
+    }
+
+    func testAKilledRunResumesToTheSamePrompt() throws {
+        let path = NSTemporaryDirectory() + "tvp-resume-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (uninterrupted, _) = try train(config(), source: SixImages())
+        // Killed while loading the third batch (epoch 1, step 0): the state after step 2 is on disk.
+        XCTAssertThrowsError(try train(config(), source: SixImages(failOnCall: 3), checkpoint: path))
+        let meta = try PromptFile.metadata(path)
+        XCTAssertEqual(meta["trainer-epoch"], "1")
+        XCTAssertEqual(meta["trainer-step"], "0")
+        let (resumed, summary) = try train(config(), source: SixImages(), checkpoint: path)
+        XCTAssertEqual(summary.resumedFromEpoch, 1)
+        XCTAssertEqual(summary.losses.count, 2)
+        XCTAssertEqual(resumed.values.toArray(), uninterrupted.values.toArray())
+        // A run with other settings refuses the state instead of mixing runs.
+        XCTAssertThrowsError(try train(config(seed: 7), source: SixImages(), checkpoint: path)) {
+            XCTAssertTrue("\($0)".contains("other settings"), "\($0)")
+        }
+    }
+
+    func testNonFiniteLossStopsAndKeepsTheLastGoodPrompt() throws {
+        var c = config()
+        c.tse = 0
+        let prompt = try PaddingPrompt(imageSize: 16, frame: StepFixture.frame)
+        let trainer = try PromptTrainer(surrogates: [PoisonedModel(StepFixture.model(), poisonFrom: 2)], prompt: prompt, config: c)
+        var afterFirst: [Float] = []
+        trainer.onProgress = { _ in afterFirst = prompt.values.toArray() }
+        XCTAssertThrowsError(try trainer.train(on: SixImages())) { error in
+            guard case let .nonFinite(what, epoch, step, losses) = error as? PromptTrainingError else {
+                return XCTFail("expected PromptTrainingError.nonFinite, got \(error)")
+            }
+            XCTAssertEqual(what, "loss")
+            XCTAssertEqual(epoch, 0)
+            XCTAssertEqual(step, 1)
+            XCTAssertTrue(losses.total.isNaN)
+            XCTAssertTrue("\(error)".contains("keeps its values"), "\(error)")
+        }
+        XCTAssertFalse(afterFirst.isEmpty)
+        XCTAssertEqual(prompt.values.toArray(), afterFirst, "the prompt is the one after the last good step")
+    }
+
+    func testCleanTokensAreComputedOnceAndReused() throws {
+        var c = config()
+        (c.tse, c.augment, c.shuffle, c.epochs) = (0, false, false, 2)
+        let cache = CleanTokenCache()
+        let prompt = try PaddingPrompt(imageSize: 16, frame: StepFixture.frame)
+        let trainer = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, config: c)
+        trainer.cleanTokens = cache
+        let withCache = try trainer.train(on: SixImages())
+        XCTAssertEqual(cache.count, 2, "two batches, the same in both epochs without shuffling or augmentation")
+        let plain = try train(c, source: SixImages()).1
+        XCTAssertEqual(withCache.losses, plain.losses)
+    }
+
+    func testMismatchedSizesAndMissingGuideAreClearErrors() throws {
+        XCTAssertThrowsError(try PromptTrainer(surrogates: [StepFixture.model()], prompt: PaddingPrompt(), config: .vp)) {
+            XCTAssertTrue("\($0)".contains("takes 16 px images but the prompt makes 224 px"), "\($0)")
+        }
+        XCTAssertThrowsError(try PromptTrainer(surrogates: [StepFixture.model()], prompt: PaddingPrompt(imageSize: 16, frame: 4), config: .tvp)) {
+            XCTAssertTrue("\($0)".contains("needs a TSE guide"), "\($0)")
+        }
+    }
+
+    func testEnsembleSumsSurrogateLosses() throws {
+        var c = config()
+        c.tse = 0
+        let images = try ImagePreprocessing(size: 8).test(StepFixture.tensor("images"))
+        let batch = try PromptBatch(images: images, questions: ["This is a photo of a", "This is a photo of a"], labels: [2, 0], answers: ["frog", "cat"])
+        let prompt = try PaddingPrompt(perturbation: StepFixture.tensor("start"), frame: 4)
+        let one = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, config: c).objective(batch).losses
+        let two = try PromptTrainer(surrogates: [StepFixture.model(), StepFixture.model(name: "twin")], prompt: prompt, config: c).objective(batch).losses
+        XCTAssertEqual(two.task, 2 * one.task, accuracy: 1e-5)
+        XCTAssertEqual(two.total, 2 * one.total, accuracy: 1e-5)
+    }
+}
