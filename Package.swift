@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),
         .testTarget(name: "TVPDataTests", dependencies: ["TVPData"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"], exclude: ["Fixtures"]),
-        .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"]),
+        .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"]),
     ],
     swiftLanguageModes: [.v5]

@@ -18,6 +18,10 @@ public enum TVPRunCommand {
                                        fetch assets of datasets.manifest into the cache,
                                        verifying sizes and checksums (sources in order:
                                        local, PyPI, Debian, https); --list shows what is cached
+      tvp-run prompt import IN.pth OUT.safetensors | export IN.safetensors OUT.pth
+                   | show IN OUT.png [--image SAMPLE]
+                                       convert prompts to and from the official PyTorch
+                                       checkpoint; draw a prompt (and a prompted sample)
       tvp-run --help                   this text
       tvp-run --version                the version
 
@@ -40,6 +44,8 @@ public enum TVPRunCommand {
         case "--version":
             print("tvp-run \(version)")
             return 0
+        case "prompt":
+            return runPrompt(Array(args.dropFirst()))
         case "fetch":
             return runFetch(Array(args.dropFirst()))
         case "bench":

@@ -159,7 +159,7 @@ final class TrainerLoopTests: XCTestCase {
     func testEnsembleSumsSurrogateLosses() throws {
         var c = config()
         c.tse = 0
-        let images = try ImagePreprocessing(size: 8).test(StepFixture.tensor("images"))
+        let images = try ImagePipeline.tvpTest(imageSize: 8).apply(StepFixture.tensor("images"), seed: 0)
         let batch = try PromptBatch(images: images, questions: ["This is a photo of a", "This is a photo of a"], labels: [2, 0], answers: ["frog", "cat"])
         let prompt = try PaddingPrompt(perturbation: StepFixture.tensor("start"), frame: 4)
         let one = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, config: c).objective(batch).losses

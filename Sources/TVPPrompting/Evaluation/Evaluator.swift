@@ -69,15 +69,15 @@ public struct Evaluator {
     public func inputs(_ images: Tensor, model: any MultimodalModel, protocol evaluation: EvaluationProtocol, draw: Int) throws -> Tensor {
         switch evaluation {
         case .zeroShotNative:
-            return try ImagePreprocessing(size: model.inputSize).test(images)
+            return try ImagePipeline.tvpTest(imageSize: model.inputSize).apply(images, seed: 0)
         case .zeroShotOfficial(let frame):
             let inner = model.inputSize - 2 * frame
             try require(frame > 0 && inner > 0, "Evaluator", "a \(frame) px frame does not fit \(model.inputSize) px images")
-            return try pad(ImagePreprocessing(size: inner).test(images), padding: [(frame, frame), (frame, frame)])
+            return try pad(ImagePipeline.tvpTest(imageSize: inner).apply(images, seed: 0), padding: [(frame, frame), (frame, frame)])
         case .prompted(_, let prompt):
             try require(prompt.imageSize == model.inputSize, "Evaluator",
                         "the prompt makes \(prompt.imageSize) px images but '\(model.name)' takes \(model.inputSize) px")
-            return try prompt.apply(to: ImagePreprocessing(size: prompt.inputSize).test(images), draw: draw)
+            return try prompt.apply(to: ImagePipeline.tvpTest(imageSize: prompt.inputSize).apply(images, seed: 0), draw: draw)
         }
     }
 

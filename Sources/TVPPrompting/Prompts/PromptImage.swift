@@ -21,7 +21,7 @@ public enum PromptImage {
     /// normalization (the official test pipeline, then the prompt), clamped to [0, 1] for display.
     public static func applied(_ prompt: any VisualPrompt, to image: Tensor, draw: Int = 0) throws -> Tensor {
         try require(image.rank == 3 && image.dim(0) == 3, "PromptImage.applied", "image \(describe(image.shape)) should be [3, H, W]")
-        let batch = try ImagePreprocessing(size: prompt.inputSize).test(image.reshaped([1, 3, image.dim(1), image.dim(2)]))
+        let batch = try ImagePipeline.tvpTest(imageSize: prompt.inputSize).apply(image.reshaped([1, 3, image.dim(1), image.dim(2)]), seed: 0)
         let prompted = try withoutGrad { try prompt.apply(to: batch, draw: draw) }
         return try prompted.reshaped([3, prompt.imageSize, prompt.imageSize]).clamp(min: 0, max: 1)
     }

@@ -76,14 +76,12 @@ public final class PromptTrainer {
     /// epoch and step) when `config.augment`, else the test pipeline; and the key of its clean images.
     public func preprocess(_ batch: PromptBatch, indices: [Int], epoch: Int, step: Int) throws -> (batch: PromptBatch, key: CleanBatchKey) {
         var out = batch
-        let pipeline = ImagePreprocessing(size: prompt.inputSize)
         if config.augment {
             let seed = mixSeed(config.seed, 1, UInt64(epoch), UInt64(step))
-            var rng = RandomGenerator(seed: seed)
-            out.images = try pipeline.train(batch.images, rng: &rng)
+            out.images = try ImagePipeline.tvpTrain(imageSize: prompt.inputSize).apply(batch.images, seed: seed)
             return (out, CleanBatchKey(indices: indices, augmentationSeed: seed))
         }
-        out.images = try pipeline.test(batch.images)
+        out.images = try ImagePipeline.tvpTest(imageSize: prompt.inputSize).apply(batch.images, seed: 0)
         return (out, CleanBatchKey(indices: indices, augmentationSeed: nil))
     }
 
