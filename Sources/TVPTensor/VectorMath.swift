@@ -2,13 +2,18 @@
 // libm call per value. Accuracy: exp8 within 2 ulp of expf over its whole range (Cephes' expf
 // polynomial on a Cody–Waite reduced argument), checked against Foundation in the tests.
 
-/// e^x lane by lane. Inputs beyond ±88.7 saturate to +inf / 0 like expf.
+/// e^x lane by lane. Inputs above 88 saturate to +inf (expf overflows at 88.72), below −87.34 to 0.
 @inline(__always) @usableFromInline
 func exp8(_ x: Float8) -> Float8 {
-    let hi = Float8(repeating: 88.72283), lo = Float8(repeating: -87.33654)
+    let hi = Float8(repeating: 88), lo = Float8(repeating: -87.33654)
     let xc = x.replacing(with: hi, where: x .> hi).replacing(with: lo, where: x .< lo)
-    // x = n·ln2 + r with |r| ≤ ln2/2; ln2 split in two for an exact product n·ln2_hi.
-    let n = (xc * 1.44269504088896341).rounded(.toNearestOrEven)
+    // x = n·ln2 + r with |r| ≤ ln2/2; ln2 split in two for an exact product n·ln2_hi. n is rounded
+    // to nearest by adding and subtracting 1.5·2²³ (the generic SIMD rounding and Int32
+    // conversions run lane by lane; this stays in vector registers), and the same sum's low bits
+    // are n as an integer.
+    let magic = Float8(repeating: 12_582_912)
+    let shifted = xc * 1.44269504088896341 + magic
+    let n = shifted - magic
     var r = xc - n * 0.693359375
     r = r - n * -2.12194440e-4
     var p = Float8(repeating: 1.9875691500E-4)
@@ -19,14 +24,16 @@ func exp8(_ x: Float8) -> Float8 {
     p = p * r + 5.0000001201E-1
     let y = p * r * r + r + 1
     // 2^n from the exponent bits.
-    let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
+    let integerN = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let bits = (integerN &+ 127) &<< 23
     var result = y * unsafeBitCast(bits, to: Float8.self)
     result.replace(with: Float8(repeating: .infinity), where: x .> hi)
     result.replace(with: Float8(repeating: 0), where: x .< lo)
     return result
 }
 
-/// 1 / (1 + e^−x) lane by lane, without overflow (a select, not a branch: activation signs are random): with e = e^−|x|, 1/(1+e) for x ≥ 0, e/(1+e) below.
+/// 1 / (1 + e^−x) lane by lane, without overflow: with e = e^−|x|, 1/(1+e) for x ≥ 0 and e/(1+e)
+/// below, picked by a select rather than a branch (activation signs are random).
 @inline(__always) @usableFromInline
 func logistic8(_ x: Float8) -> Float8 {
     let e = exp8(-abs(x))
