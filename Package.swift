@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "TVPDataTests", dependencies: ["TVPData"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
-        .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"]),
+        .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -8,6 +8,16 @@ public enum TVPRunCommand {
     tvp-run — Transferable Visual Prompts as declarative, cached pipelines
 
     Usage:
+      tvp-run FILE.yaml [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR] [--runs DIR]
+                        [--fail-fast] [--only S] [--from S] [--until S] [--quiet|--verbose] [--offline]
+                                       validate the pipeline, run what is not cached, write
+                                       runs/PIPELINE/TIMESTAMP/ (tables, plots, prompts, report.html)
+      tvp-run plan FILE                each stage: cached or to run, and why
+      tvp-run dag FILE [--format ascii|dot|mermaid]
+                                       draw the stage graph
+      tvp-run why FILE STAGE           what changed since STAGE last ran
+      tvp-run cache ls|du|gc [--keep-pipelines FILE…] [--older-than DAYS] [--all]
+                                       list, measure or prune the stage cache
       tvp-run bench [--batch N] [--layers N] [--image PX] [--threads N] [--iterations N]
                     [--twin PYTHON [--twin-script PATH]]
                                        time a ViT-B/32-shaped forward and forward + input
@@ -22,8 +32,15 @@ public enum TVPRunCommand {
                    | show IN OUT.png [--image SAMPLE]
                                        convert prompts to and from the official PyTorch
                                        checkpoint; draw a prompt (and a prompted sample)
+      tvp-run COMMAND --help           the options of one command
       tvp-run --help                   this text
       tvp-run --version                the version
+
+    Exit codes:
+      0  success (every stage ran or was cached, every expect: claim holds)
+      1  a stage failed, a claim does not hold, or an asset could not be fetched
+      2  usage or configuration error: bad options, a pipeline file that does not validate
+         (file:line:column), unknown names; nothing ran
 
     Environment:
       TVP_THREADS   worker threads for tvp and OpenBLAS together (default: all cores)
@@ -44,16 +61,34 @@ public enum TVPRunCommand {
         case "--version":
             print("tvp-run \(version)")
             return 0
-        case "prompt":
-            return runPrompt(Array(args.dropFirst()))
-        case "fetch":
-            return runFetch(Array(args.dropFirst()))
-        case "bench":
-            return runBench(Array(args.dropFirst()))
         default:
-            FileHandle.standardError.write(Data("tvp-run: unknown command '\(first)'. Run 'tvp-run --help' for the list.\n".utf8))
-            return 2
+            break
         }
+        if let command = subcommands[first] { return command(Array(args.dropFirst())) }
+        if looksLikePipelineFile(first) { return runPipeline(args) }
+        let hint = suggest(first, from: Array(subcommands.keys)).map { " Did you mean '\($0)'?" } ?? ""
+        FileHandle.standardError.write(Data("tvp-run: unknown command '\(first)'.\(hint) Run 'tvp-run --help' for the list.\n".utf8))
+        return 2
+    }
+
+    /// The subcommands by name; each takes the arguments after its name and returns the exit code.
+    /// A new command adds one entry here, its lines to `usage`, and its own `--help` text.
+    static let subcommands: [String: ([String]) -> Int32] = [
+        "run": runPipeline,
+        "plan": runPlan,
+        "dag": runDAG,
+        "why": runWhy,
+        "cache": runCache,
+        "fetch": runFetch,
+        "prompt": runPrompt,
+        "bench": runBench,
+    ]
+
+    /// Whether a first argument names a pipeline file (`tvp-run FILE.yaml`): a YAML suffix, or a
+    /// path that exists (ignoring case).
+    static func looksLikePipelineFile(_ argument: String) -> Bool {
+        let lower = argument.lowercased()
+        return lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") || (argument.contains("/") && resolvePathIgnoringCase(argument) != nil)
     }
 }
 

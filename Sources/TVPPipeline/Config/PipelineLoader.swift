@@ -1,0 +1,83 @@
+import Foundation
+import TVPFormats
+
+/// One point of a (possibly one-point) sweep: its assignments and its validated spec.
+public struct PipelinePoint: Sendable {
+    /// `fca=0.005,lr=10`; empty for a pipeline without a sweep.
+    public var label: String
+    public var assignments: [SweepAssignment]
+    public var spec: PipelineSpec
+    /// The engine's pipeline name: the spec's name, with `[label]` for sweep points.
+    public var pipelineName: String { label.isEmpty ? spec.name : "\(spec.name)[\(label)]" }
+}
+
+/// A pipeline file loaded, overridden, expanded and validated: nothing runs before this succeeds.
+public struct LoadedPipeline: Sendable {
+    /// The file as given (after case-insensitive resolution).
+    public var path: String
+    /// Every file read (the pipeline, then its `extends:` bases).
+    public var sources: [String]
+    /// The sweep's points, in order (one when there is no sweep).
+    public var points: [PipelinePoint]
+
+    /// The pipeline's name (the first point's; `name` cannot be swept into different values).
+    public var name: String { points[0].spec.name }
+    public var isSweep: Bool { points.count > 1 || !(points.first?.label.isEmpty ?? true) }
+}
+
+public enum PipelineLoader {
+    /// Reads `path` (with `extends:`), applies `overrides` in order, expands the sweep (the file's
+    /// `sweep:` axes, then one axis per `-m`), and validates every point. Throws the first
+    /// `YAMLError` (file:line:column, or the override's argument) and nothing has run.
+    public static func load(path: String, overrides: [Override] = [], multirun: [MultirunOverride] = [],
+                            context: ValidationContext) throws -> LoadedPipeline {
+        let document = try YAMLDocument.load(path: path)
+        return try load(root: document.root, path: path, sources: document.sources, overrides: overrides,
+                        multirun: multirun, context: context)
+    }
+
+    /// `load` on an already-composed tree.
+    public static func load(root: YAMLNode, path: String, sources: [String] = [], overrides: [Override] = [],
+                            multirun: [MultirunOverride] = [], context: ValidationContext) throws -> LoadedPipeline {
+        var tree = root
+        guard case .mapping = tree else {
+            throw YAMLError("a pipeline file must be a mapping of sections (name, data, models, …), found \(tree.kindDescription)", at: tree.mark)
+        }
+        for override in overrides { tree = try override.apply(to: tree) }
+        let sweep = try SweepSpec(node: tree["sweep"], multirun: multirun)
+        var points: [PipelinePoint] = []
+        var name: String?
+        for assignments in sweep.points() {
+            var pointTree = tree
+            for assignment in assignments { pointTree = try assignment.override.apply(to: pointTree) }
+            let spec = try PipelineSpec(root: pointTree, context: context)
+            if let name, name != spec.name, let nameAssignment = assignments.first(where: { $0.key == ["name"] }) {
+                throw YAMLError("'name' cannot be swept: every point of a sweep belongs to one pipeline", at: nameAssignment.keyMark)
+            }
+            name = spec.name
+            points.append(PipelinePoint(label: sweep.axes.isEmpty ? "" : assignments.label, assignments: assignments, spec: spec))
+        }
+        return LoadedPipeline(path: path, sources: sources, points: points)
+    }
+}
+
+/// Finds `path` on disk, matching each component case-insensitively where the exact spelling does
+/// not exist (`pipelines/clevr.yaml` finds `Pipelines/clevr.yaml`). Returns the path as it exists,
+/// or nil when no spelling exists or a component is ambiguous (two spellings match).
+public func resolvePathIgnoringCase(_ path: String, fileManager: FileManager = .default) -> String? {
+    if fileManager.fileExists(atPath: path) { return path }
+    let absolute = path.hasPrefix("/")
+    var current = absolute ? "/" : ""
+    for component in path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) {
+        let candidate = current.isEmpty ? component : (current.hasSuffix("/") ? current + component : current + "/" + component)
+        if component == "." || component == ".." || fileManager.fileExists(atPath: candidate) {
+            current = candidate
+            continue
+        }
+        let folder = current.isEmpty ? "." : current
+        let matches = ((try? fileManager.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.lowercased() == component.lowercased() }
+        guard matches.count == 1 else { return nil }
+        current = current.isEmpty ? matches[0] : (current.hasSuffix("/") ? current + matches[0] : current + "/" + matches[0])
+    }
+    return fileManager.fileExists(atPath: current) ? current : nil
+}

@@ -1,0 +1,245 @@
+import TVPFormats
+
+/// A validated pipeline file (one point of a sweep): every field typed, every name resolved.
+///
+/// Built only by `PipelineSpec.init(root:context:)` (see docs/pipelines.md for the schema), so a
+/// value of this type has passed every check: no unknown keys, right types, known datasets, splits,
+/// models and families, a guide whenever TSE is on.
+public struct PipelineSpec: Sendable {
+    public var name: String
+    /// The tasks (datasets), in file order; the report's column groups.
+    public var tasks: [TaskSpec]
+    /// Every model of the `models:` section, in file order.
+    public var models: [ModelSpec]
+    /// The surrogate model names (one, or several for an ensemble).
+    public var surrogates: [String]
+    /// The TSE guide model name, if any.
+    public var guide: String?
+    /// The target model names (never containing a surrogate).
+    public var targets: [String]
+    public var prompt: PromptSpec
+    public var loss: LossSpec
+    public var train: TrainSpec
+    public var evaluate: EvaluateSpec
+    public var report: ReportSpec
+    public var claims: [Claim]
+    /// The composed tree this spec was decoded from, without `sweep:`, as canonical JSON.
+    public var resolved: JSONValue
+
+    /// The model called `name` (names were checked during validation).
+    public func model(_ name: String) -> ModelSpec? { models.first { $0.name == name } }
+
+    /// Surrogates first, then targets: the rows of the results table.
+    public var evaluatedModels: [String] { surrogates + targets }
+}
+
+/// One task: a dataset of the manifest, its train and test splits, and how its samples are asked.
+public struct TaskSpec: Sendable, Equatable {
+    /// The key under `data:`; the column group of the report.
+    public var name: String
+    /// The manifest asset name.
+    public var dataset: String
+    /// The manifest loader of that asset (`idx-gz`, `csv-gz`, `svhn-mat`).
+    public var loader: String
+    public var train: SplitSpec
+    public var test: SplitSpec
+    public var sampling: Sampling
+    /// Seed of `random` sampling.
+    public var seed: Int
+    /// The question asked with every image.
+    public var question: String
+    /// Class names replacing the loader's (`classes:`), or nil.
+    public var classes: [String]?
+    /// The TSE caption; `{class}` is replaced by the class name.
+    public var caption: String
+}
+
+/// A split of a dataset and how many of its samples to use.
+public struct SplitSpec: Sendable, Equatable {
+    public var split: String
+    /// At most this many samples (nil: all).
+    public var limit: Int?
+
+    public init(split: String, limit: Int?) {
+        self.split = split
+        self.limit = limit
+    }
+}
+
+/// Which samples a limited split keeps.
+public enum Sampling: String, Sendable, CaseIterable {
+    /// The first `limit` samples in file order.
+    case first
+    /// `limit` samples drawn without replacement with the task's seed, kept in file order.
+    case random
+}
+
+/// Where a model's weights come from.
+public enum WeightSource: Sendable, Equatable {
+    /// Files of a manifest asset (all of them, or the one named).
+    case asset(String, file: String?)
+    /// A file or folder on disk (relative paths are resolved against the pipeline file's folder).
+    case path(String)
+    /// Random weights from a seed (tests, smoke runs, benchmarks).
+    case random(seed: Int)
+}
+
+/// One entry of `models:`.
+public struct ModelSpec: Sendable, Equatable {
+    public var name: String
+    /// The backend family that builds it (`PipelineBackend.modelFamilies` or `.guideFamilies`).
+    public var family: String
+    public var weights: WeightSource
+    /// Free-form options handed to the backend as they are.
+    public var options: JSONValue
+
+    public init(name: String, family: String, weights: WeightSource, options: JSONValue = .object([:])) {
+        self.name = name
+        self.family = family
+        self.weights = weights
+        self.options = options
+    }
+}
+
+/// The learnable prompt's shape.
+public enum PromptKind: String, Sendable, CaseIterable {
+    /// The official TVP prompt: the image shrunk to `imageSize − 2·frame` and zero-padded, a learnable frame.
+    case padding
+    /// A learnable frame of `frame` px over the full-size image (no shrinking).
+    case pad
+    /// A learnable `frame`×`frame` square at the top-left corner of the full-size image.
+    case fixedPatch = "fixed-patch"
+    /// A learnable `frame`×`frame` square placed at a seeded random position in each image.
+    case randomPatch = "random-patch"
+
+    /// Whether the prompted images are shrunk and padded (the official protocol) or resized.
+    public var view: ImageView { self == .padding ? .padded : .native }
+}
+
+/// How images are brought to the model's input size.
+public enum ImageView: String, Sendable {
+    /// Shrunk to `imageSize − 2·frame` and zero-padded to `imageSize` (the official protocol).
+    case padded
+    /// Resized to `imageSize`.
+    case native
+}
+
+public struct PromptSpec: Sendable, Equatable {
+    public var kind: PromptKind
+    public var imageSize: Int
+    /// The frame width (padding, pad) or the patch side (fixed-patch, random-patch), in pixels.
+    public var frame: Int
+
+    public init(kind: PromptKind, imageSize: Int, frame: Int) {
+        self.kind = kind
+        self.imageSize = imageSize
+        self.frame = frame
+    }
+}
+
+/// The TVP loss weights: total = task + fca·FCA − tse·TSE. VP is the same training with both 0.
+public struct LossSpec: Sendable, Equatable {
+    public var fca: Double
+    public var tse: Double
+
+    public init(fca: Double, tse: Double) {
+        self.fca = fca
+        self.tse = tse
+    }
+}
+
+public struct TrainSpec: Sendable, Equatable {
+    public var epochs: Int
+    public var batch: Int
+    /// `tvp` (normalized-gradient step inside the prompt's mask, the official update), `sgd` or `adam`.
+    public var optimizer: String
+    public var lr: Double
+    /// `cosine` (per epoch, as the official code) or `constant`.
+    public var schedule: String
+    public var seed: Int
+
+    public init(epochs: Int, batch: Int, optimizer: String, lr: Double, schedule: String, seed: Int) {
+        self.epochs = epochs
+        self.batch = batch
+        self.optimizer = optimizer
+        self.lr = lr
+        self.schedule = schedule
+        self.seed = seed
+    }
+
+    public static let optimizers = ["tvp", "sgd", "adam"]
+    public static let schedules = ["cosine", "constant"]
+}
+
+/// What each model is evaluated with.
+public enum EvaluationProtocol: String, Sendable, CaseIterable {
+    /// Clean images through the prompt's image view without a prompt (the official zero-shot).
+    case zeroShotOfficial = "zero-shot-official"
+    /// Clean images resized to the input size (the model's native zero-shot).
+    case zeroShotNative = "zero-shot-native"
+    /// A prompt trained on the surrogate with the task loss only.
+    case vp
+    /// A prompt trained with task + FCA − TSE.
+    case tvp
+
+    /// The trained prompt variant this protocol adds, if any.
+    public var variant: PromptVariant? {
+        switch self {
+        case .vp: return .vp
+        case .tvp: return .tvp
+        case .zeroShotOfficial, .zeroShotNative: return nil
+        }
+    }
+
+    /// A short column title.
+    public var title: String {
+        switch self {
+        case .zeroShotOfficial: return "zero-shot"
+        case .zeroShotNative: return "zero-shot (native)"
+        case .vp: return "VP"
+        case .tvp: return "TVP"
+        }
+    }
+}
+
+/// The two trained prompts: plain visual prompting and transferable visual prompting.
+public enum PromptVariant: String, Sendable, CaseIterable {
+    case vp, tvp
+}
+
+/// An image corruption applied to test images before the image view (robustness columns).
+public struct CorruptionSpec: Sendable, Equatable {
+    /// One of `CorruptionSpec.names`.
+    public var name: String
+    /// 1 (mild) … 5 (severe).
+    public var severity: Int
+
+    public init(name: String, severity: Int) {
+        self.name = name
+        self.severity = severity
+    }
+
+    public static let names = ["gaussian-noise", "brightness", "contrast"]
+
+    /// `gaussian-noise-3`.
+    public var label: String { "\(name)-\(severity)" }
+}
+
+public struct EvaluateSpec: Sendable, Equatable {
+    public var protocols: [EvaluationProtocol]
+    public var metrics: [String]
+    public var corruptions: [CorruptionSpec]
+    public var batch: Int
+
+    public static let metricNames = ["accuracy", "balanced-accuracy", "macro-f1"]
+}
+
+public struct ReportSpec: Sendable, Equatable {
+    public var title: String
+    /// The metric shown in the tables (one of `evaluate.metrics`).
+    public var metric: String
+    /// Digits after the decimal point of percentages.
+    public var digits: Int
+    /// Whether prompt images are written and embedded.
+    public var images: Bool
+}

@@ -1,0 +1,123 @@
+import TVPFormats
+
+/// A sweep: the cartesian product of its axes. Declared in the file as
+///
+/// ```yaml
+/// sweep:
+///   loss.fca: [0, 0.005]          # a grid axis over any dotted key
+///   zip:                          # one axis whose keys move together (lists of equal length)
+///     train.seed: [1, 2]
+///     train.lr: [10, 5]
+/// ```
+///
+/// and extended on the command line with `-m key=v1,v2` (each one more grid axis, after the file's).
+public struct SweepSpec: Sendable {
+    /// One axis: `keys` move together; `values[i]` holds one value per key for the axis' i-th step.
+    public struct Axis: Sendable {
+        public var keys: [[String]]
+        public var values: [[YAMLNode]]
+        /// Where the axis is declared (its first key, or the `-m` argument).
+        public var marks: [Mark]
+        public var sources: [String]
+    }
+
+    public var axes: [Axis]
+
+    /// Reads the `sweep:` node (nil: none) and appends the `-m` axes.
+    public init(node: YAMLNode?, multirun: [MultirunOverride] = []) throws {
+        axes = []
+        if let node, !node.isNull {
+            for (keyNode, value) in try node.entries() {
+                let keyText = try keyNode.string()
+                if keyText == "zip" {
+                    var keys: [[String]] = [], columns: [[YAMLNode]] = [], marks: [Mark] = []
+                    for (zipKey, list) in try value.entries() {
+                        keys.append(try SweepSpec.dottedKey(try zipKey.string(), at: zipKey.mark))
+                        columns.append(try SweepSpec.values(list, key: try zipKey.string()))
+                        marks.append(zipKey.mark)
+                    }
+                    guard let count = columns.first?.count else { throw YAMLError("'sweep.zip' lists no keys", at: value.mark) }
+                    if let bad = columns.firstIndex(where: { $0.count != count }) {
+                        throw YAMLError("zipped lists must have equal lengths: '\(keys[0].joined(separator: "."))' has \(count) values, " +
+                                        "'\(keys[bad].joined(separator: "."))' has \(columns[bad].count)", at: marks[bad])
+                    }
+                    axes.append(Axis(keys: keys, values: (0..<count).map { i in columns.map { $0[i] } }, marks: marks,
+                                     sources: marks.map(\.description)))
+                } else {
+                    let key = try SweepSpec.dottedKey(keyText, at: keyNode.mark)
+                    axes.append(Axis(keys: [key], values: try SweepSpec.values(value, key: keyText).map { [$0] },
+                                     marks: [keyNode.mark], sources: [keyNode.mark.description]))
+                }
+            }
+        }
+        for override in multirun {
+            let mark = Mark(path: override.source, line: 1, column: 4)
+            axes.append(Axis(keys: [override.key], values: override.values.map { [$0] }, marks: [mark], sources: [override.source]))
+        }
+        var seen: [String: Mark] = [:]
+        for axis in axes {
+            for (key, mark) in zip(axis.keys, axis.marks) {
+                let text = key.joined(separator: ".")
+                if let first = seen[text] { throw YAMLError("'\(text)' is swept twice (first at \(first))", at: mark) }
+                seen[text] = mark
+            }
+        }
+    }
+
+    static func dottedKey(_ text: String, at mark: Mark) throws -> [String] {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ !$0.isEmpty }) else { throw YAMLError("'\(text)' is not a dotted key like train.lr", at: mark) }
+        guard !["sweep", "extends"].contains(parts[0]) else { throw YAMLError("'\(parts[0])' cannot be swept", at: mark) }
+        return parts
+    }
+
+    static func values(_ node: YAMLNode, key: String) throws -> [YAMLNode] {
+        guard case .sequence(let items, _) = node else {
+            throw YAMLError("sweep values for '\(key)' must be a list, found \(node.kindDescription)", at: node.mark)
+        }
+        guard !items.isEmpty else { throw YAMLError("sweep values for '\(key)' are empty", at: node.mark) }
+        return items
+    }
+
+    /// The number of points (1 when there are no axes).
+    public var pointCount: Int { axes.reduce(1) { $0 * $1.values.count } }
+
+    /// Every point as its assignments (key, value, mark of the key), the first axis varying slowest.
+    public func points() -> [[SweepAssignment]] {
+        var result: [[SweepAssignment]] = [[]]
+        for axis in axes {
+            result = result.flatMap { prefix in
+                axis.values.map { step in
+                    prefix + zip(axis.keys.indices, step).map { SweepAssignment(key: axis.keys[$0], value: $1, keyMark: axis.marks[$0]) }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// One key set by a sweep point.
+public struct SweepAssignment: Sendable {
+    public var key: [String]
+    public var value: YAMLNode
+    public var keyMark: Mark
+
+    /// The override that applies it.
+    var override: Override {
+        Override(mode: .set, key: key, value: value, source: "sweep \(key.joined(separator: "."))", keyMark: keyMark)
+    }
+}
+
+extension Array where Element == SweepAssignment {
+    /// `fca=0.005,lr=10`: the last key component (the full key where two axes share it) = the value.
+    public var label: String {
+        let lasts = map { $0.key.last! }
+        return map { assignment -> String in
+            let short = assignment.key.last!
+            let name = lasts.filter { $0 == short }.count > 1 ? assignment.key.joined(separator: ".") : short
+            var value = assignment.value.canonicalJSON()
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return "\(name)=\(value)"
+        }.joined(separator: ",")
+    }
+}

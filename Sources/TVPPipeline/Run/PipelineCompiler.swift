@@ -1,0 +1,202 @@
+import Foundation
+import TVPData
+import TVPFormats
+
+/// Compiles validated pipelines into engine stages:
+///
+/// ```
+/// fetch[ASSET] → load[TASK/train|test/VIEW(/CORRUPTION)] → features[TASK/SURROGATE] (fca > 0)
+///                                                         → text[TASK/GUIDE]        (tse > 0)
+///              → train[TASK/vp|tvp] → eval[TASK/MODEL/PROTOCOL(/CORRUPTION)] → aggregate → report
+/// ```
+///
+/// Each stage's parameters hold exactly what its result depends on, so the points of a sweep share
+/// every stage their values do not reach (one clean-feature pass and one zero-shot evaluation serve
+/// every `loss.fca`), and the graph collapses them into one node.
+public struct PipelineCompiler {
+    public let registry: StageRegistry
+    /// The folder `weights: {path: …}` is resolved against (the pipeline file's folder).
+    public let baseDirectory: String
+
+    public init(registry: StageRegistry, baseDirectory: String = ".") {
+        self.registry = registry
+        self.baseDirectory = baseDirectory
+    }
+
+    /// One engine pipeline per point, named `PipelinePoint.pipelineName`.
+    public func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
+        try loaded.points.map { try compile($0.spec, name: $0.pipelineName) }
+    }
+
+    /// The stages of one validated spec.
+    public func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
+        var stages: [Stage] = []
+        var ids: Set<String> = []
+        func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws {
+            guard ids.insert(id).inserted else { return }
+            stages.append(try registry.stage(id: id, kind: kind, parameters: parameters, inputs: inputs, assets: assets))
+        }
+        // Models: their stage JSON, the fetch stage they need and their weight checksums.
+        var modelInfo: [String: (json: JSONValue, inputs: [String], assets: [String: String])] = [:]
+        for model in spec.models {
+            var inputs: [String] = [], assets: [String: String] = [:]
+            if case .asset(let assetName, let file) = model.weights {
+                let asset = try registry.manifest.asset(named: assetName)
+                try add("fetch[\(assetName)]", StageKinds.fetch, ["asset": .string(assetName)], assets: checksums(asset))
+                inputs = ["fetch[\(assetName)]"]
+                assets = checksums(asset).filter { file == nil || $0.key == "\(assetName)/\(file!)" }
+            } else if case .path(let path) = model.weights {
+                let resolved = resolve(path)
+                assets = ["\(model.name):\(path)": try hashPath(resolved)]
+            }
+            modelInfo[model.name] = (modelJSON(model), inputs, assets)
+        }
+        let layout = spec.prompt
+        let promptJSON = layout.json
+        var evaluations: [JSONValue] = [], evaluationIDs: [String] = []
+        var trainings: [JSONValue] = [], trainingIDs: [String] = []
+        let variants = PromptVariant.allCases.filter { variant in spec.evaluate.protocols.contains { $0.variant == variant } }
+
+        for task in spec.tasks {
+            let asset = try registry.manifest.asset(named: task.dataset)
+            let fetchID = "fetch[\(task.dataset)]"
+            try add(fetchID, StageKinds.fetch, ["asset": .string(task.dataset)], assets: checksums(asset))
+            /// The load stage of a split in a view (and corruption); returns its id.
+            func load(_ role: String, _ split: SplitSpec, view: ImageView, corruption: CorruptionSpec? = nil) throws -> String {
+                var parameters: [String: JSONValue] = [
+                    "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
+                    "entries": .array((asset.splits.first { $0.name == split.split }?.entries ?? []).map { .string($0.file) }),
+                    "limit": split.limit.map { .integer($0) } ?? .null, "sampling": .string(task.sampling.rawValue),
+                    "seed": .integer(task.seed), "view": .string(view.rawValue), "image_size": .integer(layout.imageSize),
+                    "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
+                ]
+                if view == .padded { parameters["frame"] = .integer(layout.frame) }
+                if let corruption { parameters["corruption"] = ["name": .string(corruption.name), "severity": .integer(corruption.severity)] }
+                let id = "load[\(task.name)/\(role)/\(view.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
+                try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID])
+                return id
+            }
+            let trainLoad = try load("train", task.train, view: layout.kind.view)
+
+            for variant in variants {
+                let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
+                var inputs = [trainLoad]
+                for surrogate in spec.surrogates where loss.fca > 0 {
+                    let info = modelInfo[surrogate]!
+                    let id = "features[\(task.name)/\(surrogate)]"
+                    try add(id, StageKinds.cleanFeatures, ["model": info.json, "batch": .integer(spec.evaluate.batch)],
+                            inputs: [trainLoad] + info.inputs, assets: info.assets)
+                    inputs.append(id)
+                }
+                var guideJSON: JSONValue = .null
+                var assets: [String: String] = [:]
+                if loss.tse > 0, let guide = spec.guide {
+                    let info = modelInfo[guide]!
+                    guideJSON = info.json
+                    assets.merge(info.assets) { a, _ in a }
+                    let id = "text[\(task.name)/\(guide)]"
+                    try add(id, StageKinds.guideText, ["guide": info.json, "caption": .string(task.caption)],
+                            inputs: [trainLoad] + info.inputs, assets: info.assets)
+                    inputs.append(id)
+                    inputs += info.inputs
+                }
+                for surrogate in spec.surrogates {
+                    let info = modelInfo[surrogate]!
+                    assets.merge(info.assets) { a, _ in a }
+                    inputs += info.inputs.filter { !inputs.contains($0) }
+                }
+                let id = "train[\(task.name)/\(variant.rawValue)]"
+                try add(id, StageKinds.trainPrompt, [
+                    "task": .string(task.name), "variant": .string(variant.rawValue),
+                    "surrogates": .array(spec.surrogates.map { modelInfo[$0]!.json }), "guide": guideJSON,
+                    "prompt": promptJSON, "loss": loss.json, "train": spec.train.json,
+                ], inputs: inputs, assets: assets)
+                trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
+                trainingIDs.append(id)
+            }
+
+            for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
+                for evaluation in spec.evaluate.protocols {
+                    let view: ImageView = evaluation == .zeroShotNative ? .native : layout.kind.view
+                    let testLoad = try load("test", task.test, view: view, corruption: corruption)
+                    for modelName in spec.evaluatedModels {
+                        let info = modelInfo[modelName]!
+                        var inputs = [testLoad]
+                        if let variant = evaluation.variant { inputs.append("train[\(task.name)/\(variant.rawValue)]") }
+                        let id = "eval[\(task.name)/\(modelName)/\(evaluation.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
+                        try add(id, StageKinds.evaluate, [
+                            "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
+                            "prompt": promptJSON, "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
+                            "batch": .integer(spec.evaluate.batch), "seed": .integer(spec.train.seed),
+                        ], inputs: inputs + info.inputs, assets: info.assets)
+                        evaluations.append(["task": .string(task.name), "model": .string(modelName), "protocol": .string(evaluation.rawValue),
+                                            "corruption": corruption.map { .string($0.label) } ?? .null])
+                        evaluationIDs.append(id)
+                    }
+                }
+            }
+        }
+
+        let models: [JSONValue] = spec.surrogates.map { ["name": .string($0), "role": "surrogate"] }
+            + spec.targets.map { ["name": .string($0), "role": "target"] }
+        try add("aggregate", StageKinds.aggregate, [
+            "pipeline": .string(name), "tasks": .array(spec.tasks.map { .string($0.name) }), "models": .array(models),
+            "protocols": .array(spec.evaluate.protocols.map { .string($0.rawValue) }),
+            "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
+            "corruptions": .array(spec.evaluate.corruptions.map { .string($0.label) }),
+            "evaluations": .array(evaluations), "trainings": .array(trainings),
+            "claims": .array(spec.claims.map { $0.json(models: $0.scope.models(in: spec)) }),
+        ], inputs: evaluationIDs + trainingIDs)
+        try add("report", StageKinds.report, [
+            "title": .string(spec.report.title), "metric": .string(spec.report.metric), "digits": .integer(spec.report.digits),
+            "images": .bool(spec.report.images), "prompt": promptJSON, "trainings": .array(spec.report.images ? trainings : []),
+        ], inputs: ["aggregate"] + (spec.report.images ? trainingIDs : []))
+        return Pipeline(name: name, stages: stages)
+    }
+
+    /// A model as stage parameters: {name, family, weights, options} (checksums go in the stage's assets).
+    public func modelJSON(_ model: ModelSpec) -> JSONValue {
+        let weights: JSONValue
+        switch model.weights {
+        case .asset(let asset, let file): weights = ["asset": .string(asset), "file": file.map { .string($0) } ?? .null]
+        case .path(let path): weights = ["path": .string(resolve(path))]
+        case .random(let seed): weights = ["random": .integer(seed)]
+        }
+        return ["name": .string(model.name), "family": .string(model.family), "weights": weights, "options": model.options]
+    }
+
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+    }
+
+    /// `ASSET/FILE` → the manifest's checksum of each file (what the fetch verified).
+    func checksums(_ asset: Asset) -> [String: String] {
+        var out: [String: String] = [:]
+        for file in asset.files { out["\(asset.name)/\(file.name)"] = file.checksum.description }
+        return out
+    }
+}
+
+/// The SHA-256 of a file, or of a folder (its files' relative paths and SHA-256s, sorted).
+public func hashPath(_ path: String) throws -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+        throw PipelineError.stage("weights", "no file or folder at \(path)")
+    }
+    if !isDirectory.boolValue { return try hashFile(path) }
+    let files = (FileManager.default.subpaths(atPath: path) ?? []).sorted().filter { sub in
+        var folder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path + "/" + sub, isDirectory: &folder) && !folder.boolValue
+    }
+    return sha256Hex(try files.map { "\($0) \(try hashFile(path + "/" + $0))" }.joined(separator: "\n"))
+}
+
+func hashFile(_ path: String) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: path) else { throw PipelineError.stage("weights", "cannot read \(path)") }
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+        chunk.withUnsafeBytes { hasher.update($0) }
+    }
+    return hexString(hasher.finalize())
+}

@@ -1,0 +1,110 @@
+import Foundation
+import TVPData
+import TVPTensor
+
+/// How `PipelineSession.run` runs.
+public struct RunOptions: Sendable {
+    /// Where run folders go: `<runsDirectory>/<pipeline>/<timestamp>/` (default `runs` in the current folder).
+    public var runsDirectory: String
+    public var failFast: Bool
+    public var only: [String]
+    public var from: [String]
+    public var until: [String]
+    public var threads: Int
+    /// The command line, recorded in meta.json.
+    public var commandLine: [String]
+
+    public init(runsDirectory: String = "runs", failFast: Bool = false, only: [String] = [], from: [String] = [],
+                until: [String] = [], threads: Int = Parallel.threads, commandLine: [String] = []) {
+        self.runsDirectory = runsDirectory
+        self.failFast = failFast
+        self.only = only
+        self.from = from
+        self.until = until
+        self.threads = threads
+        self.commandLine = commandLine
+    }
+}
+
+/// What a run did.
+public struct RunResult: Sendable {
+    public var execution: ExecutionReport
+    /// The run folder written, if any.
+    public var folder: String?
+    /// Per point: whether every claim held (nil when the aggregate did not run).
+    public var claimsPassed: [Bool?]
+    /// The final tables, as printed.
+    public var summary: String
+
+    /// 0 when every stage and every claim succeeded, 1 otherwise.
+    public var exitCode: Int32 {
+        execution.succeeded && claimsPassed.allSatisfy({ $0 != false }) ? 0 : 1
+    }
+}
+
+/// A loaded pipeline compiled against a cache: plan it, draw it, explain a stage, run it.
+public final class PipelineSession {
+    public let loaded: LoadedPipeline
+    public let registry: StageRegistry
+    public let cache: StageCache
+    public let pipelines: [Pipeline]
+    public let graph: StageGraph
+
+    /// Compiles every point and builds the graph (identical stages of sweep points collapse).
+    public init(loaded: LoadedPipeline, registry: StageRegistry, cache: StageCache) throws {
+        self.loaded = loaded
+        self.registry = registry
+        self.cache = cache
+        let base = (loaded.path as NSString).deletingLastPathComponent
+        pipelines = try PipelineCompiler(registry: registry, baseDirectory: base.isEmpty ? "." : base).compile(loaded)
+        graph = try StageGraph(pipelines: pipelines)
+    }
+
+    /// Each stage: cached or to run, and why.
+    public func plan() throws -> [StagePlan] { try graph.plan(cache: cache) }
+
+    /// `tvp-run why`: the stage's status and what changed since its last run.
+    public func why(_ stage: String) throws -> String { try graph.why(stage, cache: cache) }
+
+    /// Runs what is not cached, then writes the run folder (config, meta, results, tables, plots,
+    /// prompt images, report.html) for every point whose report stage is available.
+    public func run(options: RunOptions, now: Date = Date()) throws -> RunResult {
+        let console = registry.console
+        let started = Date()
+        let executor = Executor(graph: graph, cache: cache, options: ExecutorOptions(
+            threads: options.threads, failFast: options.failFast, only: options.only, from: options.from, until: options.until,
+            log: { console.engine($0) }))
+        let execution = try executor.run()
+        let finished = Date()
+        var claims: [Bool?] = []
+        var summary = ""
+        var points: [RunFolder.Point] = []
+        for (point, pipeline) in zip(loaded.points, pipelines) {
+            let aggregate = try nodeIndex(pipeline.name, "aggregate").flatMap { execution.outcomes[$0].isAvailable ? $0 : nil }
+            let report = try nodeIndex(pipeline.name, "report").flatMap { execution.outcomes[$0].isAvailable ? $0 : nil }
+            let aggregateResult = try aggregate.map { try cache.payload(for: graph.nodes[$0].key).result() }
+            let reportResult = try report.map { try cache.payload(for: graph.nodes[$0].key).result() }
+            claims.append(aggregateResult.map { $0["passed"] == .bool(true) })
+            if let aggregateResult {
+                if loaded.points.count > 1 { summary += "\n[\(point.label)]\n" }
+                summary += ResultsTable(aggregate: aggregateResult, metric: point.spec.report.metric, digits: point.spec.report.digits,
+                                        corruption: nil).text
+                for claim in aggregateResult["claims"]?.arrayValue ?? [] {
+                    summary += (claim["passed"] == .bool(true) ? "claim holds: " : "CLAIM FAILS: ") + (claim["text"]?.stringValue ?? "") + "\n"
+                }
+            }
+            points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult))
+        }
+        let folder = try RunFolder.write(loaded: loaded, points: points, graph: graph, execution: execution, options: options,
+                                         started: started, finished: finished, now: now)
+        return RunResult(execution: execution, folder: folder, claimsPassed: claims, summary: summary)
+    }
+
+    /// The graph node that stage `id` of pipeline `name` collapsed into.
+    func nodeIndex(_ pipeline: String, _ id: String) throws -> Int? {
+        graph.nodes.firstIndex { $0.occurrences.contains(StageOccurrence(pipeline: pipeline, id: id)) }
+    }
+
+    /// Every key of the graph (what `cache gc --keep-pipelines` keeps).
+    public var keys: Set<StageKey> { Set(graph.nodes.map(\.key)) }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import TVPPipeline
+import XCTest
+
+final class PipelineRunTests: XCTestCase {
+    var world: ToyWorld!
+
+    override func setUpWithError() throws { world = try ToyWorld.make() }
+    override func tearDown() { world.remove() }
+
+    func testFullRunThenCachedRerunThenOnlyWhatAParameterReaches() throws {
+        let backend = TinyBackend()
+        let session = try world.session(backend: backend)
+        XCTAssertEqual(session.graph.nodes.count, 15)  // the three protocols share one padded test split
+        let first = try world.run(session)
+        XCTAssertEqual(first.exitCode, 0, "\(first.execution.failures)")
+        XCTAssertEqual(first.execution.computed.count, 15)
+        XCTAssertEqual(backend.trainings.sorted(), ["digits/tvp", "digits/vp"])
+        XCTAssertEqual(backend.predictions, 6)
+        XCTAssertEqual(first.claimsPassed, [true])
+        XCTAssertTrue(first.summary.contains("tiny-a (surrogate)"), first.summary)
+
+        // The run folder holds every artefact.
+        let folder = try XCTUnwrap(first.folder)
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        for name in ["config.yaml", "config.json", "meta.json", "results.json", "results.md", "results.csv", "report.html",
+                     "loss-digits-vp.svg", "loss-digits-tvp.svg", "prompt-digits-vp.png", "prompt-digits-tvp.png"] {
+            XCTAssertTrue(names.contains(name), "\(name) missing from \(names.sorted())")
+        }
+        let html = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<table>") && html.contains("<th scope=\"row\">tiny-b</th>") && html.contains("<svg"))
+        XCTAssertTrue(html.contains("data:image/png;base64,iVBORw0KGgo"), "prompt pictures are embedded PNGs")
+        let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/prompt-digits-tvp.png"))
+        XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        let markdown = try String(contentsOfFile: folder + "/results.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| model | digits zero-shot | digits VP | digits TVP |"), markdown)
+        let meta = try JSONValue.parse(String(contentsOfFile: folder + "/meta.json", encoding: .utf8))
+        XCTAssertEqual(meta["computed"], 15)
+        XCTAssertEqual(meta["cache_hits"], 0)
+        XCTAssertNotNil(meta["git_commit"])
+        XCTAssertEqual(meta["stages"]?.arrayValue?.count, 15)
+        let results = try JSONValue.parse(String(contentsOfFile: folder + "/results.json", encoding: .utf8))
+        XCTAssertEqual(results["results"]?.arrayValue?.count, 6)
+        XCTAssertEqual(results["claims"]?.arrayValue?.count, 2)
+        let config = try YAMLParser.parse(String(contentsOfFile: folder + "/config.yaml", encoding: .utf8))
+        XCTAssertEqual(try JSONValue(yaml: config), session.loaded.points[0].spec.resolved, "config.yaml reads back as the resolved config")
+
+        // A second run computes nothing and still writes a (new) run folder.
+        backend.resetCounts()
+        let second = try world.run(try world.session(backend: backend))
+        XCTAssertEqual(second.execution.outcomes, Array(repeating: .cached, count: 15))
+        XCTAssertEqual(backend.trainings, [])
+        XCTAssertEqual(backend.predictions, 0)
+        XCTAssertNotEqual(second.folder, first.folder)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: second.folder! + "/report.html"))
+
+        // A new learning rate reaches the two trainings, the four prompted evaluations, and what follows.
+        let changed = try world.session(overrides: ["train.lr=0.25"], backend: backend)
+        let why = try changed.why("train[digits/tvp]")
+        XCTAssertTrue(why.contains("parameter train.lr: 0.5 → 0.25"), why)
+        XCTAssertTrue(try changed.why("eval[digits/tiny-b/zero-shot-official]").contains("cached"))
+        let third = try world.run(changed)
+        XCTAssertEqual(Set(third.execution.computed), [
+            "train[digits/vp]", "train[digits/tvp]", "eval[digits/tiny-a/vp]", "eval[digits/tiny-b/vp]",
+            "eval[digits/tiny-a/tvp]", "eval[digits/tiny-b/tvp]", "aggregate", "report",
+        ])
+    }
+
+    func testResumeAfterAStageFailsOnceDoesOnlyWhatIsLeft() throws {
+        let backend = TinyBackend()
+        backend.failNextTraining = "digits/tvp"
+        let first = try world.run(try world.session(backend: backend))
+        XCTAssertEqual(first.exitCode, 1)
+        XCTAssertEqual(first.execution.failures.map(\.name), ["train[digits/tvp]"])
+        XCTAssertEqual(first.execution.outcome("eval[digits/tiny-b/tvp]"), .skipped("input 'train[digits/tvp]' failed"))
+        XCTAssertEqual(first.claimsPassed, [nil])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first.folder! + "/meta.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: first.folder! + "/report.html"))
+
+        backend.resetCounts()
+        let second = try world.run(try world.session(backend: backend))
+        XCTAssertEqual(second.exitCode, 0)
+        XCTAssertEqual(Set(second.execution.computed), ["train[digits/tvp]", "eval[digits/tiny-a/tvp]", "eval[digits/tiny-b/tvp]",
+                                                         "aggregate", "report"])
+        XCTAssertEqual(backend.trainings, ["digits/tvp"])
+        XCTAssertEqual(backend.predictions, 2)
+    }
+
+    func testFailedClaimGivesExitCodeOneAndIsReported() throws {
+        let backend = TinyBackend()
+        let session = try world.session(overrides: ["expect=[tvp.mean > 2]", "report.images=false"], backend: backend)
+        let result = try world.run(session)
+        XCTAssertTrue(result.execution.succeeded)
+        XCTAssertEqual(result.claimsPassed, [false])
+        XCTAssertEqual(result.exitCode, 1)
+        XCTAssertTrue(result.summary.contains("CLAIM FAILS: tvp.mean > 2"), result.summary)
+        let html = try String(contentsOfFile: result.folder! + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("✘ fails"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: result.folder! + "/prompt-digits-tvp.png"))
+    }
+
+    func testSweepPointsShareTheirCommonStages() throws {
+        let backend = TinyBackend()
+        let session = try world.session(multirun: ["loss.fca=0.005,0.01"], backend: backend)
+        XCTAssertEqual(session.loaded.points.map(\.pipelineName), ["toy[fca=0.005]", "toy[fca=0.01]"])
+        // Shared: fetch, 2 loads, features, text, vp training, 4 zero-shot and vp evaluations (10);
+        // per point: tvp training, 2 tvp evaluations, aggregate, report (5 each).
+        XCTAssertEqual(session.graph.nodes.count, 20)
+        let shared = session.graph.nodes.filter { $0.occurrences.count == 2 }.map(\.stage.id)
+        XCTAssertEqual(Set(shared), ["fetch[toy-digits]", "load[digits/train/padded]", "load[digits/test/padded]",
+                                     "features[digits/tiny-a]", "text[digits/clip]", "train[digits/vp]",
+                                     "eval[digits/tiny-a/zero-shot-official]", "eval[digits/tiny-b/zero-shot-official]",
+                                     "eval[digits/tiny-a/vp]", "eval[digits/tiny-b/vp]"])
+        let plans = try session.plan()
+        XCTAssertEqual(plans.filter { !$0.status.isCached }.count, 20)
+        XCTAssertTrue(StageGraph.formatPlan(plans).hasSuffix("20 stages: 0 cached, 20 to run"))
+    }
+
+    func testSweepFolderHasASummaryRowPerPoint() throws {
+        let backend = TinyBackend()
+        let session = try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "report.images=false", "expect=[]"],
+                                        multirun: ["train.lr=0.5,1"], backend: backend)
+        let result = try world.run(session)
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let folder = try XCTUnwrap(result.folder)
+        let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
+        XCTAssertTrue(summary.contains("| point | digits zero-shot | digits TVP | claims |"), summary)
+        XCTAssertTrue(summary.contains("| lr=0.5 |") && summary.contains("| lr=1 |"), summary)
+        for label in ["lr=0.5", "lr=1"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/points/\(label)/report.html"), label)
+        }
+    }
+
+    func testRandomPatchNativeViewAndCorruptionColumns() throws {
+        let backend = TinyBackend()
+        let session = try world.session(overrides: [
+            "prompt={kind: random-patch, image_size: 16, frame: 4}", "loss.tse=0", "expect=[]", "train.optimizer=adam",
+            "evaluate.protocols=[zero-shot-native, tvp]", "evaluate.corruptions=[{name: gaussian-noise, severity: 2}]",
+        ], backend: backend)
+        // fetch, native train and test loads, a corrupted test load, features, tvp training,
+        // (2 protocols × 2 models) × (clean + corrupted) evaluations, aggregate, report.
+        XCTAssertEqual(session.graph.nodes.count, 16)
+        XCTAssertNotNil(try? session.graph.nodes(named: "load[digits/test/native/gaussian-noise-2]"))
+        let result = try world.run(session)
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let folder = try XCTUnwrap(result.folder)
+        let markdown = try String(contentsOfFile: folder + "/results.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("**accuracy (%) under gaussian-noise-2**"), markdown)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/results-gaussian-noise-2.csv"))
+        XCTAssertEqual(backend.trainings, ["digits/tvp"])
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import TVPPipeline
+import XCTest
+
+/// A throw-away world for pipeline tests: a tiny IDX dataset ("toy-digits", 3 classes of 8×8
+/// gray images whose brightness follows the class) with a manifest that fetches it from local
+/// files, a pipeline file, and cache and runs folders.
+struct ToyWorld {
+    let root: String
+    let manifestPath: String
+    let manifest: Manifest
+    let pipelinePath: String
+    var cacheRoot: String { root + "/cache" }
+    var runsRoot: String { root + "/runs" }
+
+    static let pipeline = """
+    name: toy
+    data:
+      digits:
+        dataset: toy-digits
+        train: {split: train, limit: 8}
+        test: {split: test, limit: 6}
+        question: "What?"
+        classes: [zero, one, two]
+    models:
+      tiny-a: {family: tiny-mllm, weights: {random: 1}}
+      tiny-b: {family: tiny-mllm, weights: {random: 2}}
+      clip: {family: tiny-guide, weights: {random: 3}}
+    surrogate: tiny-a
+    guide: clip
+    targets: [tiny-b]
+    prompt: {kind: padding, image_size: 16, frame: 2}
+    loss: {fca: 0.005, tse: 0.001}
+    train: {epochs: 1, batch: 4, optimizer: tvp, lr: 0.5, schedule: cosine, seed: 7}
+    evaluate: {protocols: [zero-shot-official, vp, tvp], metrics: [accuracy, macro-f1], batch: 6}
+    expect:
+      - tvp.mean >= 0
+      - {claim: "tvp.tiny-a >= 0", over: all}
+
+    """
+
+    static func make(pipeline: String = ToyWorld.pipeline, file: String = "toy.yaml") throws -> ToyWorld {
+        let root = NSTemporaryDirectory() + "tvp-pipe-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+        var files: [(name: String, bytes: [UInt8])] = []
+        for (split, count) in [("train", 12), ("test", 9)] {
+            var generator = RandomGenerator(seed: split == "train" ? 11 : 12)
+            var pixels: [UInt8] = [], labels: [UInt8] = []
+            for i in 0..<count {
+                let label = i % 3
+                labels.append(UInt8(label))
+                for _ in 0..<64 { pixels.append(UInt8(min(255, label * 100 + Int(generator.next() % 40)))) }
+            }
+            files.append(("\(split)-images-idx3-ubyte", IDXArray(dims: [count, 8, 8], values: pixels).encoded()))
+            files.append(("\(split)-labels-idx1-ubyte", IDXArray(dims: [count], values: labels).encoded()))
+        }
+        var manifest = """
+        version: 1
+        assets:
+          toy-digits:
+            kind: dataset
+            licence: CC0-1.0
+            citation: written by the tests
+            task: 3 classes of 8x8 gray squares
+            loader: idx-gz
+            splits:
+              train: [train-images-idx3-ubyte, train-labels-idx1-ubyte]
+              test: [test-images-idx3-ubyte, test-labels-idx1-ubyte]
+            files:
+
+        """
+        for file in files {
+            let path = root + "/data/" + file.name
+            try Data(file.bytes).write(to: URL(fileURLWithPath: path))
+            manifest += """
+                  \(file.name):
+                    size: \(file.bytes.count)
+                    sha256: "\(sha256Hex(file.bytes))"
+                    sources:
+                    - local: \(path)
+
+            """
+        }
+        let manifestPath = root + "/datasets.manifest"
+        try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let pipelinePath = root + "/" + file
+        try FileManager.default.createDirectory(atPath: (pipelinePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try pipeline.write(toFile: pipelinePath, atomically: true, encoding: .utf8)
+        return ToyWorld(root: root, manifestPath: manifestPath, manifest: try Manifest.load(path: manifestPath), pipelinePath: pipelinePath)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: root) }
+
+    func context(_ backend: PipelineBackend?) -> ValidationContext {
+        ValidationContext(manifest: manifest, modelFamilies: backend?.modelFamilies, guideFamilies: backend?.guideFamilies)
+    }
+
+    func load(overrides: [String] = [], multirun: [String] = [], backend: PipelineBackend? = TinyBackend(), path: String? = nil) throws -> LoadedPipeline {
+        try PipelineLoader.load(path: path ?? pipelinePath, overrides: try overrides.map { try Override(parsing: $0) },
+                                multirun: try multirun.map { try MultirunOverride(parsing: $0) }, context: context(backend))
+    }
+
+    func session(overrides: [String] = [], multirun: [String] = [], backend: PipelineBackend) throws -> PipelineSession {
+        let registry = StageRegistry(manifest: manifest, fetcher: Fetcher(cacheDirectory: cacheRoot, offline: true, log: { _ in }),
+                                     backend: backend)
+        return try PipelineSession(loaded: try load(overrides: overrides, multirun: multirun, backend: backend), registry: registry,
+                                   cache: try StageCache(root: cacheRoot))
+    }
+
+    func run(_ session: PipelineSession, failFast: Bool = false) throws -> RunResult {
+        try session.run(options: RunOptions(runsDirectory: runsRoot, failFast: failFast, threads: 2))
+    }
+}
+
+/// The YAMLError a throwing expression raises (fails the test otherwise).
+func yamlError(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> YAMLError? {
+    do {
+        _ = try body()
+        XCTFail("expected a YAMLError, got success", file: file, line: line)
+    } catch let error as YAMLError {
+        return error
+    } catch {
+        XCTFail("expected a YAMLError, got \(type(of: error)): \(error)", file: file, line: line)
+    }
+    return nil
+}

@@ -1,0 +1,102 @@
+import Foundation
+import TVPPipeline
+import XCTest
+
+final class ReportPartsTests: XCTestCase {
+    func testProgressBarTextRateAndETA() {
+        XCTAssertEqual(ProgressBar.format(label: "train", completed: 5, total: 20, unit: "img", elapsed: 2, width: 8),
+                       "train  [##------]   25%  5/20 img  2.5 img/s  ETA 6s")
+        XCTAssertEqual(ProgressBar.format(label: "eval", completed: 40, total: 40, unit: "img", elapsed: 2, width: 4),
+                       "eval  [####]  100%  40/40 img  20 img/s")
+        XCTAssertEqual(ProgressBar.duration(125), "2m05s")
+        XCTAssertEqual(ProgressBar.duration(3_720), "1h02m")
+    }
+
+    func testProgressBarRedrawsOnATerminalAndPrintsQuartersOtherwise() {
+        var tty: [String] = [], plain: [String] = []
+        var time = 0.0
+        let onTTY = ProgressBar(label: "x", isTTY: true, width: 4, clock: { time }, write: { tty.append($0) })
+        let inLog = ProgressBar(label: "x", isTTY: false, width: 4, clock: { time }, write: { plain.append($0) })
+        for done in 1...8 {
+            time += 1
+            onTTY.update(completed: done, total: 8)
+            inLog.update(completed: done, total: 8)
+        }
+        XCTAssertEqual(tty.filter { $0.hasPrefix("\r") }.count, 8)
+        XCTAssertEqual(tty.last, "\n")
+        XCTAssertEqual(plain.count, 5, "the first step, then lines at 25, 50, 75 and 100 %: \(plain)")
+        XCTAssertTrue(plain.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
+    }
+
+    static let aggregate: JSONValue = [
+        "pipeline": "p", "tasks": ["cifar", "clevr"], "protocols": ["zero-shot-official", "tvp"],
+        "models": [["name": "s", "role": "surrogate"], ["name": "a", "role": "target"], ["name": "b", "role": "target"]],
+        "results": [
+            ["task": "cifar", "model": "s", "protocol": "zero-shot-official", "corruption": nil, "metrics": ["accuracy": 0.5]],
+            ["task": "cifar", "model": "s", "protocol": "tvp", "corruption": nil, "metrics": ["accuracy": 0.75]],
+            ["task": "cifar", "model": "a", "protocol": "tvp", "corruption": nil, "metrics": ["accuracy": 0.25]],
+            ["task": "cifar", "model": "b", "protocol": "tvp", "corruption": nil, "metrics": ["accuracy": 0.5]],
+            ["task": "cifar", "model": "b", "protocol": "tvp", "corruption": "contrast-1", "metrics": ["accuracy": 0.125]],
+        ],
+    ]
+
+    func testResultsTableIsLaidOutLikeThePaper() {
+        let table = ResultsTable(aggregate: ReportPartsTests.aggregate, metric: "accuracy", digits: 1, corruption: nil)
+        XCTAssertEqual(table.markdown, """
+        **accuracy (%)**
+
+        | model | cifar zero-shot | cifar TVP | clevr zero-shot | clevr TVP |
+        | --- | ---: | ---: | ---: | ---: |
+        | s (surrogate) | 50.0 | 75.0 | – | – |
+        | a | – | 25.0 | – | – |
+        | b | – | 50.0 | – | – |
+        | mean (targets) | – | 37.5 | – | – |
+
+        """)
+        XCTAssertEqual(table.csv.components(separatedBy: "\r\n").prefix(2),
+                       ["model,role,cifar/zero-shot-official,cifar/tvp,clevr/zero-shot-official,clevr/tvp", "s,surrogate,0.5,0.75,,"])
+        let corrupted = ResultsTable(aggregate: ReportPartsTests.aggregate, metric: "accuracy", digits: 0, corruption: "contrast-1")
+        XCTAssertEqual(corrupted.rows[2], ["b", "–", "12", "–", "–"])
+        XCTAssertTrue(table.html.contains("<tr class=\"surrogate\"><th scope=\"row\">s (surrogate)</th><td>50.0</td>"))
+    }
+
+    func testLossPlotAndCanonicalYAMLAndEscaping() throws {
+        let svg = LossPlot.svg(title: "a < b", series: [.init(name: "total", points: [(0, 2), (1, 1), (2, .nan), (3, 0.5)])],
+                               xLabel: "step", yLabel: "loss")
+        XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""))
+        XCTAssertTrue(svg.contains("a &lt; b"))
+        let polyline = try XCTUnwrap(svg.components(separatedBy: "points=\"").dropFirst().first?.components(separatedBy: "\"").first)
+        XCTAssertEqual(polyline.split(separator: " ").count, 3, "the NaN point is skipped")
+
+        let value: JSONValue = ["b": [1, "x: y", ["c": nil]], "a": [:], "é": 1.5, "list": []]
+        let yaml = canonicalYAML(value)
+        XCTAssertEqual(yaml, "\"a\": {}\n\"b\":\n  - 1\n  - \"x: y\"\n  -\n    \"c\": null\n\"list\": []\n\"é\": 1.5\n")
+        XCTAssertEqual(try JSONValue(yaml: YAMLParser.parse(yaml)), value)
+        XCTAssertEqual(escapeHTML("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;")
+    }
+
+    func testMetrics() throws {
+        let labels = [0, 0, 0, 1], predictions = [0, 0, 1, 1]
+        XCTAssertEqual(try metric("accuracy", predictions: predictions, labels: labels), 0.75)
+        XCTAssertEqual(try metric("balanced-accuracy", predictions: predictions, labels: labels), (2.0 / 3 + 1) / 2, accuracy: 1e-12)
+        // F1 of class 0: tp 2, fp 0, fn 1 → 0.8; class 1: tp 1, fp 1, fn 0 → 2/3.
+        XCTAssertEqual(try metric("macro-f1", predictions: predictions, labels: labels), (0.8 + 2.0 / 3) / 2, accuracy: 1e-12)
+        XCTAssertThrowsError(try metric("recall", predictions: predictions, labels: labels))
+    }
+
+    func testClaimsCheckEachTask() {
+        let claim = Claim(text: "tvp.mean >= vp.max + 0.1", left: .statistic(.tvp, .mean, offset: 0), comparison: .greaterOrEqual,
+                          right: .statistic(.vp, .max, offset: 0.1), scope: .targets, tasks: [], metric: "accuracy", corruption: nil,
+                          mark: Mark(path: "f", line: 1, column: 1))
+        let table: [String: Double] = ["t1/a/tvp": 0.9, "t1/b/tvp": 0.7, "t1/a/vp": 0.6, "t1/b/vp": 0.7,
+                                       "t2/a/tvp": 0.5, "t2/b/tvp": 0.5, "t2/a/vp": 0.5, "t2/b/vp": 0.1]
+        let checks = claim.check(tasks: ["t1", "t2", "t3"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }
+        XCTAssertEqual(checks.map(\.passed), [true, false, false], "0.8 ≥ 0.7 + 0.1; 0.5 < 0.5 + 0.1; t3 has no results")
+        XCTAssertEqual(checks[0].left!, 0.8, accuracy: 1e-12)
+        XCTAssertEqual(checks[0].right!, 0.8, accuracy: 1e-12)
+        XCTAssertNil(checks[2].left, "missing results never pass")
+        let relaxed = Claim(text: "", left: .statistic(.tvp, .min, offset: 0), comparison: .greater, right: .number(0.4), scope: .targets,
+                            tasks: ["t2"], metric: "accuracy", corruption: nil, mark: Mark(path: "f", line: 1, column: 1))
+        XCTAssertEqual(relaxed.check(tasks: ["t1", "t2"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }.map(\.passed), [true])
+    }
+}
