@@ -8,7 +8,7 @@ import Foundation
 /// scene and seed always give the same bytes whatever the thread count.
 public enum CLEVRRaycaster {
     /// Renders `scene` as an 8-bit RGB image of `width` × `height` pixels.
-    public static func render(_ scene: CLEVRScene, width: Int, height: Int, supersampling: Int = 2, shadowRays: Int = 2,
+    public static func render(_ scene: CLEVRScene, width: Int, height: Int, supersampling: Int = 2, shadowRays: Int = 4,
                               noiseSeed: UInt64 = 0) throws -> RGB8Image {
         try validate(width: width, height: height, supersampling: supersampling, shadowRays: shadowRays)
         let tracer = SceneTracer(scene: scene)

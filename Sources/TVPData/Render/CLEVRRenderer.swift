@@ -23,7 +23,7 @@ public enum CLEVRRenderer {
         /// Jittered primary rays per pixel side (2 → 4 samples per pixel).
         public var supersampling: Int = 2
         /// Shadow rays to the key light per primary ray.
-        public var shadowRays: Int = 2
+        public var shadowRays: Int = 4
         /// POPE positives (and negatives) per image.
         public var popePerImage: Int = 3
 

@@ -29,7 +29,7 @@ public enum CLEVRSceneFile {
     /// The `info` block. CLEVR puts the render date there; a fixed empty date keeps files byte-identical per seed.
     static func info(split: String) -> JSONText {
         .object([("date", .string("")), ("version", .string("1.0")), ("split", .string(split)),
-                 ("license", .string("Creative Commons Attribution (CC BY 4.0)")),
+                 ("license", .string("synthetic render, no third-party content")),
                  ("generator", .string("tvp CLEVRRenderer v\(CLEVRRenderer.version) (synthetic, CLEVR-style)"))])
     }
 
