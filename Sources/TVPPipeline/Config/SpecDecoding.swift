@@ -184,8 +184,9 @@ extension PipelineSpec {
             }
             tasks.append(TaskSpec(
                 name: name, dataset: dataset, loader: asset.loader, train: try split("train"), test: try split("test"),
-                sampling: Sampling(rawValue: try fields.choice("sampling", Sampling.allCases.map(\.rawValue), default: "first"))!,
-                seed: try fields.int("seed", default: 0), question: try fields.string("question", default: "What is shown in this image?"),
+                sampling: SamplingSpec(rawValue: try fields.choice("sampling", SamplingSpec.allCases.map(\.rawValue), default: "first"))!,
+                seed: try fields.int("seed", default: 0),
+                question: try fields.string("question", default: ClassificationPrompts.officialQuestion),
                 classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}")))
         }
         guard !tasks.isEmpty else { throw YAMLError("'data' must define at least one task", at: node.mark) }
@@ -206,13 +207,14 @@ extension PipelineSpec {
     }
 
     static func decodeTrain(_ node: YAMLNode?) throws -> TrainSpec {
-        let fields = try node.map { try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed"]) }
+        let fields = try node.map { try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed", "augment"]) }
         return TrainSpec(epochs: try fields?.int("epochs", default: 1, min: 1) ?? 1,
                          batch: try fields?.int("batch", default: 16, min: 1) ?? 16,
                          optimizer: try fields?.choice("optimizer", TrainSpec.optimizers, default: "tvp") ?? "tvp",
                          lr: try fields?.double("lr", default: 10, positive: true) ?? 10,
                          schedule: try fields?.choice("schedule", TrainSpec.schedules, default: "cosine") ?? "cosine",
-                         seed: try fields?.int("seed", default: 42) ?? 42)
+                         seed: try fields?.int("seed", default: 42) ?? 42,
+                         augment: try fields?.bool("augment", default: true) ?? true)
     }
 
     static func decodeEvaluate(_ node: YAMLNode?) throws -> EvaluateSpec {
@@ -229,14 +231,15 @@ extension PipelineSpec {
             }
             return seen
         }
-        let protocols = try uniqueChoices("protocols", EvaluationProtocol.allCases.map(\.rawValue),
-                                          default: ["zero-shot-official", "vp", "tvp"]).map { EvaluationProtocol(rawValue: $0)! }
+        let protocols = try uniqueChoices("protocols", ProtocolSpec.allCases.map(\.rawValue),
+                                          default: ["zero-shot-official", "vp", "tvp"]).map { ProtocolSpec(rawValue: $0)! }
         let metrics = try uniqueChoices("metrics", EvaluateSpec.metricNames, default: ["accuracy"])
         var corruptions: [CorruptionSpec] = []
         if let list = fields?.optional("corruptions") {
             for item in try list.items() {
                 let entry = try YAMLFields(item, path: "evaluate.corruptions[\(corruptions.count)]", allowed: ["name", "severity"])
-                let corruption = CorruptionSpec(name: try YAMLFields.choice(try entry.required("name"), CorruptionSpec.names, what: "corruption"),
+                let name = try YAMLFields.choice(try entry.required("name"), CorruptionSpec.names, what: "corruption")
+                let corruption = CorruptionSpec(corruption: Corruption(rawValue: name)!,
                                                 severity: try entry.checkedInt(try entry.required("severity"), key: "severity", min: 1, max: 5))
                 guard !corruptions.contains(corruption) else { throw YAMLError("corruption \(corruption.label) is listed twice", at: item.mark) }
                 corruptions.append(corruption)

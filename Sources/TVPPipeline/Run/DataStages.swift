@@ -29,10 +29,12 @@ extension StageRegistry {
         return StageOutput(result: ["asset": .string(name), "files": .object(files)])
     }
 
-    /// `load-split` {dataset, loader, split, entries, limit, sampling, seed, view, image_size, frame,
-    /// classes, question, corruption}: reads a split through TVPData, samples it, turns gray images
-    /// to RGB, applies the corruption, and brings the images to the view (shrunk and zero-padded, or
-    /// resized). Tensors: `images` [N, 3, S, S], `labels` [N]. Result: {count, classes, question}.
+    /// `load-split` {dataset, loader, split, entries, limit, sampling, seed, classes, question}: reads a
+    /// split through TVPData and samples it (the first `limit` samples, or `limit` drawn with
+    /// `Sampling.shuffledIndices`, kept in file order). Images stay raw: the trainer and the evaluator
+    /// apply the official image pipelines, and corruptions are applied when a split is evaluated.
+    /// Tensors `images` [N, C, H, W] (classification only) and `labels` [N]; result {kind, count,
+    /// classes, question} or {kind: multiple-choice, count, candidates, samples} (see `loadedSplit`).
     func loadSplitStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         func parameter<T>(_ key: String, _ read: (JSONValue) -> T?) throws -> T {
@@ -42,16 +44,20 @@ extension StageRegistry {
         let dataset: String = try parameter("dataset") { $0.stringValue }
         let loader: String = try parameter("loader") { $0.stringValue }
         let entries: [String] = try parameter("entries") { $0.arrayValue?.compactMap(\.stringValue) }
-        let size: Int = try parameter("image_size") { $0.intValue }
-        let view: String = try parameter("view") { $0.stringValue }
         let limit = parameters["limit"]?.intValue
         let random = parameters["sampling"]?.stringValue == "random"
+        let seed = UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0))
         let fetched = try context.input(at: 0).result()
         let paths = try entries.map { entry -> String in
             guard let path = fetched["files"]?[entry]?.stringValue else {
                 throw PipelineError.stage(id, "the fetch stage of \(dataset) did not produce '\(entry)'")
             }
             return path
+        }
+        /// The chosen rows of a split of `count` samples.
+        func chosen(_ count: Int) -> [Int] {
+            guard let limit, limit < count else { return Array(0..<count) }
+            return random ? Array(Sampling.shuffledIndices(count: count, seed: seed).prefix(limit)).sorted() : Array(0..<limit)
         }
         let loadLimit = random ? nil : limit
         var set: ImageClassificationSet
@@ -70,12 +76,9 @@ extension StageRegistry {
         default:
             throw PipelineError.stage(id, "the load stage does not read loader '\(loader)'")
         }
-        if random, let limit, limit < set.count {
-            var generator = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0)))
-            var order = Array(0..<set.count)
-            order.shuffle(using: &generator)
-            let chosen = order.prefix(limit).sorted()
-            let picked = try set.load(Array(chosen))
+        let rows = chosen(set.count)
+        if rows.count < set.count {
+            let picked = try set.load(rows)
             set = try ImageClassificationSet(images: picked.images, labels: picked.labels, classNames: set.classNames)
         }
         var classNames = set.classNames
@@ -85,58 +88,9 @@ extension StageRegistry {
             }
             classNames = names
         }
-        context.progress(0.5, "\(set.count) samples read")
-        var images = try expandGrayToRGB(set.images)
-        if let corruption = parameters["corruption"], corruption != .null {
-            images = try corrupt(images, name: try parameter("corruption") { $0["name"]?.stringValue },
-                                 severity: try parameter("corruption") { $0["severity"]?.intValue },
-                                 seed: parameters["seed"]?.intValue ?? 0)
-        }
-        if view == ImageView.padded.rawValue {
-            let frame: Int = try parameter("frame") { $0.intValue }
-            images = try resize(images, size: (size - 2 * frame, size - 2 * frame), mode: .bilinear, antialias: true)
-            images = try pad(images, padding: [(frame, frame), (frame, frame)])
-        } else {
-            images = try resize(images, size: (size, size), mode: .bilinear, antialias: true)
-        }
-        let labels = try Tensor(set.labels.map(Float.init), shape: [set.count])
-        return StageOutput(tensors: ["images": images, "labels": labels],
-                           result: ["count": .integer(set.count), "classes": .array(classNames.map { .string($0) }),
+        context.progress(1, "\(set.count) samples read")
+        return StageOutput(tensors: ["images": set.images, "labels": try Tensor(set.labels.map(Float.init), shape: [set.count])],
+                           result: ["kind": "classification", "count": .integer(set.count), "classes": .array(classNames.map { .string($0) }),
                                     "question": parameters["question"] ?? .null])
     }
-}
-
-/// Simplified corruptions in the spirit of CIFAR-10-C (Hendrycks & Dietterich, 2019), on images
-/// [N, 3, H, W] in [0, 1], results clamped to [0, 1]; severity 1…5:
-/// - `gaussian-noise`: + N(0, σ²), σ = 0.04, 0.06, 0.08, 0.09, 0.10 (seeded);
-/// - `brightness`: + 0.1, 0.2, 0.3, 0.4, 0.5 (in RGB, not HSV as CIFAR-10-C);
-/// - `contrast`: (x − per-image mean) · c + mean, c = 0.4, 0.3, 0.2, 0.1, 0.05.
-public func corrupt(_ images: Tensor, name: String, severity: Int, seed: Int) throws -> Tensor {
-    try require(images.rank == 4, "corrupt", "images \(describe(images.shape)) should be [N, C, H, W]")
-    try require((1...5).contains(severity), "corrupt", "severity \(severity) is not in 1...5")
-    let out = images.copy()
-    let n = images.dim(0), per = images.count / max(n, 1)
-    let p = out.data
-    switch name {
-    case "gaussian-noise":
-        let sigma = [0.04, 0.06, 0.08, 0.09, 0.10][severity - 1]
-        var generator = RandomGenerator(seed: UInt64(bitPattern: Int64(seed)) &+ 0xC0FFEE)
-        for i in 0..<out.count { p[i] += Float(sigma) * generator.normal() }
-    case "brightness":
-        let shift = Float([0.1, 0.2, 0.3, 0.4, 0.5][severity - 1])
-        for i in 0..<out.count { p[i] += shift }
-    case "contrast":
-        let c = Float([0.4, 0.3, 0.2, 0.1, 0.05][severity - 1])
-        for image in 0..<n {
-            let base = p + image * per
-            var mean: Float = 0
-            for i in 0..<per { mean += base[i] }
-            mean /= Float(max(per, 1))
-            for i in 0..<per { base[i] = (base[i] - mean) * c + mean }
-        }
-    default:
-        throw TensorError("corrupt", "unknown corruption '\(name)'; known: " + CorruptionSpec.names.joined(separator: ", "))
-    }
-    for i in 0..<out.count { p[i] = min(1, max(0, p[i])) }
-    return out
 }

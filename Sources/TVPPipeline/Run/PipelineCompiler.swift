@@ -5,8 +5,8 @@ import TVPFormats
 /// Compiles validated pipelines into engine stages:
 ///
 /// ```
-/// fetch[ASSET] → load[TASK/train|test/VIEW(/CORRUPTION)] → features[TASK/SURROGATE] (fca > 0)
-///                                                         → text[TASK/GUIDE]        (tse > 0)
+/// fetch[ASSET] → load[TASK/train|test] → features[TASK/SURROGATE] (fca > 0)
+///                                       → text[TASK/GUIDE]        (tse > 0)
 ///              → train[TASK/vp|tvp] → eval[TASK/MODEL/PROTOCOL(/CORRUPTION)] → aggregate → report
 /// ```
 ///
@@ -61,22 +61,21 @@ public struct PipelineCompiler {
             let asset = try registry.manifest.asset(named: task.dataset)
             let fetchID = "fetch[\(task.dataset)]"
             try add(fetchID, StageKinds.fetch, ["asset": .string(task.dataset)], assets: checksums(asset))
-            /// The load stage of a split in a view (and corruption); returns its id.
-            func load(_ role: String, _ split: SplitSpec, view: ImageView, corruption: CorruptionSpec? = nil) throws -> String {
-                var parameters: [String: JSONValue] = [
+            /// The load stage of a split; returns its id.
+            func load(_ role: String, _ split: SplitSpec) throws -> String {
+                let parameters: [String: JSONValue] = [
                     "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
                     "entries": .array((asset.splits.first { $0.name == split.split }?.entries ?? []).map { .string($0.file) }),
                     "limit": split.limit.map { .integer($0) } ?? .null, "sampling": .string(task.sampling.rawValue),
-                    "seed": .integer(task.seed), "view": .string(view.rawValue), "image_size": .integer(layout.imageSize),
+                    "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]
-                if view == .padded { parameters["frame"] = .integer(layout.frame) }
-                if let corruption { parameters["corruption"] = ["name": .string(corruption.name), "severity": .integer(corruption.severity)] }
-                let id = "load[\(task.name)/\(role)/\(view.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
+                let id = "load[\(task.name)/\(role)]"
                 try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID])
                 return id
             }
-            let trainLoad = try load("train", task.train, view: layout.kind.view)
+            let trainLoad = try load("train", task.train)
+            let testLoad = try load("test", task.test)
 
             for variant in variants {
                 let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
@@ -84,7 +83,10 @@ public struct PipelineCompiler {
                 for surrogate in spec.surrogates where loss.fca > 0 {
                     let info = modelInfo[surrogate]!
                     let id = "features[\(task.name)/\(surrogate)]"
-                    try add(id, StageKinds.cleanFeatures, ["model": info.json, "batch": .integer(spec.evaluate.batch)],
+                    try add(id, StageKinds.cleanFeatures, [
+                        "model": info.json, "prompt": promptJSON, "epochs": .integer(spec.train.epochs), "batch": .integer(spec.train.batch),
+                        "seed": .integer(spec.train.seed), "augment": .bool(spec.train.augment),
+                    ],
                             inputs: [trainLoad] + info.inputs, assets: info.assets)
                     inputs.append(id)
                 }
@@ -109,7 +111,7 @@ public struct PipelineCompiler {
                 try add(id, StageKinds.trainPrompt, [
                     "task": .string(task.name), "variant": .string(variant.rawValue),
                     "surrogates": .array(spec.surrogates.map { modelInfo[$0]!.json }), "guide": guideJSON,
-                    "prompt": promptJSON, "loss": loss.json, "train": spec.train.json,
+                    "prompt": promptJSON, "loss": loss.json, "train": spec.train.json, "caption": .string(task.caption),
                 ], inputs: inputs, assets: assets)
                 trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
                 trainingIDs.append(id)
@@ -117,8 +119,6 @@ public struct PipelineCompiler {
 
             for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
                 for evaluation in spec.evaluate.protocols {
-                    let view: ImageView = evaluation == .zeroShotNative ? .native : layout.kind.view
-                    let testLoad = try load("test", task.test, view: view, corruption: corruption)
                     for modelName in spec.evaluatedModels {
                         let info = modelInfo[modelName]!
                         var inputs = [testLoad]
@@ -128,6 +128,7 @@ public struct PipelineCompiler {
                             "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
                             "prompt": promptJSON, "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
                             "batch": .integer(spec.evaluate.batch), "seed": .integer(spec.train.seed),
+                            "corruption": corruption.map { ["name": .string($0.name), "severity": .integer($0.severity)] } ?? .null,
                         ], inputs: inputs + info.inputs, assets: info.assets)
                         evaluations.append(["task": .string(task.name), "model": .string(modelName), "protocol": .string(evaluation.rawValue),
                                             "corruption": corruption.map { .string($0.label) } ?? .null])
@@ -149,7 +150,7 @@ public struct PipelineCompiler {
         ], inputs: evaluationIDs + trainingIDs)
         try add("report", StageKinds.report, [
             "title": .string(spec.report.title), "metric": .string(spec.report.metric), "digits": .integer(spec.report.digits),
-            "images": .bool(spec.report.images), "prompt": promptJSON, "trainings": .array(spec.report.images ? trainings : []),
+            "images": .bool(spec.report.images), "trainings": .array(spec.report.images ? trainings : []),
         ], inputs: ["aggregate"] + (spec.report.images ? trainingIDs : []))
         return Pipeline(name: name, stages: stages)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 /// A stage kind's computation: the running stage's context and its parameters → its output.
@@ -143,12 +144,12 @@ public final class StageRegistry: @unchecked Sendable {
     }
 
     /// The model of `json`, built on first use.
-    func model(_ json: JSONValue, context: StageContext) throws -> MultimodalModel {
+    func model(_ json: JSONValue, context: StageContext) throws -> any MultimodalModel {
         try memoized("model:" + json.canonicalText) { try requireBackend(context).makeModel(try modelBuild(json)) }
     }
 
     /// The guide of `json`, built on first use.
-    func guide(_ json: JSONValue, context: StageContext) throws -> GuideModel {
+    func guide(_ json: JSONValue, context: StageContext) throws -> any TSEGuide {
         try memoized("guide:" + json.canonicalText) { try requireBackend(context).makeGuide(try modelBuild(json)) }
     }
 
