@@ -12,13 +12,17 @@ public struct ModelBuild: Sendable, Equatable {
     public var randomSeed: Int?
     /// `models.NAME.options`, as written.
     public var options: JSONValue
+    /// Where fetched manifest assets live (`<assets>/<asset>/<file>`): the family's
+    /// `requiredAssets` are there when the model is built.
+    public var assetsDirectory: String
 
-    public init(name: String, family: String, files: [String], randomSeed: Int?, options: JSONValue) {
+    public init(name: String, family: String, files: [String], randomSeed: Int?, options: JSONValue, assetsDirectory: String = "") {
         self.name = name
         self.family = family
         self.files = files
         self.randomSeed = randomSeed
         self.options = options
+        self.assetsDirectory = assetsDirectory
     }
 }
 
@@ -97,6 +101,11 @@ public protocol PipelineBackend: AnyObject {
     var modelFamilies: [String] { get }
     /// The families it builds for the TSE guide.
     var guideFamilies: [String] { get }
+    /// Manifest assets a family reads besides its weights (vocabularies, shared parts): the
+    /// pipeline fetches them before the model's stages run and keys those stages on their checksums.
+    func requiredAssets(family: String, options: JSONValue) -> [String]
+    /// What a model of `family` needs on disk, for the error when its weights are missing.
+    func weightsHint(family: String) -> String?
     func makeModel(_ build: ModelBuild) throws -> any MultimodalModel
     func makeGuide(_ build: ModelBuild) throws -> any TSEGuide
     /// Trains one prompt; reports progress as it goes.
@@ -106,6 +115,9 @@ public protocol PipelineBackend: AnyObject {
 }
 
 extension PipelineBackend {
+    public func requiredAssets(family: String, options: JSONValue) -> [String] { [] }
+    public func weightsHint(family: String) -> String? { nil }
+
     public func trainPrompt(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt {
         try trainWithPromptTrainer(job, progress: progress)
     }

@@ -47,7 +47,18 @@ public struct PipelineCompiler {
                 assets = checksums(asset).filter { file == nil || $0.key == "\(assetName)/\(file!)" }
             } else if case .path(let path) = model.weights {
                 let resolved = resolve(path)
+                guard FileManager.default.fileExists(atPath: resolved) else {
+                    let hint = registry.backend?.weightsHint(family: model.family).map { "; it should be " + $0 } ?? ""
+                    throw PipelineError.stage("models.\(model.name)", "weights.path \(resolved) does not exist\(hint)")
+                }
                 assets = ["\(model.name):\(path)": try hashPath(resolved)]
+            }
+            // Assets the family reads besides its weights: fetched first, their checksums in the key.
+            for assetName in registry.backend?.requiredAssets(family: model.family, options: model.options) ?? [] {
+                let asset = try registry.manifest.asset(named: assetName)
+                try add("fetch[\(assetName)]", StageKinds.fetch, ["asset": .string(assetName)], assets: checksums(asset))
+                if !inputs.contains("fetch[\(assetName)]") { inputs.append("fetch[\(assetName)]") }
+                assets.merge(checksums(asset)) { a, _ in a }
             }
             modelInfo[model.name] = (modelJSON(model), inputs, assets)
         }

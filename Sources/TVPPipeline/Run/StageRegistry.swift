@@ -119,7 +119,7 @@ public final class StageRegistry: @unchecked Sendable {
     func requireBackend(_ context: StageContext) throws -> PipelineBackend {
         guard let backend else {
             throw PipelineError.stage(context.stageID, "this build of tvp-run has no model backend, so it cannot build models, " +
-                                      "train or evaluate; set TVPRunCommand.backend (see docs/pipelines.md)")
+                                      "train or evaluate; set TVPRunCommand.backend (the tvp-run executable sets PromptingBackend; see docs/pipelines.md)")
         }
         return backend
     }
@@ -140,7 +140,8 @@ public final class StageRegistry: @unchecked Sendable {
         } else {
             seed = weights["random"]?.intValue
         }
-        return ModelBuild(name: name, family: family, files: files, randomSeed: seed, options: json["options"] ?? .object([:]))
+        return ModelBuild(name: name, family: family, files: files, randomSeed: seed, options: json["options"] ?? .object([:]),
+                          assetsDirectory: fetcher.assetsDirectory)
     }
 
     /// The model of `json`, built on first use.
