@@ -13,7 +13,7 @@ public struct ValidationContext: Sendable {
     public var guideFamilies: [String]?
 
     /// The manifest loaders the `load-split` stage reads.
-    public static let supportedLoaders = ["idx-gz", "csv-gz", "svhn-mat"]
+    public static var supportedLoaders: [String] { SplitLoaders.supported }
 
     public init(manifest: Manifest, modelFamilies: [String]? = nil, guideFamilies: [String]? = nil) {
         self.manifest = manifest

@@ -29,68 +29,65 @@ extension StageRegistry {
         return StageOutput(result: ["asset": .string(name), "files": .object(files)])
     }
 
-    /// `load-split` {dataset, loader, split, entries, limit, sampling, seed, classes, question}: reads a
-    /// split through TVPData and samples it (the first `limit` samples, or `limit` drawn with
-    /// `Sampling.shuffledIndices`, kept in file order). Images stay raw: the trainer and the evaluator
+    /// `load-split` {dataset, loader, split, entries, requires, limit, sampling, seed, classes, question,
+    /// image_size}: reads a split through TVPData (`SplitLoaders`; archive members unpacked by
+    /// `ArchiveMembers`) and samples it: the first `limit` samples, or `limit` drawn with
+    /// `Sampling.shuffledIndices`, kept in file order. Images stay raw: the trainer and the evaluator
     /// apply the official image pipelines, and corruptions are applied when a split is evaluated.
-    /// Tensors `images` [N, C, H, W] (classification only) and `labels` [N]; result {kind, count,
-    /// classes, question} or {kind: multiple-choice, count, candidates, samples} (see `loadedSplit`).
+    /// Inputs: the dataset's fetch stage, then those of the assets it requires (`requires`:
+    /// [{asset, entries}]). Tensor `labels` [N]; classification splits also hold `images`
+    /// [N, C, H, W] and result {kind, count, classes, question}; question-answering splits hold
+    /// {kind: multiple-choice, count, candidates, samples, image_size} (see `loadedSplit`).
     func loadSplitStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         func parameter<T>(_ key: String, _ read: (JSONValue) -> T?) throws -> T {
             guard let value = parameters[key].flatMap(read) else { throw PipelineError.stage(id, "missing or bad parameter '\(key)'") }
             return value
         }
+        func entries(_ json: JSONValue?) throws -> [SplitEntry] {
+            guard let list = json?.arrayValue else { throw PipelineError.stage(id, "missing or bad split entries") }
+            return try list.map { entry in
+                guard let file = entry["file"]?.stringValue else { throw PipelineError.stage(id, "bad split entry \(entry)") }
+                return SplitEntry(file: file, member: entry["member"]?.stringValue)
+            }
+        }
         let dataset: String = try parameter("dataset") { $0.stringValue }
+        let split: String = try parameter("split") { $0.stringValue }
         let loader: String = try parameter("loader") { $0.stringValue }
-        let entries: [String] = try parameter("entries") { $0.arrayValue?.compactMap(\.stringValue) }
         let limit = parameters["limit"]?.intValue
         let random = parameters["sampling"]?.stringValue == "random"
         let seed = UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0))
-        let fetched = try context.input(at: 0).result()
-        let paths = try entries.map { entry -> String in
-            guard let path = fetched["files"]?[entry]?.stringValue else {
-                throw PipelineError.stage(id, "the fetch stage of \(dataset) did not produce '\(entry)'")
+        let files = try context.input(at: 0).result()["files"] ?? .null
+        let paths = try entries(parameters["entries"]).map { try ArchiveMembers.path(of: $0, files: files, stage: id) }
+        var required: [String: [String]] = [:]
+        for (offset, requirement) in (parameters["requires"]?.arrayValue ?? []).enumerated() {
+            let asset: String = try requirement["asset"]?.stringValue ?? { throw PipelineError.stage(id, "bad requirement \(requirement)") }()
+            let fetched = try context.input(at: 1 + offset).result()["files"] ?? .null
+            required[asset] = try entries(requirement["entries"]).map { try ArchiveMembers.path(of: $0, files: fetched, stage: id) }
+        }
+        var data = try SplitLoaders.read(loader: loader, dataset: dataset, split: split, paths: paths, required: required,
+                                         limit: random ? nil : limit, imageSize: parameters["image_size"]?.intValue ?? 224, stage: id)
+        if let limit, random, limit < data.count {
+            data = try data.subset(Array(Sampling.shuffledIndices(count: data.count, seed: seed).prefix(limit)).sorted())
+        }
+        context.progress(1, "\(data.count) samples read")
+        switch data {
+        case .classification(let set):
+            var classNames = set.classNames
+            if let names = parameters["classes"]?.arrayValue?.compactMap(\.stringValue), !names.isEmpty {
+                if let bad = set.labels.first(where: { $0 >= names.count }) {
+                    throw PipelineError.stage(id, "label \(bad) has no name among the \(names.count) classes given in 'classes'")
+                }
+                classNames = names
             }
-            return path
+            return StageOutput(tensors: ["images": set.images, "labels": try Tensor(set.labels.map(Float.init), shape: [set.count])],
+                               result: ["kind": "classification", "count": .integer(set.count), "classes": .array(classNames.map { .string($0) }),
+                                        "question": parameters["question"] ?? .null])
+        case .multipleChoice(let set, let size):
+            let samples: [JSONValue] = set.samples.map { ["image": .string($0.image), "question": .string($0.question), "answer": .integer($0.answer)] }
+            return StageOutput(tensors: ["labels": try Tensor(set.samples.map { Float($0.answer) }, shape: [set.count])],
+                               result: ["kind": "multiple-choice", "count": .integer(set.count), "candidates": .array(set.candidates.map { .string($0) }),
+                                        "samples": .array(samples), "image_size": size.map { .integer($0) } ?? .null])
         }
-        /// The chosen rows of a split of `count` samples.
-        func chosen(_ count: Int) -> [Int] {
-            guard let limit, limit < count else { return Array(0..<count) }
-            return random ? Array(Sampling.shuffledIndices(count: count, seed: seed).prefix(limit)).sorted() : Array(0..<limit)
-        }
-        let loadLimit = random ? nil : limit
-        var set: ImageClassificationSet
-        switch loader {
-        case "idx-gz":
-            guard let images = paths.first(where: { $0.contains("images") }), let labels = paths.first(where: { $0.contains("labels") }) else {
-                throw PipelineError.stage(id, "split entries \(entries) of \(dataset) do not name an images and a labels file")
-            }
-            let classes = dataset.contains("fashion") ? MNISTStyle.fashionClasses : MNISTStyle.digitClasses
-            set = try MNISTStyle.load(images: images, labels: labels, classNames: classes, limit: loadLimit)
-        case "csv-gz":
-            if dataset == "sklearn-digits" { set = try DigitsCSV.loadSklearnDigits(paths[0], limit: loadLimit) }
-            else { set = try DigitsCSV.loadMNIST5k(paths[0], limit: loadLimit) }
-        case "svhn-mat":
-            set = try SVHN.load(paths[0], limit: loadLimit)
-        default:
-            throw PipelineError.stage(id, "the load stage does not read loader '\(loader)'")
-        }
-        let rows = chosen(set.count)
-        if rows.count < set.count {
-            let picked = try set.load(rows)
-            set = try ImageClassificationSet(images: picked.images, labels: picked.labels, classNames: set.classNames)
-        }
-        var classNames = set.classNames
-        if let names = parameters["classes"]?.arrayValue?.compactMap(\.stringValue), !names.isEmpty {
-            if let bad = set.labels.first(where: { $0 >= names.count }) {
-                throw PipelineError.stage(id, "label \(bad) has no name among the \(names.count) classes given in 'classes'")
-            }
-            classNames = names
-        }
-        context.progress(1, "\(set.count) samples read")
-        return StageOutput(tensors: ["images": set.images, "labels": try Tensor(set.labels.map(Float.init), shape: [set.count])],
-                           result: ["kind": "classification", "count": .integer(set.count), "classes": .array(classNames.map { .string($0) }),
-                                    "question": parameters["question"] ?? .null])
     }
 }

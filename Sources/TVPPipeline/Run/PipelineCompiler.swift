@@ -72,17 +72,26 @@ public struct PipelineCompiler {
             let asset = try registry.manifest.asset(named: task.dataset)
             let fetchID = "fetch[\(task.dataset)]"
             try add(fetchID, StageKinds.fetch, ["asset": .string(task.dataset)], assets: checksums(asset))
+            // Assets the dataset requires (POPE: the COCO images): fetched too, their entries handed to the load.
+            var requires: [JSONValue] = [], requiredFetches: [String] = []
+            for name in asset.requires {
+                let required = try registry.manifest.asset(named: name)
+                try add("fetch[\(name)]", StageKinds.fetch, ["asset": .string(name)], assets: checksums(required))
+                requires.append(["asset": .string(name), "entries": entriesJSON(required.splits.first?.entries ?? [])])
+                requiredFetches.append("fetch[\(name)]")
+            }
             /// The load stage of a split; returns its id.
             func load(_ role: String, _ split: SplitSpec) throws -> String {
                 let parameters: [String: JSONValue] = [
                     "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
-                    "entries": .array((asset.splits.first { $0.name == split.split }?.entries ?? []).map { .string($0.file) }),
+                    "entries": entriesJSON(asset.splits.first { $0.name == split.split }?.entries ?? []),
+                    "requires": .array(requires), "image_size": .integer(spec.prompt.imageSize),
                     "limit": split.limit.map { .integer($0) } ?? .null, "sampling": .string(task.sampling.rawValue),
                     "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]
                 let id = "load[\(task.name)/\(role)]"
-                try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID])
+                try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID] + requiredFetches)
                 return id
             }
             let trainLoad = try load("train", task.train)
@@ -179,6 +188,11 @@ public struct PipelineCompiler {
 
     func resolve(_ path: String) -> String {
         path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+    }
+
+    /// Split entries as stage parameters: [{file, member}].
+    func entriesJSON(_ entries: [SplitEntry]) -> JSONValue {
+        .array(entries.map { ["file": .string($0.file), "member": $0.member.map { .string($0) } ?? .null] })
     }
 
     /// `ASSET/FILE` → the manifest's checksum of each file (what the fetch verified).
