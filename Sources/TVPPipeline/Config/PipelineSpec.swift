@@ -61,10 +61,14 @@ public struct SplitSpec: Sendable, Equatable {
     public var split: String
     /// At most this many samples (nil: all).
     public var limit: Int?
+    /// Samples before this row are left out (a split such as mnist-5k's `all` cut into a training
+    /// part and a test part).
+    public var skip: Int
 
-    public init(split: String, limit: Int?) {
+    public init(split: String, limit: Int?, skip: Int = 0) {
         self.split = split
         self.limit = limit
+        self.skip = skip
     }
 }
 

@@ -166,9 +166,10 @@ extension PipelineSpec {
                 var spec: SplitSpec
                 var nameNode = splitNode
                 if case .mapping = splitNode {
-                    let inner = try YAMLFields(splitNode, path: "\(path).\(role)", allowed: ["split", "limit"])
+                    let inner = try YAMLFields(splitNode, path: "\(path).\(role)", allowed: ["split", "limit", "skip"])
                     nameNode = try inner.required("split")
-                    spec = SplitSpec(split: try nameNode.string(), limit: try inner.optional("limit").map { try inner.checkedInt($0, key: "limit", min: 1) } ?? limit)
+                    spec = SplitSpec(split: try nameNode.string(), limit: try inner.optional("limit").map { try inner.checkedInt($0, key: "limit", min: 1) } ?? limit,
+                                     skip: try inner.int("skip", default: 0, min: 0))
                 } else {
                     spec = SplitSpec(split: try splitNode.string(), limit: limit)
                 }

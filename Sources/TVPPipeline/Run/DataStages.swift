@@ -29,10 +29,10 @@ extension StageRegistry {
         return StageOutput(result: ["asset": .string(name), "files": .object(files)])
     }
 
-    /// `load-split` {dataset, loader, split, entries, requires, limit, sampling, seed, classes, question,
-    /// image_size}: reads a split through TVPData (`SplitLoaders`; archive members unpacked by
-    /// `ArchiveMembers`) and samples it: the first `limit` samples, or `limit` drawn with
-    /// `Sampling.shuffledIndices`, kept in file order. Images stay raw: the trainer and the evaluator
+    /// `load-split` {dataset, loader, split, entries, requires, limit, skip, sampling, seed, classes,
+    /// question, image_size}: reads a split through TVPData (`SplitLoaders`; archive members unpacked
+    /// by `ArchiveMembers`) and samples the rows from `skip` on: the first `limit` of them, or `limit`
+    /// drawn with `Sampling.shuffledIndices`, kept in file order. Images stay raw: the trainer and the evaluator
     /// apply the official image pipelines, and corruptions are applied when a split is evaluated.
     /// Inputs: the dataset's fetch stage, then those of the assets it requires (`requires`:
     /// [{asset, entries}]). Tensor `labels` [N]; classification splits also hold `images`
@@ -65,11 +65,15 @@ extension StageRegistry {
             let fetched = try context.input(at: 1 + offset).result()["files"] ?? .null
             required[asset] = try entries(requirement["entries"]).map { try ArchiveMembers.path(of: $0, files: fetched, stage: id) }
         }
+        let skip = parameters["skip"]?.intValue ?? 0
         var data = try SplitLoaders.read(loader: loader, dataset: dataset, split: split, paths: paths, required: required,
-                                         limit: random ? nil : limit, imageSize: parameters["image_size"]?.intValue ?? 224, stage: id)
-        if let limit, random, limit < data.count {
-            data = try data.subset(Array(Sampling.shuffledIndices(count: data.count, seed: seed).prefix(limit)).sorted())
+                                         limit: random ? nil : limit.map { skip + $0 }, imageSize: parameters["image_size"]?.intValue ?? 224, stage: id)
+        guard skip < data.count else { throw PipelineError.stage(id, "skip \(skip) leaves none of the \(data.count) samples of \(dataset)/\(split)") }
+        var rows = Array(skip..<data.count)
+        if let limit, limit < rows.count {
+            rows = random ? Array(Sampling.shuffledIndices(count: rows.count, seed: seed).prefix(limit)).sorted().map { skip + $0 } : Array(rows.prefix(limit))
         }
+        if rows.count < data.count { data = try data.subset(rows) }
         context.progress(1, "\(data.count) samples read")
         switch data {
         case .classification(let set):

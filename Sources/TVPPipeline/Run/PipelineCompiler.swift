@@ -86,7 +86,7 @@ public struct PipelineCompiler {
                     "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
                     "entries": entriesJSON(asset.splits.first { $0.name == split.split }?.entries ?? []),
                     "requires": .array(requires), "image_size": .integer(spec.prompt.imageSize),
-                    "limit": split.limit.map { .integer($0) } ?? .null, "sampling": .string(task.sampling.rawValue),
+                    "limit": split.limit.map { .integer($0) } ?? .null, "skip": .integer(split.skip), "sampling": .string(task.sampling.rawValue),
                     "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]

@@ -93,3 +93,26 @@ final class QuestionSplitTests: XCTestCase {
         XCTAssertEqual(results["results"]?.arrayValue?.compactMap { $0["count"]?.intValue }, [3, 3, 3, 3])
     }
 }
+
+/// Which rows of a split a task uses: `skip`, `limit`, first or seeded random sampling.
+final class SplitRowsTests: XCTestCase {
+    func labels(_ overrides: [String]) throws -> [Int] {
+        let world = try ToyWorld.make()
+        defer { world.remove() }
+        let backend = TinyBackend()
+        let result = try world.run(try world.session(overrides: overrides + ["evaluate.protocols=[vp]", "expect=[]", "report.images=false"],
+                                                     backend: backend))
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let source = try XCTUnwrap(backend.jobs["digits/vp"]).source
+        return try source.batch(Array(0..<source.count)).labels
+    }
+
+    func testSkipLimitAndSampling() throws {
+        // The toy train split: 12 samples, label = row % 3.
+        XCTAssertEqual(try labels(["data.digits.train={split: train, skip: 7, limit: 4}"]), [1, 2, 0, 1])
+        XCTAssertEqual(try labels(["data.digits.train={split: train, skip: 10}"]), [1, 2])
+        let drawn = try labels(["data.digits.train={split: train, skip: 3, limit: 5}", "data.digits.sampling=random", "data.digits.seed=4"])
+        let rows = Array(Sampling.shuffledIndices(count: 9, seed: 4).prefix(5)).sorted().map { 3 + $0 }
+        XCTAssertEqual(drawn, rows.map { $0 % 3 }, "5 rows drawn from rows 3…11 with the task's seed, in file order")
+    }
+}
