@@ -130,7 +130,7 @@ final class PromptingBackendTests: XCTestCase {
         // Weights that are not there stop the run before anything runs, saying what to put there.
         let moved = try world.load(overrides: ["models.llava.weights.path=/nowhere/llava"], backend: backend)
         XCTAssertThrowsError(try PipelineSession(loaded: moved, registry: registry, cache: try StageCache(root: world.cacheRoot))) { error in
-            XCTAssertTrue("\(error)".contains("/nowhere/llava does not exist; it should be an HF LlavaForConditionalGeneration folder"), "\(error)")
+            XCTAssertTrue("\(error)".contains("model 'llava': no weights at /nowhere/llava; put there an HF LlavaForConditionalGeneration folder"), "\(error)")
         }
     }
 }

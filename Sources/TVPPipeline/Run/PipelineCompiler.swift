@@ -48,8 +48,7 @@ public struct PipelineCompiler {
             } else if case .path(let path) = model.weights {
                 let resolved = resolve(path)
                 guard FileManager.default.fileExists(atPath: resolved) else {
-                    let hint = registry.backend?.weightsHint(family: model.family).map { "; it should be " + $0 } ?? ""
-                    throw PipelineError.stage("models.\(model.name)", "weights.path \(resolved) does not exist\(hint)")
+                    throw PipelineError.missingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
                 }
                 assets = ["\(model.name):\(path)": try hashPath(resolved)]
             }
