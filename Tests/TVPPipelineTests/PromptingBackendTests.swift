@@ -58,6 +58,7 @@ final class PromptingBackendTests: XCTestCase {
         XCTAssertEqual(backend.modelFamilies, ["llava", "blip2", "instructblip", "zoo"])
         let blip = try backend.makeModel(build("b", "blip2", folder: "blip2-tiny"))
         XCTAssertEqual(blip.inputSize, 32)
+        XCTAssertEqual(blip.name, "b", "models carry their pipeline names")
         let images = Tensor.uniform([2, 3, 32, 32], seed: 1)
         XCTAssertEqual(try blip.predict(images: images, prompts: ["what is it", "and this"], candidates: ["cat", "dog"]).count, 2)
         let llava = try backend.makeModel(build("l", "llava", folder: "llava-tiny"))

@@ -28,7 +28,11 @@ public final class PromptingBackend: PipelineBackend {
             return try LLaVA.load(directory: try folder(build, needs: ["config.json"]), name: build.name)
         case "blip2", "instructblip":
             let directory = try folder(build, needs: ["config.json", "tokenizer.json"])
-            let model = try Blip2Model.load(directory: directory, tokenizer: loadTokenizer(tokenizerJSON: directory + "/tokenizer.json"))
+            // Blip2Model.load's steps, with the pipeline's model name (logs, results and FCA's token cache use it).
+            let weights = Weights(try HuggingFaceFolder.tensors(directory), source: directory)
+            let model = try Blip2Model(config: Blip2Config(configJSON: directory + "/config.json"), weights: weights, name: build.name,
+                                       tokenizer: loadTokenizer(tokenizerJSON: directory + "/tokenizer.json"))
+            try weights.finish()
             guard model.isInstructBLIP == (build.family == "instructblip") else {
                 throw PipelineError.stage("model", "model '\(build.name)': \(directory) holds a \(model.isInstructBLIP ? "InstructBLIP" : "BLIP-2") " +
                                           "checkpoint; set family: \(model.isInstructBLIP ? "instructblip" : "blip2")")
