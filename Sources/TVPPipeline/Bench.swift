@@ -25,7 +25,7 @@ public struct Benchmark {
     }
 
     /// Best GFLOP/s of a large square sgemm with every thread: the machine's practical peak.
-    public static func sgemmPeak(size n: Int = 1536, repeats: Int = 3) -> Double {
+    public static func sgemmPeak(size n: Int = 1536, repeats: Int = 6) -> Double {
         let a = Tensor.randn([n, n], seed: 1), b = Tensor.randn([n, n], seed: 2), c = Tensor(zeros: [n, n])
         var best = Double.infinity
         for _ in 0..<repeats {

@@ -24,6 +24,9 @@ public enum TVPRunCommand {
                                        gradient against the sgemm peak; with --twin, also run
                                        the PyTorch twin (scripts/bench/vit_twin.py) and print
                                        the ratio (defaults: batch 16, 12 layers, 224 px, 3 runs)
+      tvp-run bench --pipeline [--tasks N] [--images N] [--points N] [--iterations N]
+                                       time planning, a fully cached rerun and the cache's
+                                       bookkeeping per stage on a generated sweep
       tvp-run fetch NAME… | --list [--cache DIR] [--offline] [--manifest PATH]
                                        fetch assets of datasets.manifest into the cache,
                                        verifying sizes and checksums (sources in order:
@@ -106,6 +109,7 @@ extension TVPRunCommand {
     }
 
     static func runBench(_ args: [String]) -> Int32 {
+        if args.first == "--pipeline" { return PipelineBenchmark.main(Array(args.dropFirst())) }
         var bench = Benchmark()
         let problem = parseOptions(args) { name, value in
             func int() -> Int? { Int(value).flatMap { $0 > 0 ? $0 : nil } }

@@ -62,8 +62,8 @@ private func lanes(_ x: Float8, _ f: (Float) -> Float) -> Float8 {
 /// x · Φ(x);  d/dx = Φ(x) + x · φ(x)
 private enum GELU: VectorActivation {
     static let name = "gelu", cost = 24
-    static func value(_ x: Float8) -> Float8 { lanes(x) { v in 0.5 * v * (1 + erff(v * invSqrt2)) } }
-    static func derivative(_ x: Float8) -> Float8 {
+    @inline(__always) static func value(_ x: Float8) -> Float8 { lanes(x) { v in 0.5 * v * (1 + erff(v * invSqrt2)) } }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 {
         lanes(x) { v in 0.5 * (1 + erff(v * invSqrt2)) + v * invSqrt2Pi * expf(-0.5 * v * v) }
     }
 }
@@ -71,8 +71,8 @@ private enum GELU: VectorActivation {
 /// u = √(2/π)(x + c·x³), t = tanh(u);  d/dx = 0.5(1 + t) + 0.5 · x · (1 − t²) · √(2/π)(1 + 3c·x²)
 private enum GELUTanh: VectorActivation {
     static let name = "gelu(tanh)", cost = 24
-    static func value(_ x: Float8) -> Float8 { lanes(x) { v in 0.5 * v * (1 + tanhf(sqrt2OverPi * (v + geluCubic * v * v * v))) } }
-    static func derivative(_ x: Float8) -> Float8 {
+    @inline(__always) static func value(_ x: Float8) -> Float8 { lanes(x) { v in 0.5 * v * (1 + tanhf(sqrt2OverPi * (v + geluCubic * v * v * v))) } }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 {
         lanes(x) { v in
             let t = tanhf(sqrt2OverPi * (v + geluCubic * v * v * v))
             return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * sqrt2OverPi * (1 + 3 * geluCubic * v * v)
@@ -86,8 +86,8 @@ public func quickGELU(_ x: Tensor) -> Tensor { activate(x, QuickGELU.self) }
 /// s = σ(1.702x);  d/dx = s + 1.702 · x · s · (1 − s)
 private enum QuickGELU: VectorActivation {
     static let name = "quickGELU", cost = 16
-    static func value(_ x: Float8) -> Float8 { x * logistic8(1.702 * x) }
-    static func derivative(_ x: Float8) -> Float8 { let s = logistic8(1.702 * x); return s + 1.702 * x * s * (1 - s) }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { x * logistic8(1.702 * x) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { let s = logistic8(1.702 * x); return s + 1.702 * x * s * (1 - s) }
 }
 
 /// SiLU (swish): x · sigmoid(x), the LLaMA MLP gate.
@@ -96,8 +96,8 @@ public func silu(_ x: Tensor) -> Tensor { activate(x, SiLU.self) }
 /// s = σ(x);  d/dx = s · (1 + x · (1 − s))
 private enum SiLU: VectorActivation {
     static let name = "silu", cost = 16
-    static func value(_ x: Float8) -> Float8 { x * logistic8(x) }
-    static func derivative(_ x: Float8) -> Float8 { let s = logistic8(x); return s * (1 + x * (1 - s)) }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { x * logistic8(x) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { let s = logistic8(x); return s * (1 + x * (1 - s)) }
 }
 
 /// max(x, 0). The gradient at exactly 0 is 0, as in PyTorch.
@@ -105,8 +105,8 @@ public func relu(_ x: Tensor) -> Tensor { activate(x, ReLU.self) }
 
 private enum ReLU: VectorActivation {
     static let name = "relu", cost = 1
-    static func value(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .<= 0) }
-    static func derivative(_ x: Float8) -> Float8 { Float8(repeating: 0).replacing(with: 1, where: x .> 0) }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .<= 0) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { Float8(repeating: 0).replacing(with: 1, where: x .> 0) }
 }
 
 /// min(max(x, 0), 6). The gradient is 1 strictly inside (0, 6) and 0 elsewhere, as in PyTorch.
@@ -114,8 +114,8 @@ public func relu6(_ x: Tensor) -> Tensor { activate(x, ReLU6.self) }
 
 private enum ReLU6: VectorActivation {
     static let name = "relu6", cost = 2
-    static func value(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .<= 0).replacing(with: 6, where: x .> 6) }
-    static func derivative(_ x: Float8) -> Float8 { Float8(repeating: 0).replacing(with: 1, where: (x .> 0) .& (x .< 6)) }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .<= 0).replacing(with: 6, where: x .> 6) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { Float8(repeating: 0).replacing(with: 1, where: (x .> 0) .& (x .< 6)) }
 }
 
 /// The logistic function 1 / (1 + e^−x), computed without overflow for large |x|.
@@ -124,8 +124,8 @@ public func sigmoid(_ x: Tensor) -> Tensor { activate(x, Sigmoid.self) }
 /// y = σ(x);  d/dx = y · (1 − y)
 private enum Sigmoid: VectorActivation {
     static let name = "sigmoid", cost = 12
-    static func value(_ x: Float8) -> Float8 { logistic8(x) }
-    static func derivative(_ x: Float8) -> Float8 { let s = logistic8(x); return s * (1 - s) }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { logistic8(x) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { let s = logistic8(x); return s * (1 - s) }
 }
 
 /// Hyperbolic tangent.
@@ -134,6 +134,6 @@ public func tanh(_ x: Tensor) -> Tensor { activate(x, Tanh.self) }
 /// y = tanh(x);  d/dx = 1 − y²
 private enum Tanh: VectorActivation {
     static let name = "tanh", cost = 16
-    static func value(_ x: Float8) -> Float8 { lanes(x, tanhf) }
-    static func derivative(_ x: Float8) -> Float8 { let t = lanes(x, tanhf); return 1 - t * t }
+    @inline(__always) static func value(_ x: Float8) -> Float8 { lanes(x, tanhf) }
+    @inline(__always) static func derivative(_ x: Float8) -> Float8 { let t = lanes(x, tanhf); return 1 - t * t }
 }

@@ -48,8 +48,9 @@ public struct CacheRecord: Sendable, Equatable {
 /// ```
 ///
 /// Every file is written to a temporary name and renamed into place, so a killed run leaves at most
-/// an entry without `done`, which counts as absent and is recomputed. Any number of processes may
-/// share one cache: `compute` holds the entry's lock, so each key is computed once.
+/// an entry without `done`, which counts as absent and is recomputed (what it left there, temporary
+/// files included, is removed first). Any number of processes may share one cache: `compute` holds
+/// the entry's lock, so each key is computed once.
 public final class StageCache: @unchecked Sendable {
     public static let manifestFile = "manifest.json"
     public static let payloadFile = "payload.safetensors"
@@ -85,11 +86,10 @@ public final class StageCache: @unchecked Sendable {
         FileManager.default.fileExists(atPath: directory(for: key) + "/" + StageCache.doneFile)
     }
 
-    /// Whether `key` has an entry folder that was never finished (a run failed or was killed).
+    /// Whether `key` has an entry folder holding files of a run that never finished it (it failed
+    /// or was killed while writing: a payload, result, manifest or temporary file without `done`).
     public func hasUnfinishedEntry(_ key: StageKey) -> Bool {
-        let folder = directory(for: key)
-        return !contains(key) && (FileManager.default.fileExists(atPath: folder + "/" + StageCache.manifestFile)
-            || FileManager.default.fileExists(atPath: folder + "/" + StageCache.payloadFile))
+        !contains(key) && !leftovers(in: directory(for: key)).isEmpty
     }
 
     /// The `done` record of a finished entry, or nil.
@@ -148,6 +148,7 @@ public final class StageCache: @unchecked Sendable {
         try lock.acquire(onWait: onWait)
         defer { lock.release() }
         if contains(key) { return .foundFinished }
+        try removeLeftovers(of: key)
 
         let start = Date()
         let output = try body()

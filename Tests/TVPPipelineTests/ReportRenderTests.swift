@@ -1,0 +1,65 @@
+import Foundation
+import TVPPipeline
+import XCTest
+
+/// `report.html` rendered by headless Chromium: the page is drawn, with its text, its inline SVG
+/// loss curves and its embedded PNG prompts. Skips when no Chromium is installed
+/// (Debian: `apt-get install chromium`; or set TVP_CHROMIUM to the browser).
+final class ReportRenderTests: XCTestCase {
+    func testReportHTMLRendersTextCurvesAndPromptPictures() throws {
+        let browser = try Self.chromium()
+        let world = try ToyWorld.make()
+        defer { world.remove() }
+        let result = try world.run(try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]"],
+                                                     backend: TinyBackend()))
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let report = try XCTUnwrap(result.folder) + "/report.html"
+
+        let shot = world.root + "/report.png"
+        let profile = world.root + "/chromium-profile"
+        let status = try Self.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile)",
+                                            "--window-size=1100,1400", "--screenshot=\(shot)", URL(fileURLWithPath: report).absoluteString])
+        XCTAssertEqual(status, 0, "chromium failed")
+        let image = try PNGCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: shot))), file: shot)
+        XCTAssertEqual([image.width, image.height], [1100, 1400])
+
+        var painted = 0, text = 0, curve = 0, colourful = 0
+        for p in stride(from: 0, to: image.pixels.count, by: 3) {
+            let r = Int(image.pixels[p]), g = Int(image.pixels[p + 1]), b = Int(image.pixels[p + 2])
+            if r < 250 || g < 250 || b < 250 { painted += 1 }
+            if r < 80 && g < 80 && b < 80 { text += 1 }                                      // body text #222
+            if abs(r - 0x1f) < 40 && abs(g - 0x77) < 40 && abs(b - 0xb4) < 40 { curve += 1 }  // first curve #1f77b4
+            if max(r, g, b) - min(r, g, b) > 60 { colourful += 1 }                               // prompt frame, curves
+        }
+        let total = image.width * image.height
+        XCTAssertGreaterThan(painted, total / 50, "the page is (nearly) blank: \(painted) of \(total) pixels painted")
+        XCTAssertGreaterThan(text, 2_000, "no text drawn (\(text) dark pixels)")
+        XCTAssertGreaterThan(curve, 50, "no loss curve drawn (\(curve) pixels of its colour)")
+        XCTAssertGreaterThan(colourful, 10_000, "no prompt picture drawn (\(colourful) saturated pixels)")
+    }
+
+    /// Chromium from `$TVP_CHROMIUM` or the PATH; skips the test when there is none.
+    static func chromium() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["TVP_CHROMIUM"], !path.isEmpty { return path }
+        let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
+        for name in ["chromium", "chromium-browser", "google-chrome", "chrome"] {
+            for folder in folders where FileManager.default.isExecutableFile(atPath: folder + "/" + name) { return folder + "/" + name }
+        }
+        throw XCTSkip("no headless Chromium (install it with `apt-get install chromium`, or set TVP_CHROMIUM)")
+    }
+
+    /// Runs `binary` with output discarded, killing it after a minute; returns its exit status.
+    static func run(_ binary: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
