@@ -1,0 +1,118 @@
+import Foundation
+import TVPModels
+import TVPTensor
+
+/// The embedded zoo: small MLLMs assembled from real pretrained parts that share one frozen
+/// SmolLM2-135M-Instruct, each with its own vision tower tap and a connector trained by `Zoo.build`
+/// through the frozen LM (the way LLaVA's first stage trains only its projector), plus the
+/// CLIP-style TSE guide (`ZooGuide`).
+///
+/// Every zoo model takes 128 px images; the TVP padding prompt for them is a 16 px frame around a
+/// 96 px image (the official 30 px frame around 164 px, scaled to 128).
+public enum Zoo {
+    /// The side of every zoo model's (and the guide's) input images.
+    public static let imageSize = 128
+    /// The padding prompt's frame width for the zoo (TVP: 30 of 224; here 16 of 128).
+    public static let frame = 16
+    /// The side of the image inside the frame.
+    public static var innerSize: Int { imageSize - 2 * frame }
+
+    /// The official TVP classification prompt (`transfer_cls.py`: `prompt = "This is a photo of a"`),
+    /// the class name being the answer.
+    public static let classificationPrompt = "This is a photo of a"
+    /// The TSE caption of a class (`transfer_cls.py`: `f"this is a photo of a {target}"`).
+    public static func caption(_ className: String) -> String { "this is a photo of a \(className)" }
+
+    /// Fashion-MNIST's classes as the zoo's answers and candidates (lower case).
+    public static let fashionClassNames = ["t-shirt/top", "trouser", "pullover", "dress", "coat",
+                                           "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+    /// MNIST's classes as the zoo's answers and candidates.
+    public static let digitClassNames = (0...9).map(String.init)
+
+    /// mnist-5k has no official split: rows 0..<4000 train the zoo, rows 4000..<5000 are the test split.
+    public static let mnist5kTrainRows = 0..<4000
+    public static let mnist5kTestRows = 4000..<5000
+
+    /// The names of the zoo's MLLMs, in table order.
+    public static let modelNames = ZooModelSpec.all.map(\.name)
+
+    /// The assets `load` reads (names of datasets.manifest).
+    public static let languageAsset = ZooAsset(asset: "smollm2-135m-instruct", file: "SmolLM2-135M-Instruct.Q4_1.gguf")
+    public static let efficientNetAsset = ZooAsset(asset: "efficientnet-lite0", file: "efficientnet-lite0-57934424.pth")
+    public static let textTowerAsset = ZooAsset(asset: "all-minilm-l6-v2", file: "model.safetensors")
+}
+
+/// One file of a manifest asset.
+public struct ZooAsset: Sendable, Equatable {
+    public let asset: String
+    public let file: String
+
+    public init(asset: String, file: String) { (self.asset, self.file) = (asset, file) }
+
+    /// `<assets>/<asset>/<file>`, or a `ZooError` naming the `tvp-run fetch` command when it is absent.
+    public func path(in assets: String) throws -> String {
+        let path = (assets as NSString).appendingPathComponent("\(asset)/\(file)")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ZooError("missing asset '\(asset)' (\(path)): run `tvp-run fetch \(asset)`")
+        }
+        return path
+    }
+}
+
+/// An error of the zoo: a missing asset or weight file, or a file that does not fit.
+public struct ZooError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Which vision tower and which tap feed a zoo model's connector.
+public enum ZooTower: Sendable, Equatable {
+    /// EfficientNet-Lite0 (ImageNet-1k, frozen) at one tap.
+    case efficientNet(EfficientNetLite.Tap)
+    /// The zoo's small ViT (trained by `Zoo.build`), every patch token after its last block.
+    case vit
+}
+
+/// The connector kind of a zoo model.
+public enum ZooConnectorKind: Sendable, Equatable {
+    /// LLaVA-1.5's two-layer MLP (exact GELU).
+    case mlp
+    /// Groups of `groupSize` tokens averaged, then one linear map (MiniGPT-4-like short prefix).
+    case pooledLinear(groupSize: Int)
+    /// A small random-init Q-Former with learned queries, then a linear map (BLIP-2-like).
+    case qformer(ZooQFormerConnector.Shape)
+}
+
+/// One zoo MLLM: a tower tap and a connector.
+public struct ZooModelSpec: Sendable, Equatable {
+    public let name: String
+    public let tower: ZooTower
+    public let connector: ZooConnectorKind
+    /// Seeds the connector's random initialization.
+    public let seed: UInt64
+
+    public init(name: String, tower: ZooTower, connector: ZooConnectorKind, seed: UInt64) {
+        (self.name, self.tower, self.connector, self.seed) = (name, tower, connector, seed)
+    }
+
+    /// (a) LLaVA-like: the EfficientNet head (4×4 at 128 px → 16 tokens × 1280) → MLP → 576.
+    public static let effnetMLP = ZooModelSpec(name: "zoo-effnet-mlp", tower: .efficientNet(.head), connector: .mlp, seed: 11)
+    /// (b) MiniGPT-4-like: stage 4 (8×8 → 64 tokens × 112), each row of 8 tokens averaged → 8 tokens → linear → 576.
+    public static let effnetPool = ZooModelSpec(name: "zoo-effnet-pool", tower: .efficientNet(.stage(4)),
+                                                connector: .pooledLinear(groupSize: 8), seed: 12)
+    /// (c) BLIP-2-like: stage 6 (4×4 → 16 tokens × 320) → Q-Former (256 wide, 2 layers, 8 queries) → linear → 576.
+    public static let effnetQFormer = ZooModelSpec(name: "zoo-effnet-qformer", tower: .efficientNet(.stage(6)),
+                                                   connector: .qformer(.init(hidden: 256, layers: 2, heads: 4, queries: 8)), seed: 13)
+    /// (d) The zoo ViT (128 px, patch 32 → 16 tokens × 192) → MLP → 576.
+    public static let vitMLP = ZooModelSpec(name: "zoo-vit-mlp", tower: .vit, connector: .mlp, seed: 14)
+
+    public static let all = [effnetMLP, effnetPool, effnetQFormer, vitMLP]
+
+    /// The spec of `name`, or a `ZooError` listing the names.
+    public static func named(_ name: String) throws -> ZooModelSpec {
+        guard let spec = all.first(where: { $0.name == name }) else {
+            throw ZooError("unknown zoo model '\(name)'; the zoo has \(all.map(\.name).joined(separator: ", "))")
+        }
+        return spec
+    }
+}

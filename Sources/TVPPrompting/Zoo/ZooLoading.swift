@@ -1,0 +1,128 @@
+import Foundation
+import TVPData
+import TVPModels
+import TVPTensor
+
+/// The loaded zoo: every MLLM (sharing one language model) and the TSE guide.
+public struct ZooModels {
+    public let models: [ComposedMLLM]
+    public let guide: ZooGuide
+    public let tokenizer: any Tokenizer
+
+    /// The model called `name`, or a `ZooError` listing the names.
+    public func model(_ name: String) throws -> ComposedMLLM {
+        guard let m = models.first(where: { $0.name == name }) else {
+            throw ZooError("no zoo model '\(name)'; loaded: \(models.map(\.name).joined(separator: ", "))")
+        }
+        return m
+    }
+}
+
+extension Zoo {
+    /// The committed weight files (connectors, ViT tower, guide projections): `Pipelines/zoo/connectors`
+    /// under the current directory when present, else under this source tree's repository root.
+    public static func defaultWeightsDirectory(filePath: String = #filePath) -> String {
+        let relative = "Pipelines/zoo/connectors"
+        let here = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(relative)
+        if FileManager.default.fileExists(atPath: here) { return here }
+        var root = URL(fileURLWithPath: filePath)
+        for _ in 0..<4 { root.deleteLastPathComponent() }          // …/Sources/TVPPrompting/Zoo/ZooLoading.swift
+        return root.appendingPathComponent(relative).path
+    }
+
+    /// The weight file of a zoo model's connector, the ViT tower and the guide.
+    public static func connectorFile(_ name: String, in directory: String) -> String { (directory as NSString).appendingPathComponent("\(name).safetensors") }
+    public static func vitFile(in directory: String) -> String { (directory as NSString).appendingPathComponent("zoo-vit-tower.safetensors") }
+    public static func guideFile(in directory: String) -> String { (directory as NSString).appendingPathComponent("zoo-guide.safetensors") }
+
+    /// A freshly initialized connector of `spec` (seeded by `spec.seed`).
+    public static func makeConnector(_ spec: ZooModelSpec, inputWidth: Int, outputWidth: Int) throws -> any Connector {
+        switch spec.connector {
+        case .mlp: return MLPProjector(inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
+        case .pooledLinear(let k): return try PooledLinearProjector(inputWidth: inputWidth, outputWidth: outputWidth, groupSize: k, seed: spec.seed)
+        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
+        }
+    }
+
+    /// A connector of `spec` from its weights (every tensor used).
+    public static func loadConnector(_ spec: ZooModelSpec, inputWidth: Int, weights: [String: Tensor], source: String) throws -> any Connector {
+        let w = Weights(weights, source: source)
+        let connector: any Connector
+        switch spec.connector {
+        case .mlp: connector = try MLPProjector(weights: w, prefix: "")
+        case .pooledLinear(let k): connector = try PooledLinearProjector(weights: w, prefix: "", groupSize: k)
+        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, weights: w)
+        }
+        try w.finish()
+        try require(connector.inputWidth == inputWidth, "Zoo", "\(source): the connector takes width \(connector.inputWidth), the tower gives \(inputWidth)")
+        return connector
+    }
+
+    /// The vision encoder of `spec` over the given towers.
+    public static func encoder(_ spec: ZooModelSpec, efficientNet: EfficientNetLite?, vit: VisionTransformer?) throws -> any VisionEncoder {
+        switch spec.tower {
+        case .efficientNet(let tap):
+            guard let efficientNet else { throw ZooError("\(spec.name) needs EfficientNet-Lite0") }
+            return try EfficientNetVisionEncoder(network: efficientNet, tap: tap, inputSize: imageSize)
+        case .vit:
+            guard let vit else { throw ZooError("\(spec.name) needs the zoo ViT tower") }
+            return try ZooViT.encoder(vit)
+        }
+    }
+
+    /// One zoo MLLM from its parts (SmolLM2 chat template).
+    public static func assemble(_ spec: ZooModelSpec, encoder: any VisionEncoder, connector: any Connector,
+                                language: LlamaModel, tokenizer: (any Tokenizer)?) throws -> ComposedMLLM {
+        try ComposedMLLM(name: spec.name, encoder: encoder, connector: connector, language: language, tokenizer: tokenizer, template: .smolLM2Chat)
+    }
+
+    /// The shared frozen language model and its tokenizer from the SmolLM2 GGUF.
+    public static func loadLanguage(assets: String) throws -> (LlamaModel, ByteLevelBPETokenizer) {
+        let file = try GGUFFile(path: languageAsset.path(in: assets))
+        return (try LlamaModel(gguf: file), try ByteLevelBPETokenizer(gguf: file))
+    }
+
+    /// Every zoo model and the guide from the manifest assets under `assets` (default
+    /// `~/.cache/tvp/assets`) and the committed weights in `weights`. Throws a `ZooError` naming the
+    /// asset to fetch, or the weight file to rebuild with `Zoo.build`, when one is absent.
+    public static func load(assets: String = Fetcher().assetsDirectory, weights: String = defaultWeightsDirectory(),
+                            names: [String] = modelNames) throws -> ZooModels {
+        func committed(_ path: String) throws -> [String: Tensor] {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ZooError("missing zoo weight file \(path): rebuild the zoo (`tvp-run Pipelines/zoo.yaml`, which calls Zoo.build)")
+            }
+            return try Safetensors.read(path)
+        }
+        let (language, tokenizer) = try loadLanguage(assets: assets)
+        let efficientNet = try EfficientNetLite.load(efficientNetAsset.path(in: assets))
+        let specs = try names.map(ZooModelSpec.named)
+        let vit = specs.contains { $0.tower == .vit } ? try ZooViT.tower(weights: committed(vitFile(in: weights)), source: vitFile(in: weights)) : nil
+        let models = try specs.map { spec -> ComposedMLLM in
+            let encoder = try encoder(spec, efficientNet: efficientNet, vit: vit)
+            let path = connectorFile(spec.name, in: weights)
+            let connector = try loadConnector(spec, inputWidth: encoder.featureWidth, weights: committed(path), source: path)
+            return try assemble(spec, encoder: encoder, connector: connector, language: language, tokenizer: tokenizer)
+        }
+        let textDirectory = (try textTowerAsset.path(in: assets) as NSString).deletingLastPathComponent
+        let text = try BERTEncoder(directory: textDirectory)
+        let vocab = try ZooAsset(asset: textTowerAsset.asset, file: "vocab.txt").path(in: assets)
+        let guide = try ZooGuide(network: efficientNet, text: text, tokenizer: WordPieceTokenizer(vocabTxt: vocab),
+                                 weights: committed(guideFile(in: weights)), source: guideFile(in: weights))
+        return ZooModels(models: models, guide: guide, tokenizer: tokenizer)
+    }
+
+    /// Zero-shot top-1 accuracy of `model` on `set` (framed clean images, the official
+    /// classification prompt, the class names as candidates, argmax of the mean token log-likelihood).
+    public static func zeroShotAccuracy(_ model: ComposedMLLM, set: ZooImageSet, batchSize: Int = 16) throws -> Double {
+        var correct = 0
+        let prompt = try model.promptTokens(question: classificationPrompt)
+        let candidates = try set.classNames.map { try model.candidateTokens($0) }
+        for start in stride(from: 0, to: set.count, by: batchSize) {
+            let range = start..<min(set.count, start + batchSize)
+            let images = try framedImages(slice(set.images, axis: 0, range: range))
+            let predicted = try model.predict(images: images, promptTokens: Array(repeating: prompt, count: range.count), candidateTokens: candidates)
+            correct += zip(predicted, range).filter { $0 == set.labels[$1] }.count
+        }
+        return Double(correct) / Double(set.count)
+    }
+}

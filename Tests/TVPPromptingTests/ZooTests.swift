@@ -1,0 +1,158 @@
+import Foundation
+import TVPPrompting
+import TVPTensor
+import XCTest
+
+/// Tiny random parts: a 128 px ViT (patch 64 → 4 tokens × 16) and a 2-layer LLaMA of width 16 over 64 ids.
+enum ZooTiny {
+    static let language: LlamaModel = {
+        let config = LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                 vocabSize: 64, tieWordEmbeddings: true)
+        return try! LlamaModel(config: config, weights: Weights(LlamaModel.randomWeights(config, seed: 8, std: 0.3), source: "random"))
+    }()
+
+    static func encoder() throws -> CLIPVisionEncoder {
+        let config = VisionTransformer.Config(imageSize: 128, patchSize: 64, width: 16, layers: 1, heads: 2, outputDim: 16)
+        let tower = try VisionTransformer(weights: Weights(VisionTransformer.randomWeights(config, seed: 3), source: "random"), heads: 2)
+        return try CLIPVisionEncoder(tower: tower, layer: -1, normalization: ZooViT.normalization)
+    }
+
+    static func spec(_ connector: ZooConnectorKind) -> ZooModelSpec {
+        ZooModelSpec(name: "tiny", tower: .vit, connector: connector, seed: 5)
+    }
+    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3))]
+
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "zoo-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
+
+final class ZooAssemblyTests: XCTestCase {
+    func testEveryConnectorKindAssemblesAndRoundTripsThroughF16() throws {
+        let encoder = try ZooTiny.encoder()
+        let images = Tensor.uniform([2, 3, 128, 128], seed: 1)
+        let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1, 2], afterImage: [3])]
+        let directory = try ZooTiny.temporaryDirectory()
+        for (kind, tokens) in zip(ZooTiny.kinds, [4, 2, 3]) {
+            let spec = ZooTiny.spec(kind)
+            let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16)
+            let model = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: ZooTiny.language, tokenizer: nil)
+            let visual = try model.visualTokens(images: images)
+            XCTAssertEqual(visual.shape, [2, tokens, 16], "\(kind)")
+            let loss = try model.loss(images: images, promptTokens: prompts, answerTokens: [[4, 5], [6]])
+            XCTAssertTrue(loss.data[0].isFinite && loss.data[0] > 0)
+
+            let path = Zoo.connectorFile("tiny-\(tokens)", in: directory)
+            try Float16Safetensors.write(connector.namedParameters, metadata: ["k": "v"], to: path)
+            let reloaded = try Zoo.loadConnector(spec, inputWidth: 16, weights: Safetensors.read(path), source: path)
+            XCTAssertEqual(Set(reloaded.namedParameters.keys), Set(connector.namedParameters.keys))
+            let again = try Zoo.assemble(spec, encoder: encoder, connector: reloaded, language: ZooTiny.language, tokenizer: nil).visualTokens(images: images)
+            for i in 0..<visual.count { XCTAssertEqual(again.data[i], visual.data[i], accuracy: 2e-2 * max(1, abs(visual.data[i]))) }
+        }
+        XCTAssertThrowsError(try Zoo.loadConnector(ZooTiny.spec(.mlp), inputWidth: 16, weights: [:], source: "empty"))
+    }
+
+    func testZooDefinitionAndConstants() throws {
+        XCTAssertEqual(Zoo.modelNames, ["zoo-effnet-mlp", "zoo-effnet-pool", "zoo-effnet-qformer", "zoo-vit-mlp"])
+        XCTAssertEqual(Zoo.innerSize, 96)
+        XCTAssertEqual(Zoo.caption("coat"), "this is a photo of a coat")
+        XCTAssertThrowsError(try ZooModelSpec.named("zoo-nothing")) { XCTAssertTrue("\($0)".contains("zoo-effnet-mlp")) }
+        let framed = try Zoo.framedImages(Tensor(repeating: 1, shape: [1, 1, 28, 28]))
+        XCTAssertEqual(framed.shape, [1, 3, 128, 128])
+        XCTAssertEqual(framed.data[0], 0)                                   // frame
+        XCTAssertEqual(framed.data[64 * 128 + 64], 1, accuracy: 1e-6)        // inside
+        XCTAssertThrowsError(try ZooAsset(asset: "no-such-asset", file: "x.bin").path(in: "/nonexistent")) {
+            XCTAssertTrue("\($0)".contains("tvp-run fetch no-such-asset"))
+        }
+        XCTAssertThrowsError(try Zoo.load(assets: "/nonexistent")) { XCTAssertTrue("\($0)".contains("tvp-run fetch")) }
+    }
+
+    func testFeatureCacheRoundTripAndFingerprint() throws {
+        let path = try ZooTiny.temporaryDirectory() + "/features.safetensors"
+        let features = ["head": Tensor.randn([3, 4, 5], seed: 2)]
+        var computed = 0
+        let first = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return features }
+        let second = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return [:] }
+        XCTAssertEqual(computed, 1)
+        XCTAssertEqual(second["head"]!.shape, [3, 4, 5])
+        for i in 0..<60 { XCTAssertEqual(second["head"]!.data[i], first["head"]!.data[i]) }
+        XCTAssertNil(try ZooFeatureCache.read(path: path, fingerprint: "b"))
+        let batched = try ZooFeatureCache.encoder(ZooTiny.encoder(), grayImages: Tensor.uniform([3, 1, 28, 28], seed: 4), batchSize: 2)
+        XCTAssertEqual(batched.shape, [3, 4, 16])
+    }
+}
+
+final class ZooTrainingTests: XCTestCase {
+    func testConnectorTrainingLowersTheLossAndResumes() throws {
+        let encoder = try ZooTiny.encoder()
+        let spec = ZooTiny.spec(.mlp)
+        let model = try Zoo.assemble(spec, encoder: encoder, connector: Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16),
+                                     language: ZooTiny.language, tokenizer: nil)
+        let features = Tensor.randn([2, 4, 16], seed: 9)
+        let prompt = PromptTokens(beforeImage: [1], afterImage: [2, 3])
+        let samples = [(image: 0, prompt: prompt, answer: [10, 11]), (image: 1, prompt: prompt, answer: [20])]
+        func loss() throws -> Float {
+            try withoutGrad { try model.loss(visualTokens: model.connector(features), promptTokens: [prompt, prompt], answerTokens: [[10, 11], [20]]) }.data[0]
+        }
+        let before = try loss()
+        let checkpoint = try ZooTiny.temporaryDirectory() + "/ckpt.safetensors"
+        let options = ZooTrainingOptions(epochs: 3, batchSize: 2, lr: 1e-2, seed: 1, logEvery: 100)
+        let report = try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: options, checkpoint: checkpoint, log: { _ in })
+        XCTAssertEqual(report.steps, 3)
+        XCTAssertLessThan(try loss(), before)
+        XCTAssertFalse(model.connector.parameters.contains { $0.requiresGrad })
+        // A rerun with the same checkpoint finds every epoch done and takes no step.
+        let resumed = try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: options, checkpoint: checkpoint, log: { _ in })
+        XCTAssertEqual(resumed.steps, 0)
+    }
+
+    func testGuideInfoNCEGradientMatchesFiniteDifferences() throws {
+        let image = Tensor.randn([3, 5], seed: 1), text = Tensor.randn([2, 4], seed: 2)
+        let imageProjection = LinearLayer(inputs: 5, outputs: 3, seed: 3), textProjection = LinearLayer(inputs: 4, outputs: 3, seed: 4)
+        let logScale = try Tensor([1.2], shape: [1])
+        let targets = [0, 1, 1]
+        func loss() throws -> Float {
+            try ZooGuide.infoNCE(imageFeatures: image, textFeatures: text, targets: targets, imageProjection: imageProjection,
+                                 textProjection: textProjection, logScale: logScale).data[0]
+        }
+        let params = [imageProjection.weight, imageProjection.bias!, textProjection.weight, logScale]
+        for p in params { p.requiresGrad = true }
+        try ZooGuide.infoNCE(imageFeatures: image, textFeatures: text, targets: targets, imageProjection: imageProjection,
+                             textProjection: textProjection, logScale: logScale).backward()
+        for p in params { p.requiresGrad = false }
+        // Reference: the softmax cross-entropy by hand, differentiated by central differences.
+        let reference = try loss()
+        XCTAssertGreaterThan(reference, 0)
+        for p in params {
+            let grad = try XCTUnwrap(p.grad)
+            for i in 0..<p.count {
+                let saved = p.data[i], h: Float = 1e-2
+                p.data[i] = saved + h; let up = try loss()
+                p.data[i] = saved - h; let down = try loss()
+                p.data[i] = saved
+                XCTAssertEqual(grad.data[i], (up - down) / (2 * h), accuracy: 2e-3 + 2e-2 * abs(grad.data[i]))
+            }
+        }
+        // The scale is clamped at 100: no gradient flows to the log scale beyond it.
+        logScale.data[0] = 6
+        logScale.grad = nil
+        logScale.requiresGrad = true
+        try ZooGuide.infoNCE(imageFeatures: image, textFeatures: text, targets: targets, imageProjection: imageProjection,
+                             textProjection: textProjection, logScale: logScale).backward()
+        XCTAssertEqual(try XCTUnwrap(logScale.grad).data[0], 0)
+    }
+
+    func testInfoNCEMatchesAHandComputedValue() throws {
+        // Identity projections: cosines are computed by hand.
+        let eye = try Tensor([1, 0, 0, 1], shape: [2, 2])
+        let projection = LinearLayer(weight: eye, bias: nil)
+        let image = try Tensor([1, 0, 1, 1], shape: [2, 2]), text = try Tensor([1, 0, 0, 2], shape: [2, 2])
+        let loss = try ZooGuide.infoNCE(imageFeatures: image, textFeatures: text, targets: [0, 1], imageProjection: projection,
+                                        textProjection: projection, logScale: Tensor([Float(log(2.0))], shape: [1]))
+        // Row 0: logits 2·[1, 0]; row 1: logits 2·[1/√2, 1/√2] → ln 2.
+        let row0 = -log(exp(2.0) / (exp(2.0) + 1)), row1 = log(2.0)
+        XCTAssertEqual(Double(loss.data[0]), (row0 + row1) / 2, accuracy: 1e-5)
+    }
+}
