@@ -74,7 +74,12 @@ final class PromptingBackendTests: XCTestCase {
         XCTAssertTrue(missing.contains("is not a folder") && missing.contains("llava-1.5"), missing)
         try FileManager.default.removeItem(atPath: root + "/blip2-tiny/tokenizer.json")
         XCTAssertTrue(message { try backend.makeModel(self.build("b", "blip2", folder: "blip2-tiny")) }.contains("has no tokenizer.json"))
-        XCTAssertTrue(message { try backend.makeModel(self.build("z", "zoo", folder: "blip2-tiny")) }.contains("zoo not available in this build"))
+        var zoo = build("zoo-effnet-mlp", "zoo", folder: "blip2-tiny")
+        zoo.assetsDirectory = root + "/no-assets"
+        let noAssets = message { try backend.makeModel(zoo) }
+        XCTAssertTrue(noAssets.contains("run `tvp-run fetch smollm2-135m-instruct`"), noAssets)
+        XCTAssertEqual(backend.requiredAssets(family: "zoo", options: .object([:])),
+                       ["smollm2-135m-instruct", "efficientnet-lite0", "all-minilm-l6-v2"])
         XCTAssertEqual(backend.requiredAssets(family: "clip", options: .object([:])), ["clip-bpe-vocab"])
         XCTAssertEqual(backend.requiredAssets(family: "clip", options: ["vocab": "/x"]), [])
     }
