@@ -83,6 +83,7 @@ enum BenchOutputs {
         let curve: JSONValue = .array((0..<200).map { ["step": .integer($0), "total": .double(1 / Double($0 + 1))] })
         return [
             Sample(kind: StageKinds.fetch, tensors: [:], result: ["files": ["a": "/x/a", "b": "/x/b"]]),
+            Sample(kind: StageKinds.render, tensors: [:], result: ["root": "/x/renders/0123", "split": "train", "count": .integer(images)]),
             Sample(kind: StageKinds.loadSplit, tensors: ["images": Tensor.randn([images, 3, 224, 224], seed: 4),
                                                          "labels": Tensor(zeros: [images])], result: ["count": .integer(images)]),
             Sample(kind: StageKinds.cleanFeatures, tensors: ["tokens": Tensor.randn([images, 50, 768], seed: 5)], result: [:]),

@@ -35,13 +35,17 @@ public struct PipelineSpec: Sendable {
 }
 
 /// One task: a dataset of the manifest, its train and test splits, and how its samples are asked.
-public struct TaskSpec: Sendable, Equatable {
+public struct TaskSpec: Sendable {
     /// The key under `data:`; the column group of the report.
     public var name: String
     /// The manifest asset name.
     public var dataset: String
-    /// The manifest loader of that asset (`idx-gz`, `csv-gz`, `svhn-mat`).
+    /// The manifest loader of that asset (`idx-gz`, `clevr`, …; see `SplitLoaders.supported`), or
+    /// the generated dataset's name (`GeneratedDatasets`).
     public var loader: String
+    /// `prefer:` a manifest dataset (name, loader) used instead of `dataset` when its files are in
+    /// the asset cache (the real CLEVR instead of the renders).
+    public var preferred: (name: String, loader: String)?
     public var train: SplitSpec
     public var test: SplitSpec
     public var sampling: SamplingSpec

@@ -148,21 +148,34 @@ extension PipelineSpec {
         for (key, value) in try node.entries() {
             let name = try key.string()
             let path = "data.\(name)"
-            let fields = try YAMLFields(value, path: path, allowed: ["dataset", "train", "test", "limit", "sampling", "seed",
+            let fields = try YAMLFields(value, path: path, allowed: ["dataset", "prefer", "train", "test", "limit", "sampling", "seed",
                                                                      "question", "classes", "caption"])
             let datasetNode = try fields.required("dataset")
             let dataset = try datasetNode.string()
-            let datasets = context.manifest.assets.filter { $0.kind == .dataset }
-            guard let asset = datasets.first(where: { $0.name == dataset }) else {
-                throw unknownName(dataset, among: datasets.map(\.name), what: "dataset", at: datasetNode.mark)
+            /// A dataset's loader and split names: a manifest dataset, or one the pipeline renders.
+            func resolve(_ name: String, at node: YAMLNode) throws -> (loader: String, splits: [String]) {
+                if let splits = GeneratedDatasets.splits(of: name) { return (name, splits) }
+                let datasets = context.manifest.assets.filter { $0.kind == .dataset }
+                guard let asset = datasets.first(where: { $0.name == name }) else {
+                    throw unknownName(name, among: datasets.map(\.name) + GeneratedDatasets.names, what: "dataset", at: node.mark)
+                }
+                guard ValidationContext.supportedLoaders.contains(asset.loader) else {
+                    throw YAMLError("dataset '\(name)' uses loader '\(asset.loader)', which the load stage does not read; " +
+                                    "supported: " + ValidationContext.supportedLoaders.joined(separator: ", "), at: node.mark)
+                }
+                return (asset.loader, asset.splits.map(\.name))
             }
-            guard ValidationContext.supportedLoaders.contains(asset.loader) else {
-                throw YAMLError("dataset '\(dataset)' uses loader '\(asset.loader)', which the load stage does not read; " +
-                                "supported: " + ValidationContext.supportedLoaders.joined(separator: ", "), at: datasetNode.mark)
+            let (loader, splitNames) = try resolve(dataset, at: datasetNode)
+            let generated = GeneratedDatasets.names.contains(dataset)
+            let preferred = try fields.optional("prefer").map { node -> (name: String, loader: String, splits: [String]) in
+                let name = try node.string()
+                guard !GeneratedDatasets.names.contains(name) else { throw YAMLError("'\(path).prefer' names a dataset of the manifest", at: node.mark) }
+                let resolved = try resolve(name, at: node)
+                return (name, resolved.loader, resolved.splits)
             }
             let limit = try fields.optional("limit").map { try fields.checkedInt($0, key: "limit", min: 1) }
             func split(_ role: String) throws -> SplitSpec {
-                let splitNode = try fields.required(role, hint: "name a split of \(dataset): " + asset.splits.map(\.name).joined(separator: ", "))
+                let splitNode = try fields.required(role, hint: "name a split of \(dataset): " + splitNames.joined(separator: ", "))
                 var spec: SplitSpec
                 var nameNode = splitNode
                 if case .mapping = splitNode {
@@ -173,8 +186,15 @@ extension PipelineSpec {
                 } else {
                     spec = SplitSpec(split: try splitNode.string(), limit: limit)
                 }
-                guard asset.splits.contains(where: { $0.name == spec.split }) else {
-                    throw unknownName(spec.split, among: asset.splits.map(\.name), what: "split of \(dataset)", at: nameNode.mark)
+                guard splitNames.contains(spec.split) else {
+                    throw unknownName(spec.split, among: splitNames, what: "split of \(dataset)", at: nameNode.mark)
+                }
+                if let preferred, !preferred.splits.contains(spec.split) {
+                    throw YAMLError("split '\(spec.split)' of \(dataset) is not a split of the preferred dataset \(preferred.name) " +
+                                    "(\(preferred.splits.joined(separator: ", ")))", at: nameNode.mark)
+                }
+                if generated && (spec.limit == nil || spec.skip > 0) {
+                    throw YAMLError("'\(path).\(role)' of \(dataset) needs a limit (the number of scenes it renders) and no skip", at: splitNode.mark)
                 }
                 return spec
             }
@@ -184,7 +204,8 @@ extension PipelineSpec {
                 return items
             }
             tasks.append(TaskSpec(
-                name: name, dataset: dataset, loader: asset.loader, train: try split("train"), test: try split("test"),
+                name: name, dataset: dataset, loader: loader, preferred: preferred.map { ($0.name, $0.loader) },
+                train: try split("train"), test: try split("test"),
                 sampling: SamplingSpec(rawValue: try fields.choice("sampling", SamplingSpec.allCases.map(\.rawValue), default: "first"))!,
                 seed: try fields.int("seed", default: 0),
                 question: try fields.string("question", default: ClassificationPrompts.officialQuestion),

@@ -8,7 +8,10 @@ extension StageRegistry {
             StageKind(name: StageKinds.fetch, codeVersion: "1", resources: .light) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).fetchStage(context, parameters)
             },
-            StageKind(name: StageKinds.loadSplit, codeVersion: "1", resources: .light) { [weak self] context, parameters in
+            StageKind(name: StageKinds.render, codeVersion: "\(CLEVRRenderer.version)", resources: .compute) { [weak self] context, parameters in
+                try StageRegistry.alive(self, context).renderStage(context, parameters)
+            },
+            StageKind(name: StageKinds.loadSplit, codeVersion: "2", resources: .light) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).loadSplitStage(context, parameters)
             },
         ]
@@ -27,6 +30,21 @@ extension StageRegistry {
             context.progress(Double(index + 1) / Double(asset.files.count), file.name)
         }
         return StageOutput(result: ["asset": .string(name), "files": .object(files)])
+    }
+
+    /// `render` {split, count, size, seed}: draws `count` CLEVR-style scenes of `split` with
+    /// `CLEVRRenderer` into `<cache>/renders/<stage key>/` in CLEVR's layout (images, scenes, counting
+    /// questions, POPE-style probes of the three settings). Resumable: a killed render keeps the
+    /// images it wrote. Result {root, split, count}.
+    func renderStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
+        guard let split = parameters["split"]?.stringValue, let count = parameters["count"]?.intValue, let size = parameters["size"]?.intValue,
+              let seed = parameters["seed"]?.intValue else { throw PipelineError.stage(context.stageID, "missing split, count, size or seed") }
+        let root = ((fetcher.cacheDirectory as NSString).appendingPathComponent("renders") as NSString).appendingPathComponent(context.key.hex)
+        let progress = self.progress(context)
+        try CLEVRRenderer.render(root: root, split: split, count: count, size: size, seed: UInt64(bitPattern: Int64(seed))) { done, total in
+            progress.update(completed: done, total: total, unit: "scene")
+        }
+        return StageOutput(result: ["root": .string(root), "split": .string(split), "count": .integer(count)])
     }
 
     /// `load-split` {dataset, loader, split, entries, requires, limit, skip, sampling, seed, classes,
@@ -57,8 +75,10 @@ extension StageRegistry {
         let limit = parameters["limit"]?.intValue
         let random = parameters["sampling"]?.stringValue == "random"
         let seed = UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0))
-        let files = try context.input(at: 0).result()["files"] ?? .null
-        let paths = try entries(parameters["entries"]).map { try ArchiveMembers.path(of: $0, files: files, stage: id) }
+        let source = try context.input(at: 0).result()
+        // A generated dataset reads its render stage's folder; a manifest dataset its fetched entries.
+        let paths = GeneratedDatasets.names.contains(loader) ? [source["root"]?.stringValue ?? ""]
+            : try entries(parameters["entries"]).map { try ArchiveMembers.path(of: $0, files: source["files"] ?? .null, stage: id) }
         var required: [String: [String]] = [:]
         for (offset, requirement) in (parameters["requires"]?.arrayValue ?? []).enumerated() {
             let asset: String = try requirement["asset"]?.stringValue ?? { throw PipelineError.stage(id, "bad requirement \(requirement)") }()

@@ -5,7 +5,7 @@ import TVPFormats
 /// Compiles validated pipelines into engine stages:
 ///
 /// ```
-/// fetch[ASSET] → load[TASK/train|test] → features[TASK/SURROGATE] (fca > 0)
+/// fetch[ASSET] or render[SPLIT/…] → load[TASK/train|test] → features[TASK/SURROGATE] (fca > 0)
 ///                                       → text[TASK/GUIDE]        (tse > 0)
 ///              → train[TASK/vp|tvp] → eval[TASK/MODEL/PROTOCOL(/CORRUPTION)] → aggregate → report
 /// ```
@@ -17,6 +17,8 @@ public struct PipelineCompiler {
     public let registry: StageRegistry
     /// The folder `weights: {path: …}` is resolved against (the pipeline file's folder).
     public let baseDirectory: String
+    /// What the compilation decided that a person should hear (which dataset a task reads), once each.
+    public private(set) var notes: [String] = []
 
     public init(registry: StageRegistry, baseDirectory: String = ".") {
         self.registry = registry
@@ -24,12 +26,12 @@ public struct PipelineCompiler {
     }
 
     /// One engine pipeline per point, named `PipelinePoint.pipelineName`.
-    public func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
+    public mutating func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
         try loaded.points.map { try compile($0.spec, name: $0.pipelineName) }
     }
 
     /// The stages of one validated spec.
-    public func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
+    public mutating func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
         var stages: [Stage] = []
         var ids: Set<String> = []
         func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws {
@@ -67,30 +69,59 @@ public struct PipelineCompiler {
         var trainings: [JSONValue] = [], trainingIDs: [String] = []
         let variants = PromptVariant.allCases.filter { variant in spec.evaluate.protocols.contains { $0.variant == variant } }
 
+        var datasetsUsed: [String: JSONValue] = [:]
+        func note(_ text: String) { if !notes.contains(text) { notes.append(text) } }
         for task in spec.tasks {
-            let asset = try registry.manifest.asset(named: task.dataset)
-            let fetchID = "fetch[\(task.dataset)]"
-            try add(fetchID, StageKinds.fetch, ["asset": .string(task.dataset)], assets: checksums(asset))
-            // Assets the dataset requires (POPE: the COCO images): fetched too, their entries handed to the load.
-            var requires: [JSONValue] = [], requiredFetches: [String] = []
-            for name in asset.requires {
-                let required = try registry.manifest.asset(named: name)
-                try add("fetch[\(name)]", StageKinds.fetch, ["asset": .string(name)], assets: checksums(required))
-                requires.append(["asset": .string(name), "entries": entriesJSON(required.splits.first?.entries ?? [])])
-                requiredFetches.append("fetch[\(name)]")
+            // The dataset this run reads: `prefer:` when its files are fetched, else `dataset:`.
+            var dataset = task.dataset, loader = task.loader
+            if let preferred = task.preferred {
+                let asset = try registry.manifest.asset(named: preferred.name)
+                if asset.files.allSatisfy({ registry.fetcher.state(of: $0, in: asset) != .missing }) {
+                    (dataset, loader) = preferred
+                    note("task \(task.name): using \(preferred.name) (fetched) instead of \(task.dataset)")
+                } else {
+                    note("task \(task.name): using \(task.dataset) (\(preferred.name) is not fetched; `tvp-run fetch \(preferred.name)` to use it)")
+                }
             }
-            /// The load stage of a split; returns its id.
+            datasetsUsed[task.name] = .string(dataset)
+            let generated = GeneratedDatasets.names.contains(dataset)
+            let asset = generated ? nil : try registry.manifest.asset(named: dataset)
+            var sourceInputs: [String] = []
+            var requires: [JSONValue] = []
+            if let asset {
+                try add("fetch[\(dataset)]", StageKinds.fetch, ["asset": .string(dataset)], assets: checksums(asset))
+                sourceInputs = ["fetch[\(dataset)]"]
+                // Assets the dataset requires (POPE: the COCO images): fetched too, their entries handed to the load.
+                for name in asset.requires {
+                    let required = try registry.manifest.asset(named: name)
+                    try add("fetch[\(name)]", StageKinds.fetch, ["asset": .string(name)], assets: checksums(required))
+                    requires.append(["asset": .string(name), "entries": entriesJSON(required.splits.first?.entries ?? [])])
+                    sourceInputs.append("fetch[\(name)]")
+                }
+            }
+            /// The load stage of a split (after its render stage, for a generated dataset); returns its id.
             func load(_ role: String, _ split: SplitSpec) throws -> String {
+                var inputs = sourceInputs
+                if generated {
+                    let renderSplit = GeneratedDatasets.renderSplit(split.split)
+                    let count = split.limit ?? 0   // validated: generated splits have a limit, no skip
+                    let renderID = "render[\(renderSplit)/\(count)/\(layout.imageSize)px/seed\(task.seed)]"
+                    try add(renderID, StageKinds.render, ["split": .string(renderSplit), "count": .integer(count),
+                                                           "size": .integer(layout.imageSize), "seed": .integer(task.seed)])
+                    inputs = [renderID]
+                }
                 let parameters: [String: JSONValue] = [
-                    "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
-                    "entries": entriesJSON(asset.splits.first { $0.name == split.split }?.entries ?? []),
+                    "dataset": .string(dataset), "loader": .string(loader), "split": .string(split.split),
+                    "entries": entriesJSON(asset?.splits.first { $0.name == split.split }?.entries ?? []),
                     "requires": .array(requires), "image_size": .integer(spec.prompt.imageSize),
-                    "limit": split.limit.map { .integer($0) } ?? .null, "skip": .integer(split.skip), "sampling": .string(task.sampling.rawValue),
+                    // A generated split is read whole: its render has `limit` scenes (POPE: several probes each).
+                    "limit": generated ? .null : split.limit.map { .integer($0) } ?? .null, "skip": .integer(split.skip),
+                    "sampling": .string(task.sampling.rawValue),
                     "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]
                 let id = "load[\(task.name)/\(role)]"
-                try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID] + requiredFetches)
+                try add(id, StageKinds.loadSplit, .object(parameters), inputs: inputs)
                 return id
             }
             let trainLoad = try load("train", task.train)
@@ -161,6 +192,7 @@ public struct PipelineCompiler {
             + spec.targets.map { ["name": .string($0), "role": "target"] }
         try add("aggregate", StageKinds.aggregate, [
             "pipeline": .string(name), "tasks": .array(spec.tasks.map { .string($0.name) }), "models": .array(models),
+            "datasets": .object(datasetsUsed),
             "protocols": .array(spec.evaluate.protocols.map { .string($0.rawValue) }),
             "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
             "corruptions": .array(spec.evaluate.corruptions.map { .string($0.label) }),

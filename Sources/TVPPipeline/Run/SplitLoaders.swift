@@ -32,6 +32,7 @@ enum SplitData {
 enum SplitLoaders {
     /// The loaders `load-split` reads (checked when a pipeline file is validated).
     static let supported = ["idx-gz", "csv-gz", "svhn-mat", "cifar-python", "cifar-binary", "clevr", "pope", "hateful-memes"]
+        + GeneratedDatasets.names
 
     /// Reads split `split` of `dataset` from its entries' paths (`required`: the entry paths of the
     /// assets the dataset requires, by asset name); `limit` keeps the first samples (nil: all).
@@ -77,6 +78,13 @@ enum SplitLoaders {
         case "hateful-memes":
             let root = (paths[0] as NSString).deletingLastPathComponent
             return .multipleChoice(try HatefulMemes.load(root: root, split: split, size: size, limit: limit), decodeSize: imageSize)
+        case GeneratedDatasets.clevrRender:         // paths[0]: the render stage's folder, in CLEVR's layout
+            return .multipleChoice(try CLEVR.counting(root: paths[0], split: GeneratedDatasets.renderSplit(split), limit: limit), decodeSize: nil)
+        case GeneratedDatasets.popeRender:
+            let rendered = GeneratedDatasets.renderSplit(split)
+            return .multipleChoice(try POPE.load(annotations: CLEVRLayout.popePath(root: paths[0], split: rendered, setting: GeneratedDatasets.popeSetting(split)),
+                                                 imageDirectory: CLEVRLayout.imageDirectory(root: paths[0], split: rendered), limit: limit),
+                                   decodeSize: nil)
         default:
             throw PipelineError.stage(stage, "the load stage does not read loader '\(loader)'; it reads " + supported.joined(separator: ", "))
         }

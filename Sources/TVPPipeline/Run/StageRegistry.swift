@@ -26,6 +26,7 @@ public struct StageKind: Sendable {
 /// The names of the built-in stage kinds.
 public enum StageKinds {
     public static let fetch = "fetch"
+    public static let render = "render"
     public static let loadSplit = "load-split"
     public static let cleanFeatures = "clean-features"
     public static let guideText = "guide-text"
@@ -33,7 +34,7 @@ public enum StageKinds {
     public static let evaluate = "evaluate"
     public static let aggregate = "aggregate"
     public static let report = "report"
-    public static let all = [fetch, loadSplit, cleanFeatures, guideText, trainPrompt, evaluate, aggregate, report]
+    public static let all = [fetch, render, loadSplit, cleanFeatures, guideText, trainPrompt, evaluate, aggregate, report]
 }
 
 /// Progress of a running stage: logged through the executor (verbose) and drawn as a bar (normal).
