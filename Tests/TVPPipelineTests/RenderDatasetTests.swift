@@ -61,11 +61,20 @@ final class RenderDatasetTests: XCTestCase {
             dataset: pope-render
             train: {split: train-random, limit: 2}
             test: {split: val-adversarial, limit: 2}
+          pope-popular:
+            dataset: pope-render
+            train: {split: train-random, limit: 2}
+            test: {split: val-popular, limit: 2}
         """, metrics: "[accuracy, auc, precision, recall, f1, yes-ratio]"))
         defer { world.remove() }
         let backend = TinyBackend()
-        let result = try world.run(try world.session(backend: backend))
+        let session = try world.session(backend: backend)
+        let trainings = session.graph.nodes.filter { $0.stage.kind == StageKinds.trainPrompt }
+        XCTAssertEqual(trainings.count, 1, "the two settings train on the same split: one training serves both")
+        XCTAssertEqual(session.graph.nodes.filter { $0.stage.kind == StageKinds.render }.count, 2, "train and val are rendered once each")
+        let result = try world.run(session)
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        XCTAssertEqual(backend.trainings, ["pope/tvp"])
         let job = try XCTUnwrap(backend.jobs["pope/tvp"])
         XCTAssertEqual(job.source.classNames, ["no", "yes"])
         let batch = try job.source.batch(Array(0..<job.source.count))

@@ -67,7 +67,7 @@ extension StageRegistry {
                            result: ["captions": .array(captions.map { .string($0) }), "logit_scale": .double(Double(guide.logitScale))])
     }
 
-    /// `train-prompt` {task, variant, surrogates, guide, prompt, loss, train, caption}: inputs are the
+    /// `train-prompt` {variant, surrogates, guide, prompt, loss, train, caption}: inputs are the
     /// training split, then one `clean-features` per surrogate when fca > 0, then `guide-text` when
     /// tse > 0. Trains with `PromptTrainer` (through the backend). Tensors `prompt` (the values),
     /// `mask` and `sample` (the first training image, for pictures); result {metadata (the prompt
@@ -98,7 +98,9 @@ extension StageRegistry {
                                              features: text.tensor("embeddings"))
         }
         let prompt = try spec.makePrompt(seed: train.seed)
-        let job = PromptTrainingJob(task: parameters["task"]?.stringValue ?? "", variant: variant, surrogates: surrogates, guide: guide,
+        // The task named in the stage id `train[TASK/VARIANT]` (one of them, when tasks share the training).
+        let task = id.hasPrefix("train[") ? String(id.dropFirst(6).prefix { $0 != "/" }) : ""
+        let job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
                                     source: split.source, prompt: prompt,
                                     config: train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}"),
                                     cleanTokens: cleanTokens)

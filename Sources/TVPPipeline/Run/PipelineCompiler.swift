@@ -34,9 +34,23 @@ public struct PipelineCompiler {
     public mutating func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
         var stages: [Stage] = []
         var ids: Set<String> = []
-        func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws {
-            guard ids.insert(id).inserted else { return }
+        // A stage with the same kind, parameters, assets and (recursively) inputs as one already added
+        // is that stage: `add` returns the first one's id (two tasks reading the same split share its
+        // load and its prompt training).
+        var idBySignature: [String: String] = [:], signatureByID: [String: String] = [:]
+        @discardableResult
+        func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws -> String {
+            if ids.contains(id) { return id }
+            let signature = JSONValue.object([
+                "kind": .string(kind), "parameters": parameters, "inputs": .array(inputs.map { .string(signatureByID[$0] ?? $0) }),
+                "assets": .object(assets.mapValues { .string($0) }),
+            ]).canonicalText
+            if let existing = idBySignature[signature] { return existing }
+            ids.insert(id)
+            idBySignature[signature] = id
+            signatureByID[id] = signature
             stages.append(try registry.stage(id: id, kind: kind, parameters: parameters, inputs: inputs, assets: assets))
+            return id
         }
         // Models: their stage JSON, the fetch stage they need and their weight checksums.
         var modelInfo: [String: (json: JSONValue, inputs: [String], assets: [String: String])] = [:]
@@ -106,9 +120,8 @@ public struct PipelineCompiler {
                     let renderSplit = GeneratedDatasets.renderSplit(split.split)
                     let count = split.limit ?? 0   // validated: generated splits have a limit, no skip
                     let renderID = "render[\(renderSplit)/\(count)/\(layout.imageSize)px/seed\(task.seed)]"
-                    try add(renderID, StageKinds.render, ["split": .string(renderSplit), "count": .integer(count),
-                                                           "size": .integer(layout.imageSize), "seed": .integer(task.seed)])
-                    inputs = [renderID]
+                    inputs = [try add(renderID, StageKinds.render, ["split": .string(renderSplit), "count": .integer(count),
+                                                           "size": .integer(layout.imageSize), "seed": .integer(task.seed)])]
                 }
                 let parameters: [String: JSONValue] = [
                     "dataset": .string(dataset), "loader": .string(loader), "split": .string(split.split),
@@ -120,20 +133,18 @@ public struct PipelineCompiler {
                     "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]
-                let id = "load[\(task.name)/\(role)]"
-                try add(id, StageKinds.loadSplit, .object(parameters), inputs: inputs)
-                return id
+                return try add("load[\(task.name)/\(role)]", StageKinds.loadSplit, .object(parameters), inputs: inputs)
             }
             let trainLoad = try load("train", task.train)
             let testLoad = try load("test", task.test)
 
+            var trainIDs: [PromptVariant: String] = [:]
             for variant in variants {
                 let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
                 var inputs = [trainLoad]
                 for surrogate in spec.surrogates where loss.fca > 0 {
                     let info = modelInfo[surrogate]!
-                    let id = "features[\(task.name)/\(surrogate)]"
-                    try add(id, StageKinds.cleanFeatures, [
+                    let id = try add("features[\(task.name)/\(surrogate)]", StageKinds.cleanFeatures, [
                         "model": info.json, "prompt": promptJSON, "epochs": .integer(spec.train.epochs), "batch": .integer(spec.train.batch),
                         "seed": .integer(spec.train.seed), "augment": .bool(spec.train.augment),
                     ],
@@ -146,8 +157,7 @@ public struct PipelineCompiler {
                     let info = modelInfo[guide]!
                     guideJSON = info.json
                     assets.merge(info.assets) { a, _ in a }
-                    let id = "text[\(task.name)/\(guide)]"
-                    try add(id, StageKinds.guideText, ["guide": info.json, "caption": .string(task.caption)],
+                    let id = try add("text[\(task.name)/\(guide)]", StageKinds.guideText, ["guide": info.json, "caption": .string(task.caption)],
                             inputs: [trainLoad] + info.inputs, assets: info.assets)
                     inputs.append(id)
                     inputs += info.inputs
@@ -157,14 +167,17 @@ public struct PipelineCompiler {
                     assets.merge(info.assets) { a, _ in a }
                     inputs += info.inputs.filter { !inputs.contains($0) }
                 }
-                let id = "train[\(task.name)/\(variant.rawValue)]"
-                try add(id, StageKinds.trainPrompt, [
-                    "task": .string(task.name), "variant": .string(variant.rawValue),
+                let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, [
+                    // No task name here: tasks that train on the same split share one training.
+                    "variant": .string(variant.rawValue),
                     "surrogates": .array(spec.surrogates.map { modelInfo[$0]!.json }), "guide": guideJSON,
                     "prompt": promptJSON, "loss": loss.json, "train": spec.train.json, "caption": .string(task.caption),
                 ], inputs: inputs, assets: assets)
-                trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
-                trainingIDs.append(id)
+                trainIDs[variant] = id
+                if !trainingIDs.contains(id) {
+                    trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
+                    trainingIDs.append(id)
+                }
             }
 
             for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
@@ -172,7 +185,7 @@ public struct PipelineCompiler {
                     for modelName in spec.evaluatedModels {
                         let info = modelInfo[modelName]!
                         var inputs = [testLoad]
-                        if let variant = evaluation.variant { inputs.append("train[\(task.name)/\(variant.rawValue)]") }
+                        if let variant = evaluation.variant, let train = trainIDs[variant] { inputs.append(train) }
                         let id = "eval[\(task.name)/\(modelName)/\(evaluation.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
                         try add(id, StageKinds.evaluate, [
                             "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
