@@ -207,7 +207,7 @@ struct BenchWorld {
         evaluate:
           protocols: [zero-shot-official, vp, tvp]
           metrics: [accuracy, macro-f1]
-          corruptions: [{name: gaussian-noise, severity: 3}]
+          corruptions: [{name: gaussian_noise, severity: 3}]
         expect: [tvp.mean >= 0]
         sweep:
           loss.fca: [\(sweep)]

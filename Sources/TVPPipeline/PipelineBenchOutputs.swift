@@ -1,13 +1,15 @@
 import Foundation
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 /// The parts of `PipelineBenchmark` that touch the cache directly.
 enum BenchOutputs {
     /// Stores an entry for every model stage (clean features, guide text, prompt training,
     /// evaluation) of the session's graph under its real key, with outputs of the shapes the real
-    /// stages produce: tokens [N, 50, 768] (CLIP ViT-B/32 tokens), caption embeddings [C, 512], a
-    /// prompt and its mask with a loss curve, and predictions with their metrics (each sample
+    /// stages produce: tokens [16, 50, 768] per training batch (CLIP ViT-B/32 tokens), caption
+    /// embeddings [C, 512], a prompt of the pipeline's kind with its mask, sample and loss curve,
+    /// and predictions with their metrics (each sample
     /// predicted as its index modulo the 10 classes) for splits of `count` samples. Returns how many entries it stored.
     static func storeModelStages(of session: PipelineSession, samples count: Int) throws -> Int {
         var stored = 0
@@ -17,27 +19,35 @@ enum BenchOutputs {
             let output: StageOutput
             switch kind {
             case StageKinds.cleanFeatures:
-                output = StageOutput(tensors: ["tokens": Tensor.randn([count, 50, 768], seed: 1)], result: ["count": .integer(count)])
+                let batches = (count + 15) / 16
+                var tensors: [String: Tensor] = [:]
+                for b in 0..<batches { tensors["tokens-\(b)"] = Tensor.randn([min(16, count - 16 * b), 50, 768], seed: UInt64(1 + b)) }
+                output = StageOutput(tensors: tensors, result: ["batches": .array((0..<batches).map { b in
+                    ["indices": .array((16 * b..<min(count, 16 * b + 16)).map { .integer($0) }), "seed": .string(String(b))]
+                })])
             case StageKinds.guideText:
                 output = StageOutput(tensors: ["embeddings": Tensor.randn([10, 512], seed: 2)],
                                      result: ["captions": .array((0..<10).map { .string("a photo of \($0)") }), "logit_scale": 4.6])
             case StageKinds.trainPrompt:
-                let layout = PromptLayout(try PromptSpec(json: node.stage.parameters["prompt"] ?? .null))
+                let prompt = try PromptSpec(json: node.stage.parameters["prompt"] ?? .null).makePrompt(seed: 3)
+                try prompt.load(values: Tensor.randn(prompt.values.shape, std: 0.1, seed: 3) * prompt.mask)
+                var metadata = prompt.geometry
+                metadata["kind"] = prompt.kind
                 let curve: [JSONValue] = (0..<16).map { step in
                     LossRecord(step: step, epoch: 0, lr: 10, total: 2.3 - 0.05 * Double(step), task: 2.3 - 0.05 * Double(step)).json
                 }
-                output = StageOutput(tensors: ["prompt": Tensor.randn(layout.shape, std: 0.1, seed: 3), "mask": layout.mask()],
-                                     result: ["curve": .array(curve), "final_loss": curve.last!["total"]!,
-                                              "learnable": .integer(layout.learnableCount)])
+                output = StageOutput(tensors: ["prompt": prompt.values.detached(), "mask": prompt.mask, "sample": Tensor.uniform([3, 28, 28], seed: 4)],
+                                     result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(curve),
+                                              "final_loss": curve.last!["total"]!, "learnable": .integer(prompt.learnableValueCount)])
             default:
                 let predictions = (0..<count).map { $0 % 10 }
                 let labels = (0..<count).map { $0 % 10 == 0 ? 1 : $0 % 10 }
-                var metrics: [String: JSONValue] = [:]
-                for name in (node.stage.parameters["metrics"]?.arrayValue ?? []).compactMap(\.stringValue) {
-                    metrics[name] = .double(try metric(name, predictions: predictions, labels: labels))
-                }
+                let scores = predictions.map { p in (0..<10).map { Float($0 == p ? 1 : 0) } }
+                let result = Evaluator().result(model: "bench", protocolName: "bench", scores: scores, labels: labels,
+                                                candidates: (0..<10).map(String.init))
+                let names = (node.stage.parameters["metrics"]?.arrayValue ?? []).compactMap(\.stringValue)
                 output = StageOutput(tensors: ["predictions": try Tensor(predictions.map(Float.init), shape: [count])],
-                                     result: ["metrics": .object(metrics), "count": .integer(count),
+                                     result: ["metrics": .object(try metricValues(names, result: result, labels: labels)), "count": .integer(count),
                                               "correct": .integer(zip(predictions, labels).filter { $0 == $1 }.count)])
             }
             if case .computed = try session.cache.compute(manifest: node.manifest, stageID: node.stage.id, inputIDs: node.stage.inputs,
@@ -73,6 +83,7 @@ enum BenchOutputs {
         let curve: JSONValue = .array((0..<200).map { ["step": .integer($0), "total": .double(1 / Double($0 + 1))] })
         return [
             Sample(kind: StageKinds.fetch, tensors: [:], result: ["files": ["a": "/x/a", "b": "/x/b"]]),
+            Sample(kind: StageKinds.render, tensors: [:], result: ["root": "/x/renders/0123", "split": "train", "count": .integer(images)]),
             Sample(kind: StageKinds.loadSplit, tensors: ["images": Tensor.randn([images, 3, 224, 224], seed: 4),
                                                          "labels": Tensor(zeros: [images])], result: ["count": .integer(images)]),
             Sample(kind: StageKinds.cleanFeatures, tensors: ["tokens": Tensor.randn([images, 50, 768], seed: 5)], result: [:]),

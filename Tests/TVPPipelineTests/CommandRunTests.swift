@@ -53,7 +53,7 @@ final class CommandRunTests: XCTestCase {
         XCTAssertEqual(TVPRunCommand.main(run + ["--only", "nope"]), 2, "an unknown stage name is a usage error")
 
         let cache = try StageCache(root: world.cacheRoot)
-        XCTAssertEqual(try cache.entries().count, 15)
+        XCTAssertEqual(try cache.entries().count, 15, "\((try? cache.entries().map { $0.record?.stageID ?? "?" }) ?? [])")
         XCTAssertEqual(TVPRunCommand.main(["cache", "ls", "--cache", world.cacheRoot]), 0)
         XCTAssertEqual(TVPRunCommand.main(["cache", "du", "--cache", world.cacheRoot]), 0)
         XCTAssertEqual(TVPRunCommand.main(["cache", "gc", "--cache", world.cacheRoot]), 2, "gc needs a rule")
@@ -62,7 +62,7 @@ final class CommandRunTests: XCTestCase {
         // 4 prompted evaluations, the aggregate and the report.
         XCTAssertEqual(TVPRunCommand.main(["cache", "gc", "--keep-pipelines", lowerCasePath, "--manifest", world.manifestPath,
                                            "--cache", world.cacheRoot]), 0)
-        XCTAssertEqual(try cache.entries().count, 7)
+        XCTAssertEqual(try cache.entries().count, 7, "\((try? cache.entries().map { $0.record?.stageID ?? "?" }) ?? [])")
         XCTAssertEqual(TVPRunCommand.main(["cache", "gc", "--all", "--cache", world.cacheRoot]), 0)
         XCTAssertEqual(try cache.entries().count, 0)
     }

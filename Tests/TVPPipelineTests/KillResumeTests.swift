@@ -14,8 +14,8 @@ final class KillResumeTests: XCTestCase {
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
 
-    /// The two load stages (about 25 MB of payload each), run one at a time so the order is fixed.
-    static let loads = ["load[digits/train/padded]", "load[digits/test/padded]"]
+    /// The two load stages (about 12 MB of raw 256×256 images each), run one at a time so the order is fixed.
+    static let loads = ["load[digits/train]", "load[digits/test]"]
 
     func testKillNineMidWriteThenRerunDoesOnlyWhatIsLeftAndMatchesAnUninterruptedRun() throws {
         let binary = try Self.tvpRunBinary()
@@ -118,7 +118,7 @@ final class KillResumeTests: XCTestCase {
 
 /// A dataset large enough that writing a load stage's payload takes a moment: `count` 8×8 gray
 /// images per split (3 classes), stored as IDX files with a manifest fetching them from disk, and a
-/// pipeline whose loads produce [count, 3, 224, 224] images.
+/// pipeline whose loads store them raw, [count, 1, 256, 256].
 struct KillWorld {
     let manifestPath: String
     let pipelinePath: String
@@ -132,7 +132,7 @@ struct KillWorld {
             kind: dataset
             licence: CC0-1.0
             citation: written by the tests
-            task: 3 classes of 8x8 gray squares
+            task: 3 classes of 256x256 gray squares
             loader: idx-gz
             splits:
               train: [train-images-idx3-ubyte, train-labels-idx1-ubyte]
@@ -141,13 +141,13 @@ struct KillWorld {
 
         """
         for (split, seed) in [("train", UInt64(21)), ("test", 22)] {
-            var generator = RandomGenerator(seed: seed)
-            var pixels: [UInt8] = [], labels: [UInt8] = []
+            let side = 256, offset = Int(seed)
+            var pixels = [UInt8](repeating: 0, count: count * side * side), labels: [UInt8] = []
             for i in 0..<count {
                 labels.append(UInt8(i % 3))
-                for _ in 0..<64 { pixels.append(UInt8((i % 3) * 100 + Int(generator.next() % 40))) }
+                for p in 0..<(side * side) { pixels[i * side * side + p] = UInt8((i % 3) * 100 + (p * 7 + offset) % 40) }
             }
-            for (name, bytes) in [("\(split)-images-idx3-ubyte", IDXArray(dims: [count, 8, 8], values: pixels).encoded()),
+            for (name, bytes) in [("\(split)-images-idx3-ubyte", IDXArray(dims: [count, side, side], values: pixels).encoded()),
                                   ("\(split)-labels-idx1-ubyte", IDXArray(dims: [count], values: labels).encoded())] {
                 let path = root + "/data/" + name
                 try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -174,7 +174,7 @@ struct KillWorld {
             question: "What is shown?"
             classes: [zero, one, two]
         models:
-          smol: {family: smollm2-mllm, weights: {random: 1}}
+          smol: {family: llava, weights: {random: 1}}
         surrogate: smol
         prompt: {kind: padding, image_size: 224, frame: 30}
         loss: {fca: 0, tse: 0}

@@ -12,9 +12,10 @@ final class PipelineBenchTests: XCTestCase {
         bench.iterations = 1
         var lines: [String] = []
         let result = try bench.run { lines.append($0) }
-        // 1 task: fetch, 3 loads, features, text, vp training, 12 zero-shot and vp evaluations shared;
-        // per point: tvp training, 6 tvp evaluations, aggregate, report.
-        XCTAssertEqual(result.stages, 19 + 2 * 9)
+        // 1 task: fetch, 2 loads (corruptions are applied when evaluating), features, text, vp
+        // training, 12 zero-shot and vp evaluations shared; per point: tvp training, 6 tvp
+        // evaluations, aggregate, report.
+        XCTAssertEqual(result.stages, 18 + 2 * 9)
         XCTAssertEqual(result.cachedStages, result.stages)
         XCTAssertGreaterThan(result.planSeconds, 0)
         XCTAssertGreaterThan(result.cachedRerunSeconds, 0)

@@ -11,7 +11,7 @@ final class PipelineRunTests: XCTestCase {
     func testFullRunThenCachedRerunThenOnlyWhatAParameterReaches() throws {
         let backend = TinyBackend()
         let session = try world.session(backend: backend)
-        XCTAssertEqual(session.graph.nodes.count, 15)  // the three protocols share one padded test split
+        XCTAssertEqual(session.graph.nodes.count, 15)  // the three protocols share one test split
         let first = try world.run(session)
         XCTAssertEqual(first.exitCode, 0, "\(first.execution.failures)")
         XCTAssertEqual(first.execution.computed.count, 15)
@@ -19,6 +19,10 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(backend.predictions, 6)
         XCTAssertEqual(first.claimsPassed, [true])
         XCTAssertTrue(first.summary.contains("tiny-a (surrogate)"), first.summary)
+        try checkCleanTokensReplayTheTrainersBatches(try XCTUnwrap(backend.jobs["digits/tvp"]))
+        XCTAssertNil(backend.jobs["digits/vp"]?.cleanTokens, "VP trains without FCA")
+        XCTAssertEqual(backend.jobs["digits/vp"]?.config.fca, 0)
+        XCTAssertEqual(backend.jobs["digits/tvp"]?.config.tse, 0.001)
 
         // The run folder holds every artefact.
         let folder = try XCTUnwrap(first.folder)
@@ -66,6 +70,22 @@ final class PipelineRunTests: XCTestCase {
         ])
     }
 
+    /// The `clean-features` stage stored, for every batch the trainer draws (same shuffle, same
+    /// augmentation draw), the surrogate's tokens of exactly the clean images the trainer would make.
+    func checkCleanTokensReplayTheTrainersBatches(_ job: PromptTrainingJob) throws {
+        let provider = try XCTUnwrap(job.cleanTokens)
+        let trainer = try PromptTrainer(surrogates: job.surrogates, prompt: job.prompt, guide: job.guide, config: job.config)
+        let count = job.source.count
+        for (step, indices) in trainer.batches(epoch: 0, count: count).enumerated() {
+            let (batch, key) = try trainer.preprocess(job.source.batch(indices), indices: indices, epoch: 0, step: step)
+            XCTAssertNotNil(key.augmentationSeed, "the official training augments")
+            let stored = try XCTUnwrap(try provider.tokens(surrogate: job.surrogates[0].name, batch: key), "batch \(step)")
+            let fresh = try job.surrogates[0].visualTokens(images: job.prompt.clean(batch.images))
+            XCTAssertEqual(stored.shape, fresh.shape)
+            XCTAssertEqual(zip(stored.toArray(), fresh.toArray()).map { abs($0 - $1) }.max()!, 0, accuracy: 1e-6)
+        }
+    }
+
     func testResumeAfterAStageFailsOnceDoesOnlyWhatIsLeft() throws {
         let backend = TinyBackend()
         backend.failNextTraining = "digits/tvp"
@@ -107,7 +127,7 @@ final class PipelineRunTests: XCTestCase {
         // per point: tvp training, 2 tvp evaluations, aggregate, report (5 each).
         XCTAssertEqual(session.graph.nodes.count, 20)
         let shared = session.graph.nodes.filter { $0.occurrences.count == 2 }.map(\.stage.id)
-        XCTAssertEqual(Set(shared), ["fetch[toy-digits]", "load[digits/train/padded]", "load[digits/test/padded]",
+        XCTAssertEqual(Set(shared), ["fetch[toy-digits]", "load[digits/train]", "load[digits/test]",
                                      "features[digits/tiny-a]", "text[digits/clip]", "train[digits/vp]",
                                      "eval[digits/tiny-a/zero-shot-official]", "eval[digits/tiny-b/zero-shot-official]",
                                      "eval[digits/tiny-a/vp]", "eval[digits/tiny-b/vp]"])
@@ -135,18 +155,18 @@ final class PipelineRunTests: XCTestCase {
         let backend = TinyBackend()
         let session = try world.session(overrides: [
             "prompt={kind: random-patch, image_size: 16, frame: 4}", "loss.tse=0", "expect=[]", "train.optimizer=adam",
-            "evaluate.protocols=[zero-shot-native, tvp]", "evaluate.corruptions=[{name: gaussian-noise, severity: 2}]",
+            "evaluate.protocols=[zero-shot-native, tvp]", "evaluate.corruptions=[{name: gaussian_noise, severity: 2}]",
         ], backend: backend)
-        // fetch, native train and test loads, a corrupted test load, features, tvp training,
-        // (2 protocols × 2 models) × (clean + corrupted) evaluations, aggregate, report.
-        XCTAssertEqual(session.graph.nodes.count, 16)
-        XCTAssertNotNil(try? session.graph.nodes(named: "load[digits/test/native/gaussian-noise-2]"))
+        // fetch, train and test loads, features, tvp training, (2 protocols × 2 models) × (clean +
+        // corrupted) evaluations, aggregate, report: the corruption is applied when evaluating.
+        XCTAssertEqual(session.graph.nodes.count, 15)
+        XCTAssertNotNil(try? session.graph.nodes(named: "eval[digits/tiny-b/tvp/gaussian_noise-2]"))
         let result = try world.run(session)
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
         let folder = try XCTUnwrap(result.folder)
         let markdown = try String(contentsOfFile: folder + "/results.md", encoding: .utf8)
-        XCTAssertTrue(markdown.contains("**accuracy (%) under gaussian-noise-2**"), markdown)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/results-gaussian-noise-2.csv"))
+        XCTAssertTrue(markdown.contains("**accuracy (%) under gaussian_noise-2**"), markdown)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/results-gaussian_noise-2.csv"))
         XCTAssertEqual(backend.trainings, ["digits/tvp"])
     }
 }

@@ -39,7 +39,9 @@ struct ToyWorld {
 
     """
 
-    static func make(pipeline: String = ToyWorld.pipeline, file: String = "toy.yaml") throws -> ToyWorld {
+    /// `extraAssets(root)` writes more data files and returns their manifest entries (appended under `assets:`).
+    static func make(pipeline: String = ToyWorld.pipeline, file: String = "toy.yaml",
+                     extraAssets: (String) throws -> String = { _ in "" }) throws -> ToyWorld {
         let root = NSTemporaryDirectory() + "tvp-pipe-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
         var files: [(name: String, bytes: [UInt8])] = []
@@ -81,6 +83,7 @@ struct ToyWorld {
 
             """
         }
+        manifest += try extraAssets(root)
         let manifestPath = root + "/datasets.manifest"
         try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
         let pipelinePath = root + "/" + file

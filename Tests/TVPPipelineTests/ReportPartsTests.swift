@@ -75,13 +75,22 @@ final class ReportPartsTests: XCTestCase {
         XCTAssertEqual(escapeHTML("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;")
     }
 
-    func testMetrics() throws {
-        let labels = [0, 0, 0, 1], predictions = [0, 0, 1, 1]
-        XCTAssertEqual(try metric("accuracy", predictions: predictions, labels: labels), 0.75)
-        XCTAssertEqual(try metric("balanced-accuracy", predictions: predictions, labels: labels), (2.0 / 3 + 1) / 2, accuracy: 1e-12)
-        // F1 of class 0: tp 2, fp 0, fn 1 → 0.8; class 1: tp 1, fp 1, fn 0 → 2/3.
-        XCTAssertEqual(try metric("macro-f1", predictions: predictions, labels: labels), (0.8 + 2.0 / 3) / 2, accuracy: 1e-12)
-        XCTAssertThrowsError(try metric("recall", predictions: predictions, labels: labels))
+    func testMetricNamesMapToTheEvaluatorsResults() throws {
+        let labels = [1, 1, 0, 0], scores: [[Float]] = [[0, 1], [1, 0], [0, 1], [2, 0]]   // candidates [no, yes]
+        let yesNo = Evaluator().result(model: "m", protocolName: "vp", scores: scores, labels: labels, candidates: ["no", "yes"])
+        let values = try metricValues(EvaluateSpec.metricNames, result: yesNo, labels: labels)
+        XCTAssertEqual(values["accuracy"], .double(0.5))
+        XCTAssertEqual(values["top-5"], .null, "two candidates have no top-5")
+        XCTAssertEqual(values["auc"], .double(Metrics.rocAUC(scores: [1, -1, 1, -2], positives: [true, true, false, false])!))
+        XCTAssertEqual(values["precision"], .double(0.5))
+        XCTAssertEqual(values["recall"], .double(0.5))
+        XCTAssertEqual(values["yes-ratio"], .double(0.5))
+        XCTAssertEqual(values["balanced-accuracy"], .double(Metrics.balancedAccuracy(predictions: [1, 0, 1, 0], labels: labels)!))
+        let classes = Evaluator().result(model: "m", protocolName: "tvp", scores: [[0, 1, 2, 3, 4, 5]], labels: [0],
+                                         candidates: ["a", "b", "c", "d", "e", "f"])
+        let six = try metricValues(["accuracy", "top-5", "auc", "f1"], result: classes, labels: [0])
+        XCTAssertEqual(six, ["accuracy": .double(0), "top-5": .double(0), "auc": .null, "f1": .null])
+        XCTAssertThrowsError(try metricValues(["recall@1"], result: classes, labels: [0]))
     }
 
     func testClaimsCheckEachTask() {

@@ -65,22 +65,20 @@ final class TinyMLLM: MultimodalModel {
     }
 }
 
-/// A tiny CLIP-like guide: pooled pixels → linear image features; mean byte embeddings → text features.
-final class TinyGuide: GuideModel {
-    let name: String
+/// A tiny CLIP-like TSE guide: pooled pixels → linear image features; mean byte embeddings → text features.
+final class TinyGuide: TSEGuide {
     let inputSize: Int
     let logitScale = Float(log(10.0))
     let imageProjection: Tensor   // [E, 12]
     let textTable: Tensor         // [64, E]
 
-    init(name: String, inputSize: Int, seed: Int) {
-        self.name = name
+    init(inputSize: Int, seed: Int) {
         self.inputSize = inputSize
         imageProjection = Tensor.randn([8, 12], std: 0.5, seed: UInt64(seed))
         textTable = Tensor.randn([64, 8], seed: UInt64(seed) &+ 1)
     }
 
-    func imageFeatures(images: Tensor) throws -> Tensor {
+    func imageFeatures(_ images: Tensor) throws -> Tensor {
         let pooled = try adaptiveAvgPool2d(images, outputSize: (2, 2)).reshaped([images.dim(0), 12])
         return try linear(pooled, imageProjection)
     }
@@ -94,94 +92,45 @@ final class TinyGuide: GuideModel {
     }
 }
 
-/// Builds tiny models and trains prompts for real (task loss, FCA and TSE from TVPPrompting, the
-/// official normalized-gradient update or SGD/AdamW, per-epoch cosine schedule). Counts its calls,
-/// and can be told to fail the next training of a variant once (a crash to resume from).
+/// Builds tiny models; training and evaluation are the real ones (`PromptTrainer`, `Evaluator`,
+/// through the protocol's defaults). Counts its calls, and can be told to fail the next training of
+/// a variant once (a crash to resume from).
 final class TinyBackend: PipelineBackend, @unchecked Sendable {
     let modelFamilies = ["tiny-mllm"]
     let guideFamilies = ["tiny-guide"]
     private let lock = NSLock()
     private(set) var trainings: [String] = []
     private(set) var predictions = 0
+    /// The training jobs by "TASK/VARIANT", as the stages built them.
+    private(set) var jobs: [String: PromptTrainingJob] = [:]
     var failNextTraining: String?
 
-    func makeModel(_ build: ModelBuild) throws -> MultimodalModel {
+    func makeModel(_ build: ModelBuild) throws -> any MultimodalModel {
         try TinyMLLM(name: build.name, inputSize: build.options["input_size"]?.intValue ?? 16, seed: build.randomSeed ?? 0)
     }
 
-    func makeGuide(_ build: ModelBuild) throws -> GuideModel {
-        TinyGuide(name: build.name, inputSize: 16, seed: build.randomSeed ?? 0)
+    func makeGuide(_ build: ModelBuild) throws -> any TSEGuide {
+        TinyGuide(inputSize: 16, seed: build.randomSeed ?? 0)
     }
 
     func trainPrompt(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt {
         let tag = "\(job.task)/\(job.variant.rawValue)"
         lock.lock()
         trainings.append(tag)
+        jobs[tag] = job
         let fail = failNextTraining == tag
         if fail { failNextTraining = nil }
         lock.unlock()
         if fail { throw PipelineError.stage("train[\(tag)]", "simulated crash") }
-
-        let prompt = Tensor(zeros: job.layout.shape, requiresGrad: true)
-        let optimizer: Optimizer
-        switch job.train.optimizer {
-        case "sgd": optimizer = try SGD()
-        case "adam": optimizer = try AdamW()
-        default: optimizer = try TVPUpdate(mask: job.layout.mask())
-        }
-        let n = job.data.labels.count
-        let stepsPerEpoch = (n + job.train.batch - 1) / job.train.batch
-        let schedule: LearningRateSchedule = job.train.schedule == "cosine"
-            ? try PerEpochLR(try CosineAnnealingLR(baseLR: Float(job.train.lr), tMax: job.train.epochs), stepsPerEpoch: stepsPerEpoch)
-            : try ConstantLR(Float(job.train.lr))
-        var generator = RandomGenerator(seed: UInt64(job.train.seed))
-        var curve: [LossRecord] = []
-        var step = 0
-        for epoch in 0..<job.train.epochs {
-            var order = Array(0..<n)
-            order.shuffle(using: &generator)
-            for start in stride(from: 0, to: n, by: job.train.batch) {
-                let indices = Array(order[start..<min(n, start + job.train.batch)])
-                let images = try job.layout.apply(prompt, to: try gatherRows(job.data.images, indices), indices: indices, seed: job.train.seed)
-                let answers = indices.map { job.data.classNames[job.data.labels[$0]] }
-                let questions = Array(repeating: job.data.question, count: indices.count)
-                var task: Tensor?, fca: Tensor?, tse: Tensor?
-                for (s, model) in job.surrogates.enumerated() {
-                    let share = 1 / Float(job.surrogates.count)
-                    let modelLoss = try model.loss(images: images, prompts: questions, answers: answers) * share
-                    task = try task.map { try $0 + modelLoss } ?? modelLoss
-                    if job.loss.fca > 0 {
-                        let term = try featureConsistencyLoss(prompted: model.visualTokens(images: images),
-                                                              clean: gatherRows(job.cleanFeatures[s], indices)) * share
-                        fca = try fca.map { try $0 + term } ?? term
-                    }
-                }
-                if job.loss.tse > 0, let guide = job.guide, let captions = job.captionFeatures {
-                    tse = try taskSemanticsScore(imageFeatures: guide.imageFeatures(images: images),
-                                                 textFeatures: gatherRows(captions, indices.map { job.data.labels[$0] }),
-                                                 logitScale: guide.logitScale)
-                }
-                let total = try transferObjective(task: task!, fca: Float(job.loss.fca), featureConsistency: fca,
-                                                  tse: Float(job.loss.tse), taskSemantics: tse)
-                try total.backward()
-                let lr = schedule.learningRate(at: step)
-                try optimizer.step([prompt], lr: lr)
-                optimizer.zeroGrad([prompt])
-                curve.append(LossRecord(step: step, epoch: epoch, lr: Double(lr), total: Double(total.item), task: Double(task!.item),
-                                        fca: fca.map { Double($0.item) }, tse: tse.map { Double($0.item) }))
-                step += 1
-                progress.update(completed: step, total: stepsPerEpoch * job.train.epochs, unit: "step")
-            }
-        }
-        return TrainedPrompt(perturbation: prompt.detached(), curve: curve)
+        return try trainWithPromptTrainer(job, progress: progress)
     }
 
-    func predict(_ job: EvaluationJob, progress: StageProgress) throws -> [Int] {
+    func evaluate(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult {
         lock.lock(); predictions += 1; lock.unlock()
-        return try predictByLikelihood(job, progress: progress)
+        return try evaluateWithEvaluator(job, progress: progress)
     }
 
     func resetCounts() {
-        lock.lock(); trainings = []; predictions = 0; lock.unlock()
+        lock.lock(); trainings = []; predictions = 0; jobs = [:]; lock.unlock()
     }
 }

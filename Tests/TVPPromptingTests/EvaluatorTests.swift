@@ -35,6 +35,19 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Metrics.topK(scores, labels: [1, 1, 2], k: 1), [true, false, false], "ties go to the lower index")
         XCTAssertEqual(Metrics.topK(scores, labels: [1, 1, 2], k: 2), [true, true, false])
     }
+
+    func testBalancedAccuracyAndMacroF1() {
+        let labels = [0, 0, 0, 1], predictions = [0, 0, 1, 1]
+        // Recall of class 0: 2/3, of class 1: 1.
+        XCTAssertEqual(Metrics.balancedAccuracy(predictions: predictions, labels: labels)!, (2.0 / 3 + 1) / 2, accuracy: 1e-12)
+        // F1 of class 0: tp 2, fp 0, fn 1 → 0.8; class 1: tp 1, fp 1, fn 0 → 2/3.
+        XCTAssertEqual(Metrics.macroF1(predictions: predictions, labels: labels)!, (0.8 + 2.0 / 3) / 2, accuracy: 1e-12)
+        // A class only predicted (2) counts in macro-F1 with F1 0, not in balanced accuracy.
+        XCTAssertEqual(Metrics.macroF1(predictions: [0, 2], labels: [0, 1])!, (1 + 0 + 0) / 3, accuracy: 1e-12)
+        XCTAssertEqual(Metrics.balancedAccuracy(predictions: [0, 2], labels: [0, 1])!, 0.5, accuracy: 1e-12)
+        XCTAssertNil(Metrics.balancedAccuracy(predictions: [], labels: []))
+        XCTAssertNil(Metrics.macroF1(predictions: [1], labels: [1, 0]))
+    }
 }
 
 final class EvaluatorTests: XCTestCase {

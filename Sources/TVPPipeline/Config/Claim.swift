@@ -60,10 +60,10 @@ public enum ClaimStatistic: Sendable, Equatable {
 
 public enum ClaimOperand: Sendable, Equatable {
     case number(Double)
-    case statistic(EvaluationProtocol, ClaimStatistic, offset: Double)
+    case statistic(ProtocolSpec, ClaimStatistic, offset: Double)
 
     /// The protocol this operand reads, if any.
-    public var evaluationProtocol: EvaluationProtocol? {
+    public var evaluationProtocol: ProtocolSpec? {
         if case .statistic(let p, _, _) = self { return p }
         return nil
     }
@@ -87,7 +87,7 @@ public enum ClaimScope: Sendable, Equatable {
 extension Claim {
     /// Parses `text` (written at `mark`; `column0` is the column of its first character) against the
     /// pipeline's protocols and model names; errors point at the offending token.
-    static func parseExpression(_ text: String, mark: Mark, column0: Int, protocols: [EvaluationProtocol],
+    static func parseExpression(_ text: String, mark: Mark, column0: Int, protocols: [ProtocolSpec],
                                 models: [String]) throws -> (ClaimOperand, ClaimComparison, ClaimOperand) {
         var tokens: [(text: String, column: Int)] = []
         let chars = Array(text)
@@ -139,7 +139,7 @@ extension Claim {
                 throw YAMLError("expected PROTOCOL.STATISTIC (like tvp.mean) or a number, found '\(first.text)'", at: here(first.column))
             }
             let protocolName = String(first.text[..<dot]), statisticName = String(first.text[first.text.index(after: dot)...])
-            guard let evaluation = EvaluationProtocol(rawValue: protocolName), protocols.contains(evaluation) else {
+            guard let evaluation = ProtocolSpec(rawValue: protocolName), protocols.contains(evaluation) else {
                 let known = protocols.map(\.rawValue)
                 let hint = suggest(protocolName, from: known).map { "did you mean '\($0)'?" } ?? "evaluate.protocols has " + known.joined(separator: ", ")
                 throw YAMLError("claim reads protocol '\(protocolName)', which is not evaluated; \(hint)", at: here(first.column))
@@ -183,7 +183,7 @@ extension Claim {
     /// Checks the claim on every task it names with `value(task, model, protocol)`, which gives the
     /// claim's metric (and corruption) or nil when missing.
     public func check(tasks allTasks: [String], models: [String],
-                      value: (String, String, EvaluationProtocol) -> Double?) -> [ClaimCheck] {
+                      value: (String, String, ProtocolSpec) -> Double?) -> [ClaimCheck] {
         (tasks.isEmpty ? allTasks : tasks).map { task in
             func evaluate(_ operand: ClaimOperand) -> Double? {
                 switch operand {

@@ -1,3 +1,4 @@
+import TVPData
 import TVPFormats
 
 /// A validated pipeline file (one point of a sweep): every field typed, every name resolved.
@@ -34,19 +35,24 @@ public struct PipelineSpec: Sendable {
 }
 
 /// One task: a dataset of the manifest, its train and test splits, and how its samples are asked.
-public struct TaskSpec: Sendable, Equatable {
+public struct TaskSpec: Sendable {
     /// The key under `data:`; the column group of the report.
     public var name: String
     /// The manifest asset name.
     public var dataset: String
-    /// The manifest loader of that asset (`idx-gz`, `csv-gz`, `svhn-mat`).
+    /// The manifest loader of that asset (`idx-gz`, `clevr`, …; see `SplitLoaders.supported`), or
+    /// the generated dataset's name (`GeneratedDatasets`).
     public var loader: String
+    /// `prefer:` a manifest dataset (name, loader) used instead of `dataset` when its files are in
+    /// the asset cache (the real CLEVR instead of the renders).
+    public var preferred: (name: String, loader: String)?
     public var train: SplitSpec
     public var test: SplitSpec
-    public var sampling: Sampling
+    public var sampling: SamplingSpec
     /// Seed of `random` sampling.
     public var seed: Int
-    /// The question asked with every image.
+    /// The text asked with every image of a classification task (default: the official "This is a
+    /// photo of a"); question-answering tasks (CLEVR, POPE, Hateful Memes) ask each sample's own question.
     public var question: String
     /// Class names replacing the loader's (`classes:`), or nil.
     public var classes: [String]?
@@ -59,15 +65,19 @@ public struct SplitSpec: Sendable, Equatable {
     public var split: String
     /// At most this many samples (nil: all).
     public var limit: Int?
+    /// Samples before this row are left out (a split such as mnist-5k's `all` cut into a training
+    /// part and a test part).
+    public var skip: Int
 
-    public init(split: String, limit: Int?) {
+    public init(split: String, limit: Int?, skip: Int = 0) {
         self.split = split
         self.limit = limit
+        self.skip = skip
     }
 }
 
 /// Which samples a limited split keeps.
-public enum Sampling: String, Sendable, CaseIterable {
+public enum SamplingSpec: String, Sendable, CaseIterable {
     /// The first `limit` samples in file order.
     case first
     /// `limit` samples drawn without replacement with the task's seed, kept in file order.
@@ -101,27 +111,17 @@ public struct ModelSpec: Sendable, Equatable {
     }
 }
 
-/// The learnable prompt's shape.
+/// The learnable prompt's kind; the raw values are TVPPrompting's `VisualPrompt.kind` (see
+/// `PromptSpec.makePrompt`, which builds the prompt of each kind).
 public enum PromptKind: String, Sendable, CaseIterable {
-    /// The official TVP prompt: the image shrunk to `imageSize − 2·frame` and zero-padded, a learnable frame.
+    /// The official TVP prompt (`PaddingPrompt`): the image shrunk to `imageSize − 2·frame` and zero-padded, a learnable frame.
     case padding
-    /// A learnable frame of `frame` px over the full-size image (no shrinking).
+    /// Bahng et al.'s pad prompter (`PadPrompt`): a learnable frame of `frame` px over the full-size image.
     case pad
-    /// A learnable `frame`×`frame` square at the top-left corner of the full-size image.
+    /// Bahng et al.'s fixed patch (`PatchPrompt`): a learnable `frame`×`frame` square at the top-left corner.
     case fixedPatch = "fixed-patch"
-    /// A learnable `frame`×`frame` square placed at a seeded random position in each image.
+    /// Bahng et al.'s random patch (`PatchPrompt`): a learnable `frame`×`frame` square at a seeded random position per draw.
     case randomPatch = "random-patch"
-
-    /// Whether the prompted images are shrunk and padded (the official protocol) or resized.
-    public var view: ImageView { self == .padding ? .padded : .native }
-}
-
-/// How images are brought to the model's input size.
-public enum ImageView: String, Sendable {
-    /// Shrunk to `imageSize − 2·frame` and zero-padded to `imageSize` (the official protocol).
-    case padded
-    /// Resized to `imageSize`.
-    case native
 }
 
 public struct PromptSpec: Sendable, Equatable {
@@ -154,25 +154,30 @@ public struct TrainSpec: Sendable, Equatable {
     /// `tvp` (normalized-gradient step inside the prompt's mask, the official update), `sgd` or `adam`.
     public var optimizer: String
     public var lr: Double
-    /// `cosine` (per epoch, as the official code) or `constant`.
+    /// `cosine` (per epoch, as the official code).
     public var schedule: String
     public var seed: Int
+    /// The official training augmentation (random flip, resize, random crop: `ImagePipeline.tvpTrain`);
+    /// off: the test transform (`ImagePipeline.tvpTest`).
+    public var augment: Bool
 
-    public init(epochs: Int, batch: Int, optimizer: String, lr: Double, schedule: String, seed: Int) {
+    public init(epochs: Int, batch: Int, optimizer: String, lr: Double, schedule: String, seed: Int, augment: Bool = true) {
         self.epochs = epochs
         self.batch = batch
         self.optimizer = optimizer
         self.lr = lr
         self.schedule = schedule
         self.seed = seed
+        self.augment = augment
     }
 
     public static let optimizers = ["tvp", "sgd", "adam"]
-    public static let schedules = ["cosine", "constant"]
+    /// `cosine`: the official cosine annealing over the epochs, stepped per epoch (`PromptTrainer`'s schedule).
+    public static let schedules = ["cosine"]
 }
 
 /// What each model is evaluated with.
-public enum EvaluationProtocol: String, Sendable, CaseIterable {
+public enum ProtocolSpec: String, Sendable, CaseIterable {
     /// Clean images through the prompt's image view without a prompt (the official zero-shot).
     case zeroShotOfficial = "zero-shot-official"
     /// Clean images resized to the input size (the model's native zero-shot).
@@ -207,31 +212,37 @@ public enum PromptVariant: String, Sendable, CaseIterable {
     case vp, tvp
 }
 
-/// An image corruption applied to test images before the image view (robustness columns).
+/// A CIFAR-10-C corruption (TVPData `Corruption`) applied to the raw test images before the
+/// model's image pipeline (robustness columns).
 public struct CorruptionSpec: Sendable, Equatable {
-    /// One of `CorruptionSpec.names`.
-    public var name: String
+    public var corruption: Corruption
     /// 1 (mild) … 5 (severe).
     public var severity: Int
 
-    public init(name: String, severity: Int) {
-        self.name = name
+    public init(corruption: Corruption, severity: Int) {
+        self.corruption = corruption
         self.severity = severity
     }
 
-    public static let names = ["gaussian-noise", "brightness", "contrast"]
+    /// The CIFAR-10-C names (`gaussian_noise`, `shot_noise`, …, `fog`).
+    public static let names = Corruption.allCases.map(\.rawValue)
 
-    /// `gaussian-noise-3`.
+    public var name: String { corruption.rawValue }
+
+    /// `gaussian_noise-3`.
     public var label: String { "\(name)-\(severity)" }
 }
 
 public struct EvaluateSpec: Sendable, Equatable {
-    public var protocols: [EvaluationProtocol]
+    public var protocols: [ProtocolSpec]
     public var metrics: [String]
     public var corruptions: [CorruptionSpec]
     public var batch: Int
 
-    public static let metricNames = ["accuracy", "balanced-accuracy", "macro-f1"]
+    /// `accuracy` (top-1), `top-5` (tasks with more than 5 candidates), `auc` (ROC-AUC of the yes − no
+    /// score; yes/no tasks such as Hateful Memes), POPE's `precision`, `recall`, `f1` and `yes-ratio`
+    /// (yes/no tasks), `balanced-accuracy` and `macro-f1`. A metric a task does not define is left empty.
+    public static let metricNames = ["accuracy", "top-5", "auc", "precision", "recall", "f1", "yes-ratio", "balanced-accuracy", "macro-f1"]
 }
 
 public struct ReportSpec: Sendable, Equatable {

@@ -13,7 +13,7 @@ public struct ValidationContext: Sendable {
     public var guideFamilies: [String]?
 
     /// The manifest loaders the `load-split` stage reads.
-    public static let supportedLoaders = ["idx-gz", "csv-gz", "svhn-mat"]
+    public static var supportedLoaders: [String] { SplitLoaders.supported }
 
     public init(manifest: Manifest, modelFamilies: [String]? = nil, guideFamilies: [String]? = nil) {
         self.manifest = manifest
@@ -148,32 +148,53 @@ extension PipelineSpec {
         for (key, value) in try node.entries() {
             let name = try key.string()
             let path = "data.\(name)"
-            let fields = try YAMLFields(value, path: path, allowed: ["dataset", "train", "test", "limit", "sampling", "seed",
+            let fields = try YAMLFields(value, path: path, allowed: ["dataset", "prefer", "train", "test", "limit", "sampling", "seed",
                                                                      "question", "classes", "caption"])
             let datasetNode = try fields.required("dataset")
             let dataset = try datasetNode.string()
-            let datasets = context.manifest.assets.filter { $0.kind == .dataset }
-            guard let asset = datasets.first(where: { $0.name == dataset }) else {
-                throw unknownName(dataset, among: datasets.map(\.name), what: "dataset", at: datasetNode.mark)
+            /// A dataset's loader and split names: a manifest dataset, or one the pipeline renders.
+            func resolve(_ name: String, at node: YAMLNode) throws -> (loader: String, splits: [String]) {
+                if let splits = GeneratedDatasets.splits(of: name) { return (name, splits) }
+                let datasets = context.manifest.assets.filter { $0.kind == .dataset }
+                guard let asset = datasets.first(where: { $0.name == name }) else {
+                    throw unknownName(name, among: datasets.map(\.name) + GeneratedDatasets.names, what: "dataset", at: node.mark)
+                }
+                guard ValidationContext.supportedLoaders.contains(asset.loader) else {
+                    throw YAMLError("dataset '\(name)' uses loader '\(asset.loader)', which the load stage does not read; " +
+                                    "supported: " + ValidationContext.supportedLoaders.joined(separator: ", "), at: node.mark)
+                }
+                return (asset.loader, asset.splits.map(\.name))
             }
-            guard ValidationContext.supportedLoaders.contains(asset.loader) else {
-                throw YAMLError("dataset '\(dataset)' uses loader '\(asset.loader)', which the load stage does not read; " +
-                                "supported: " + ValidationContext.supportedLoaders.joined(separator: ", "), at: datasetNode.mark)
+            let (loader, splitNames) = try resolve(dataset, at: datasetNode)
+            let generated = GeneratedDatasets.names.contains(dataset)
+            let preferred = try fields.optional("prefer").map { node -> (name: String, loader: String, splits: [String]) in
+                let name = try node.string()
+                guard !GeneratedDatasets.names.contains(name) else { throw YAMLError("'\(path).prefer' names a dataset of the manifest", at: node.mark) }
+                let resolved = try resolve(name, at: node)
+                return (name, resolved.loader, resolved.splits)
             }
             let limit = try fields.optional("limit").map { try fields.checkedInt($0, key: "limit", min: 1) }
             func split(_ role: String) throws -> SplitSpec {
-                let splitNode = try fields.required(role, hint: "name a split of \(dataset): " + asset.splits.map(\.name).joined(separator: ", "))
+                let splitNode = try fields.required(role, hint: "name a split of \(dataset): " + splitNames.joined(separator: ", "))
                 var spec: SplitSpec
                 var nameNode = splitNode
                 if case .mapping = splitNode {
-                    let inner = try YAMLFields(splitNode, path: "\(path).\(role)", allowed: ["split", "limit"])
+                    let inner = try YAMLFields(splitNode, path: "\(path).\(role)", allowed: ["split", "limit", "skip"])
                     nameNode = try inner.required("split")
-                    spec = SplitSpec(split: try nameNode.string(), limit: try inner.optional("limit").map { try inner.checkedInt($0, key: "limit", min: 1) } ?? limit)
+                    spec = SplitSpec(split: try nameNode.string(), limit: try inner.optional("limit").map { try inner.checkedInt($0, key: "limit", min: 1) } ?? limit,
+                                     skip: try inner.int("skip", default: 0, min: 0))
                 } else {
                     spec = SplitSpec(split: try splitNode.string(), limit: limit)
                 }
-                guard asset.splits.contains(where: { $0.name == spec.split }) else {
-                    throw unknownName(spec.split, among: asset.splits.map(\.name), what: "split of \(dataset)", at: nameNode.mark)
+                guard splitNames.contains(spec.split) else {
+                    throw unknownName(spec.split, among: splitNames, what: "split of \(dataset)", at: nameNode.mark)
+                }
+                if let preferred, !preferred.splits.contains(spec.split) {
+                    throw YAMLError("split '\(spec.split)' of \(dataset) is not a split of the preferred dataset \(preferred.name) " +
+                                    "(\(preferred.splits.joined(separator: ", ")))", at: nameNode.mark)
+                }
+                if generated && (spec.limit == nil || spec.skip > 0) {
+                    throw YAMLError("'\(path).\(role)' of \(dataset) needs a limit (the number of scenes it renders) and no skip", at: splitNode.mark)
                 }
                 return spec
             }
@@ -183,9 +204,11 @@ extension PipelineSpec {
                 return items
             }
             tasks.append(TaskSpec(
-                name: name, dataset: dataset, loader: asset.loader, train: try split("train"), test: try split("test"),
-                sampling: Sampling(rawValue: try fields.choice("sampling", Sampling.allCases.map(\.rawValue), default: "first"))!,
-                seed: try fields.int("seed", default: 0), question: try fields.string("question", default: "What is shown in this image?"),
+                name: name, dataset: dataset, loader: loader, preferred: preferred.map { ($0.name, $0.loader) },
+                train: try split("train"), test: try split("test"),
+                sampling: SamplingSpec(rawValue: try fields.choice("sampling", SamplingSpec.allCases.map(\.rawValue), default: "first"))!,
+                seed: try fields.int("seed", default: 0),
+                question: try fields.string("question", default: ClassificationPrompts.officialQuestion),
                 classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}")))
         }
         guard !tasks.isEmpty else { throw YAMLError("'data' must define at least one task", at: node.mark) }
@@ -206,13 +229,14 @@ extension PipelineSpec {
     }
 
     static func decodeTrain(_ node: YAMLNode?) throws -> TrainSpec {
-        let fields = try node.map { try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed"]) }
+        let fields = try node.map { try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed", "augment"]) }
         return TrainSpec(epochs: try fields?.int("epochs", default: 1, min: 1) ?? 1,
                          batch: try fields?.int("batch", default: 16, min: 1) ?? 16,
                          optimizer: try fields?.choice("optimizer", TrainSpec.optimizers, default: "tvp") ?? "tvp",
                          lr: try fields?.double("lr", default: 10, positive: true) ?? 10,
                          schedule: try fields?.choice("schedule", TrainSpec.schedules, default: "cosine") ?? "cosine",
-                         seed: try fields?.int("seed", default: 42) ?? 42)
+                         seed: try fields?.int("seed", default: 42) ?? 42,
+                         augment: try fields?.bool("augment", default: true) ?? true)
     }
 
     static func decodeEvaluate(_ node: YAMLNode?) throws -> EvaluateSpec {
@@ -229,14 +253,15 @@ extension PipelineSpec {
             }
             return seen
         }
-        let protocols = try uniqueChoices("protocols", EvaluationProtocol.allCases.map(\.rawValue),
-                                          default: ["zero-shot-official", "vp", "tvp"]).map { EvaluationProtocol(rawValue: $0)! }
+        let protocols = try uniqueChoices("protocols", ProtocolSpec.allCases.map(\.rawValue),
+                                          default: ["zero-shot-official", "vp", "tvp"]).map { ProtocolSpec(rawValue: $0)! }
         let metrics = try uniqueChoices("metrics", EvaluateSpec.metricNames, default: ["accuracy"])
         var corruptions: [CorruptionSpec] = []
         if let list = fields?.optional("corruptions") {
             for item in try list.items() {
                 let entry = try YAMLFields(item, path: "evaluate.corruptions[\(corruptions.count)]", allowed: ["name", "severity"])
-                let corruption = CorruptionSpec(name: try YAMLFields.choice(try entry.required("name"), CorruptionSpec.names, what: "corruption"),
+                let name = try YAMLFields.choice(try entry.required("name"), CorruptionSpec.names, what: "corruption")
+                let corruption = CorruptionSpec(corruption: Corruption(rawValue: name)!,
                                                 severity: try entry.checkedInt(try entry.required("severity"), key: "severity", min: 1, max: 5))
                 guard !corruptions.contains(corruption) else { throw YAMLError("corruption \(corruption.label) is listed twice", at: item.mark) }
                 corruptions.append(corruption)

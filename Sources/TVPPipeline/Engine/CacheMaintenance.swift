@@ -73,7 +73,9 @@ extension StageCache {
             lock.release()
             report.removed.append(entry.key)
             report.freedBytes += entry.bytes
-            try? manager.removeItem(atPath: (folder as NSString).deletingLastPathComponent)  // only succeeds when empty
+            // The shard folder goes when it is empty (Foundation's removeItem would take its other entries too).
+            let shard = (folder as NSString).deletingLastPathComponent
+            if (try? manager.contentsOfDirectory(atPath: shard))?.isEmpty == true { try? manager.removeItem(atPath: shard) }
         }
         let removed = Set(report.removed)
         let index = root + "/index"

@@ -9,7 +9,7 @@ public enum HTMLReport {
     th,td{border:1px solid #ccc;padding:.3em .6em}td{text-align:right;font-variant-numeric:tabular-nums}
     thead th{background:#f3f3f3}tr.surrogate th{font-style:italic}
     .pass{color:#1b7f2a}.fail{color:#b3261e}.figures{display:flex;flex-wrap:wrap;gap:1em}
-    figure{margin:0}figcaption{font-size:.85em;color:#555}img.prompt{width:224px;height:224px;image-rendering:pixelated;border:1px solid #ccc}
+    figure{margin:0}figcaption{font-size:.85em;color:#555}img.prompt{height:224px;width:auto;image-rendering:pixelated;border:1px solid #ccc}
     """
 
     public static func render(title: String, aggregate: JSONValue, tables: [ResultsTable],

@@ -18,13 +18,13 @@ public struct ResultsTable: Sendable {
         self.corruption = corruption
         self.metric = metric
         let tasks = (aggregate["tasks"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let protocols = (aggregate["protocols"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(EvaluationProtocol.init(rawValue:)) }
+        let protocols = (aggregate["protocols"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(ProtocolSpec.init(rawValue:)) }
         let models = (aggregate["models"]?.arrayValue ?? []).compactMap { entry -> (name: String, role: String)? in
             guard let name = entry["name"]?.stringValue else { return nil }
             return (name, entry["role"]?.stringValue ?? "target")
         }
         let results = aggregate["results"]?.arrayValue ?? []
-        func value(_ task: String, _ model: String, _ evaluation: EvaluationProtocol) -> Double? {
+        func value(_ task: String, _ model: String, _ evaluation: ProtocolSpec) -> Double? {
             results.first {
                 $0["task"]?.stringValue == task && $0["model"]?.stringValue == model
                     && $0["protocol"]?.stringValue == evaluation.rawValue && $0["corruption"]?.stringValue == corruption

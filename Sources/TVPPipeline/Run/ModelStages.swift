@@ -1,74 +1,81 @@
 import Foundation
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 extension StageRegistry {
     func modelStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.cleanFeatures, codeVersion: "1", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.cleanFeatures, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).cleanFeaturesStage(context, parameters)
             },
-            StageKind(name: StageKinds.guideText, codeVersion: "1", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.guideText, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).guideTextStage(context, parameters)
             },
-            StageKind(name: StageKinds.trainPrompt, codeVersion: "1", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.trainPrompt, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).trainPromptStage(context, parameters)
             },
-            StageKind(name: StageKinds.evaluate, codeVersion: "1", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.evaluate, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).evaluateStage(context, parameters)
             },
         ]
     }
 
-    /// A loaded split (the output of a `load-split` stage) as a `SampleSet`.
-    func sampleSet(_ payload: StagePayload, stage: String) throws -> SampleSet {
-        let result = try payload.result()
-        let labels = try payload.tensor("labels")
-        guard let classes = result["classes"]?.arrayValue?.compactMap(\.stringValue) else {
-            throw PipelineError.stage(stage, "the loaded split has no class names")
-        }
-        return SampleSet(images: try payload.tensor("images"), labels: labels.toArray().map { Int($0) }, classNames: classes,
-                         question: result["question"]?.stringValue ?? "")
-    }
-
-    /// `clean-features` {model, batch}: the model's visual tokens of the clean training images
-    /// (FCA's constant target), computed once and shared by every sweep point. Tensor `tokens` [N, T, D].
+    /// `clean-features` {model, prompt, epochs, batch, seed, augment}: the surrogate's visual tokens of the clean training
+    /// images (FCA's constant reference), batch by batch exactly as `PromptTrainer` will draw them
+    /// (the same shuffles and augmentation draws, from the training seed), computed once and shared
+    /// by every sweep point that trains with those batches. Tensors `tokens-I` [B, T, D]; result
+    /// {batches: [{indices, seed}]} (the `CleanBatchKey` of each).
     func cleanFeaturesStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
+        let id = context.stageID
         let model = try self.model(parameters["model"] ?? .null, context: context)
-        let data = try sampleSet(try context.input(at: 0), stage: context.stageID)
-        let batch = max(1, parameters["batch"]?.intValue ?? 16)
+        let split = try loadedSplit(try context.input(at: 0), stage: id)
+        guard let epochs = parameters["epochs"]?.intValue, let batch = parameters["batch"]?.intValue, let seed = parameters["seed"]?.intValue,
+              case .bool(let augment)? = parameters["augment"] else { throw PipelineError.stage(id, "missing epochs, batch, seed or augment") }
+        // Only the batch order and the augmentation draws matter here, not the update.
+        let train = TrainSpec(epochs: epochs, batch: batch, optimizer: "tvp", lr: 1, schedule: "cosine", seed: seed, augment: augment)
+        let prompt = try PromptSpec(json: parameters["prompt"] ?? .null).makePrompt(seed: train.seed)
+        let trainer = try PromptTrainer(surrogates: [model], prompt: prompt,
+                                        config: train.trainerConfig(loss: LossSpec(fca: 1, tse: 0), caption: "{class}"))
         let progress = self.progress(context)
-        var parts: [Tensor] = []
-        let n = data.labels.count
-        var start = 0
-        while start < n {
-            let indices = Array(start..<min(n, start + batch))
-            parts.append(try withoutGrad { try model.visualTokens(images: try gatherRows(data.images, indices)) })
-            start += indices.count
-            progress.update(completed: start, total: n, unit: "img")
+        let count = split.source.count
+        let stepsPerEpoch = (count + train.batch - 1) / train.batch
+        var tensors: [String: Tensor] = [:], batches: [JSONValue] = [], seen: Set<CleanBatchKey> = []
+        for epoch in 0..<train.epochs {
+            for (step, indices) in trainer.batches(epoch: epoch, count: count).enumerated() {
+                let (batch, key) = try trainer.preprocess(split.source.batch(indices), indices: indices, epoch: epoch, step: step)
+                if seen.insert(key).inserted {
+                    tensors["tokens-\(batches.count)"] = try withoutGrad { try model.visualTokens(images: prompt.clean(batch.images)) }
+                    batches.append(["indices": .array(indices.map { .integer($0) }),
+                                    "seed": key.augmentationSeed.map { .string(String($0)) } ?? .null])
+                }
+                progress.update(completed: epoch * stepsPerEpoch + step + 1, total: train.epochs * stepsPerEpoch, unit: "batch")
+            }
         }
-        return StageOutput(tensors: ["tokens": try concat(parts, axis: 0)], result: ["count": .integer(n)])
+        return StageOutput(tensors: tensors, result: ["batches": .array(batches), "model": .string(model.name)])
     }
 
     /// `guide-text` {guide, caption}: the guide's text features of each class caption. Tensor
     /// `embeddings` [C, E]; result {captions, logit_scale}.
     func guideTextStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let guide = try self.guide(parameters["guide"] ?? .null, context: context)
-        let data = try context.input(at: 0).result()
-        let template = parameters["caption"]?.stringValue ?? "this is a photo of a {class}"
-        let captions = (data["classes"]?.arrayValue ?? []).compactMap(\.stringValue).map { template.replacingOccurrences(of: "{class}", with: $0) }
+        let split = try loadedSplit(try context.input(at: 0), stage: context.stageID)
+        let template = parameters["caption"]?.stringValue ?? PromptTrainingConfig().captionTemplate
+        let captions = split.classNames.map { template.replacingOccurrences(of: "{class}", with: $0) }
         let embeddings = try withoutGrad { try guide.textFeatures(captions) }
         return StageOutput(tensors: ["embeddings": embeddings],
                            result: ["captions": .array(captions.map { .string($0) }), "logit_scale": .double(Double(guide.logitScale))])
     }
 
-    /// `train-prompt` {task, variant, surrogates, guide, prompt, loss, train}: inputs are the training
-    /// split, then one `clean-features` per surrogate when fca > 0, then `guide-text` when tse > 0.
-    /// Tensors `prompt` (layout shape) and `mask`; result {curve, final_loss, learnable}.
+    /// `train-prompt` {variant, surrogates, guide, prompt, loss, train, caption}: inputs are the
+    /// training split, then one `clean-features` per surrogate when fca > 0, then `guide-text` when
+    /// tse > 0. Trains with `PromptTrainer` (through the backend). Tensors `prompt` (the values),
+    /// `mask` and `sample` (the first training image, for pictures); result {metadata (the prompt
+    /// file's kind and geometry), curve, final_loss, learnable}.
     func trainPromptStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         let backend = try requireBackend(context)
-        let prompt = try PromptSpec(json: parameters["prompt"] ?? .null)
+        let spec = try PromptSpec(json: parameters["prompt"] ?? .null)
         let loss = try LossSpec(json: parameters["loss"] ?? .null)
         let train = try TrainSpec(json: parameters["train"] ?? .null)
         guard let variant = parameters["variant"]?.stringValue.flatMap(PromptVariant.init(rawValue:)),
@@ -76,82 +83,84 @@ extension StageRegistry {
             throw PipelineError.stage(id, "missing 'variant' or 'surrogates'")
         }
         let surrogates = try surrogateJSON.map { try model($0, context: context) }
+        let split = try loadedSplit(try context.input(at: 0), stage: id)
         var next = 1
-        var features: [Tensor] = []
+        var cleanTokens: StoredCleanTokens?
         if loss.fca > 0 {
-            features = try surrogateJSON.indices.map { _ in defer { next += 1 }; return try context.input(at: next).tensor("tokens") }
+            cleanTokens = try StoredCleanTokens(surrogates.map { model in defer { next += 1 }; return (model.name, try context.input(at: next)) },
+                                                stage: id)
         }
-        var guide: GuideModel?
-        var captions: Tensor?
+        var guide: (any TSEGuide)?
         if loss.tse > 0 {
-            guide = try self.guide(parameters["guide"] ?? .null, context: context)
-            captions = try context.input(at: next).tensor("embeddings")
+            let text = try context.input(at: next)
+            let captions = (try text.result()["captions"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guide = try PrecomputedTextGuide(self.guide(parameters["guide"] ?? .null, context: context), captions: captions,
+                                             features: text.tensor("embeddings"))
         }
-        let layout = PromptLayout(prompt)
-        let job = PromptTrainingJob(task: parameters["task"]?.stringValue ?? "", variant: variant, surrogates: surrogates,
-                                    cleanFeatures: features, guide: guide, captionFeatures: captions,
-                                    data: try sampleSet(try context.input(at: 0), stage: id), prompt: prompt, layout: layout,
-                                    loss: loss, train: train)
+        let prompt = try spec.makePrompt(seed: train.seed)
+        // The task named in the stage id `train[TASK/VARIANT]` (one of them, when tasks share the training).
+        let task = id.hasPrefix("train[") ? String(id.dropFirst(6).prefix { $0 != "/" }) : ""
+        let job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
+                                    source: split.source, prompt: prompt,
+                                    config: train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}"),
+                                    cleanTokens: cleanTokens)
         let trained = try backend.trainPrompt(job, progress: progress(context))
-        guard trained.perturbation.shape == layout.shape else {
-            throw PipelineError.stage(id, "the backend returned a prompt of shape \(describe(trained.perturbation.shape)); expected \(describe(layout.shape))")
+        guard trained.prompt.kind == prompt.kind, trained.prompt.values.shape == prompt.values.shape else {
+            throw PipelineError.stage(id, "the backend returned a '\(trained.prompt.kind)' prompt of shape \(describe(trained.prompt.values.shape)); " +
+                                      "expected '\(prompt.kind)' \(describe(prompt.values.shape))")
         }
-        return StageOutput(tensors: ["prompt": trained.perturbation.detached(), "mask": layout.mask()],
-                           result: ["curve": .array(trained.curve.map(\.json)), "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
-                                    "learnable": .integer(layout.learnableCount)])
+        var metadata = trained.prompt.geometry
+        metadata["kind"] = trained.prompt.kind
+        if trained.prompt.clampToUnitRange { metadata["clamp"] = "1" }
+        let sample = try split.source.batch([0]).images
+        return StageOutput(tensors: ["prompt": trained.prompt.values.detached(), "mask": trained.prompt.mask,
+                                     "sample": try sample.reshaped(Array(sample.shape.dropFirst()))],
+                           result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(trained.curve.map(\.json)),
+                                    "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
+                                    "learnable": .integer(trained.prompt.learnableValueCount)])
     }
 
-    /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed}: inputs are the test split,
-    /// then the trained prompt for vp/tvp (then the model's fetch stage, if any). Tensor `predictions` [N]; result {metrics, count, correct}.
+    /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption}: inputs are the
+    /// test split, then the trained prompt for vp/tvp (then the model's fetch stage, if any). Runs the
+    /// `Evaluator` (through the backend) under the protocol's `EvaluationProtocol`, on the corrupted
+    /// images when a corruption is given. Tensor `predictions` [N]; result {metrics, count, correct}.
     func evaluateStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
+        let id = context.stageID
         let backend = try requireBackend(context)
         let model = try self.model(parameters["model"] ?? .null, context: context)
-        let data = try sampleSet(try context.input(at: 0), stage: context.stageID)
-        let layout = PromptLayout(try PromptSpec(json: parameters["prompt"] ?? .null))
-        let evaluation = parameters["protocol"]?.stringValue.flatMap(EvaluationProtocol.init(rawValue:))
-        let prompt = evaluation?.variant != nil ? try context.input(at: 1).tensor("prompt") : nil
-        let job = EvaluationJob(model: model, data: data, prompt: prompt, layout: layout,
-                                batch: max(1, parameters["batch"]?.intValue ?? 16), seed: parameters["seed"]?.intValue ?? 0)
-        let predictions = try backend.predict(job, progress: progress(context))
-        guard predictions.count == data.labels.count else {
-            throw PipelineError.stage(context.stageID, "the backend returned \(predictions.count) predictions for \(data.labels.count) samples")
+        let split = try loadedSplit(try context.input(at: 0), stage: id)
+        let spec = try PromptSpec(json: parameters["prompt"] ?? .null)
+        guard let evaluation = parameters["protocol"]?.stringValue.flatMap(ProtocolSpec.init(rawValue:)) else {
+            throw PipelineError.stage(id, "missing or unknown 'protocol'")
+        }
+        let trained = evaluation.variant == nil ? nil : try trainedPrompt(try context.input(at: 1), stage: id)
+        var source = split.source
+        if let corruption = parameters["corruption"], corruption != .null {
+            guard let name = corruption["name"]?.stringValue, let kind = Corruption(rawValue: name),
+                  let severity = corruption["severity"]?.intValue else { throw PipelineError.stage(id, "bad corruption \(corruption)") }
+            source = CorruptedSource(base: source, corruption: kind, severity: severity,
+                                     seed: UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0)))
+        }
+        let job = EvaluationJob(model: model, source: source, evaluation: try evaluation.evaluatorProtocol(prompt: spec, trained: trained),
+                                batch: max(1, parameters["batch"]?.intValue ?? 16))
+        let result = try backend.evaluate(job, progress: progress(context))
+        guard result.predictions.count == split.labels.count else {
+            throw PipelineError.stage(id, "the backend returned \(result.predictions.count) predictions for \(split.labels.count) samples")
         }
         let names = (parameters["metrics"]?.arrayValue ?? ["accuracy"]).compactMap(\.stringValue)
-        var metrics: [String: JSONValue] = [:]
-        for name in names { metrics[name] = .double(try metric(name, predictions: predictions, labels: data.labels)) }
-        let correct = zip(predictions, data.labels).filter { $0 == $1 }.count
-        return StageOutput(tensors: ["predictions": try Tensor(predictions.map(Float.init), shape: [predictions.count])],
-                           result: ["metrics": .object(metrics), "count": .integer(predictions.count), "correct": .integer(correct)])
+        let correct = zip(result.predictions, split.labels).filter { $0 == $1 }.count
+        return StageOutput(tensors: ["predictions": try Tensor(result.predictions.map(Float.init), shape: [result.predictions.count])],
+                           result: ["metrics": .object(try metricValues(names, result: result, labels: split.labels)),
+                                    "count": .integer(result.samples), "correct": .integer(correct),
+                                    "mean_score": .double(result.meanScore), "mean_answer_score": .double(result.meanAnswerScore)])
     }
 }
 
-/// A classification metric in [0, 1]: `accuracy`, `balanced-accuracy` (mean recall over the classes
-/// present in `labels`), `macro-f1` (mean F1 over the classes present in labels or predictions).
-public func metric(_ name: String, predictions: [Int], labels: [Int]) throws -> Double {
-    guard predictions.count == labels.count, !labels.isEmpty else {
-        throw PipelineError.stage("metric", "\(predictions.count) predictions for \(labels.count) labels")
+/// The prompt a `train-prompt` stage stored (rebuilt by `PromptFile.prompt`, like a prompt file).
+func trainedPrompt(_ payload: StagePayload, stage: String) throws -> any VisualPrompt {
+    guard case .object(let object)? = try payload.result()["metadata"] else {
+        throw PipelineError.stage(stage, "the trained prompt has no metadata")
     }
-    let pairs = zip(predictions, labels)
-    switch name {
-    case "accuracy":
-        return Double(pairs.filter { $0 == $1 }.count) / Double(labels.count)
-    case "balanced-accuracy":
-        let classes = Set(labels)
-        let recalls = classes.map { c -> Double in
-            let positives = labels.filter { $0 == c }.count
-            return Double(pairs.filter { $0 == c && $1 == c }.count) / Double(positives)
-        }
-        return recalls.reduce(0, +) / Double(classes.count)
-    case "macro-f1":
-        let classes = Set(labels).union(predictions)
-        let scores = classes.map { c -> Double in
-            let tp = Double(pairs.filter { $0 == c && $1 == c }.count)
-            let fp = Double(pairs.filter { $0 == c && $1 != c }.count)
-            let fn = Double(pairs.filter { $0 != c && $1 == c }.count)
-            return tp == 0 ? 0 : 2 * tp / (2 * tp + fp + fn)
-        }
-        return scores.reduce(0, +) / Double(classes.count)
-    default:
-        throw PipelineError.stage("metric", "unknown metric '\(name)'; known: " + EvaluateSpec.metricNames.joined(separator: ", "))
-    }
+    return try PromptFile.prompt(values: payload.tensor("prompt"), metadata: object.compactMapValues(\.stringValue),
+                                 source: "\(stage) (cache \(payload.directory))")
 }

@@ -1,4 +1,5 @@
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 /// What the backend is asked to build for one entry of `models:`.
@@ -11,63 +12,36 @@ public struct ModelBuild: Sendable, Equatable {
     public var randomSeed: Int?
     /// `models.NAME.options`, as written.
     public var options: JSONValue
+    /// Where fetched manifest assets live (`<assets>/<asset>/<file>`): the family's
+    /// `requiredAssets` are there when the model is built.
+    public var assetsDirectory: String
 
-    public init(name: String, family: String, files: [String], randomSeed: Int?, options: JSONValue) {
+    public init(name: String, family: String, files: [String], randomSeed: Int?, options: JSONValue, assetsDirectory: String = "") {
         self.name = name
         self.family = family
         self.files = files
         self.randomSeed = randomSeed
         self.options = options
+        self.assetsDirectory = assetsDirectory
     }
 }
 
-/// The CLIP-style model that scores a prompted image against its class caption (TSE).
-public protocol GuideModel: AnyObject {
-    var name: String { get }
-    /// The side of the square images it takes.
-    var inputSize: Int { get }
-    /// The logit scale (before exp; the TSE score uses min(exp(logitScale), 100)).
-    var logitScale: Float { get }
-    /// [B, E] image features of pixel images [B, 3, S, S] (its normalization inside), differentiable.
-    func imageFeatures(images: Tensor) throws -> Tensor
-    /// [B, E] text features of `texts`.
-    func textFeatures(_ texts: [String]) throws -> Tensor
-}
-
-/// A loaded split as the train and evaluate calls see it.
-public struct SampleSet {
-    /// [N, 3, S, S] pixel images in the prompt's image view.
-    public var images: Tensor
-    public var labels: [Int]
-    /// The candidate answers (class names); label i answers `classNames[i]`.
-    public var classNames: [String]
-    /// The question asked with every image.
-    public var question: String
-
-    public init(images: Tensor, labels: [Int], classNames: [String], question: String) {
-        self.images = images
-        self.labels = labels
-        self.classNames = classNames
-        self.question = question
-    }
-}
-
-/// Everything a prompt training run needs (`train-prompt` stage).
+/// Everything one prompt training run needs (`train-prompt` stage), in TVPPrompting's terms.
 public struct PromptTrainingJob {
     public var task: String
     public var variant: PromptVariant
-    /// The surrogate(s); several form an ensemble (losses averaged).
-    public var surrogates: [MultimodalModel]
-    /// Per surrogate, the clean visual tokens [N, T, D] of `data.images` (FCA); empty when fca = 0.
-    public var cleanFeatures: [Tensor]
-    /// The TSE guide and the caption features [C, E] of each class; nil when tse = 0.
-    public var guide: GuideModel?
-    public var captionFeatures: Tensor?
-    public var data: SampleSet
-    public var prompt: PromptSpec
-    public var layout: PromptLayout
-    public var loss: LossSpec
-    public var train: TrainSpec
+    /// The surrogate(s); several form an ensemble (their losses are summed, as `PromptTrainer` does).
+    public var surrogates: [any MultimodalModel]
+    /// The TSE guide (nil when tse = 0); its caption features may come from the `guide-text` stage.
+    public var guide: (any TSEGuide)?
+    /// The training split (raw images; the trainer applies the official image pipeline).
+    public var source: any PromptBatchSource
+    /// The prompt to train, at its initial values (`PromptSpec.makePrompt`).
+    public var prompt: any VisualPrompt
+    /// Learning rate, loss weights (VP: fca = tse = 0), epochs, batch, seed, update rule, augmentation.
+    public var config: PromptTrainingConfig
+    /// The surrogates' clean visual tokens for FCA, precomputed by `clean-features` (nil: computed per batch).
+    public var cleanTokens: (any CleanTokenProvider)?
 }
 
 /// One logged training step.
@@ -89,68 +63,89 @@ public struct LossRecord: Sendable, Equatable {
         self.fca = fca
         self.tse = tse
     }
+
+    /// The record of a `PromptTrainer` step.
+    public init(_ progress: TrainingProgress) {
+        let losses = progress.losses
+        self.init(step: progress.globalStep - 1, epoch: progress.epoch, lr: Double(progress.learningRate), total: Double(losses.total),
+                  task: Double(losses.task), fca: losses.featureConsistency.map(Double.init), tse: losses.taskSemantics.map(Double.init))
+    }
 }
 
-/// A trained prompt: the learnable tensor (`PromptLayout.shape`) and its loss curve.
+/// A trained prompt and its loss curve.
 public struct TrainedPrompt {
-    public var perturbation: Tensor
+    public var prompt: any VisualPrompt
     public var curve: [LossRecord]
 
-    public init(perturbation: Tensor, curve: [LossRecord]) {
-        self.perturbation = perturbation
+    public init(prompt: any VisualPrompt, curve: [LossRecord]) {
+        self.prompt = prompt
         self.curve = curve
     }
 }
 
-/// One evaluation: a model, a split, and the prompt to add (none for zero-shot).
+/// One evaluation: a model, a split (raw images), and the Evaluator's protocol (zero-shot or a prompt).
 public struct EvaluationJob {
-    public var model: MultimodalModel
-    public var data: SampleSet
-    /// The trained prompt (layout shape), or nil for zero-shot.
-    public var prompt: Tensor?
-    public var layout: PromptLayout
+    public var model: any MultimodalModel
+    public var source: any PromptBatchSource
+    public var evaluation: TVPPrompting.EvaluationProtocol
     public var batch: Int
-    /// Seeds random-patch positions.
-    public var seed: Int
 }
 
-/// The model side of a pipeline: builds models and runs prompt training and evaluation. The stage
-/// kinds `clean-features`, `guide-text`, `train-prompt` and `evaluate` call it; everything else
-/// (fetching, loading, caching, aggregation, reports) is the pipeline's own.
+/// The model side of a pipeline: builds the models of its families. Training and evaluation default
+/// to TVPPrompting's `PromptTrainer` and `Evaluator` (`trainWithPromptTrainer`,
+/// `evaluateWithEvaluator`); a backend may wrap them (to count or log calls) but has no reason to
+/// replace them. The stage kinds `clean-features`, `guide-text`, `train-prompt` and `evaluate` call
+/// it; everything else (fetching, loading, caching, aggregation, reports) is the pipeline's own.
 public protocol PipelineBackend: AnyObject {
     /// The families it builds for surrogates and targets (checked when the file is validated).
     var modelFamilies: [String] { get }
     /// The families it builds for the TSE guide.
     var guideFamilies: [String] { get }
-    func makeModel(_ build: ModelBuild) throws -> MultimodalModel
-    func makeGuide(_ build: ModelBuild) throws -> GuideModel
-    /// Trains one prompt; reports progress (fraction, note) as it goes.
+    /// Manifest assets a family reads besides its weights (vocabularies, shared parts): the
+    /// pipeline fetches them before the model's stages run and keys those stages on their checksums.
+    func requiredAssets(family: String, options: JSONValue) -> [String]
+    /// What a model of `family` needs on disk, for the error when its weights are missing.
+    func weightsHint(family: String) -> String?
+    func makeModel(_ build: ModelBuild) throws -> any MultimodalModel
+    func makeGuide(_ build: ModelBuild) throws -> any TSEGuide
+    /// Trains one prompt; reports progress as it goes.
     func trainPrompt(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt
-    /// The predicted class index of every sample (default: `predictByLikelihood`).
-    func predict(_ job: EvaluationJob, progress: StageProgress) throws -> [Int]
+    /// Evaluates one model under one protocol.
+    func evaluate(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult
 }
 
 extension PipelineBackend {
-    public func predict(_ job: EvaluationJob, progress: StageProgress) throws -> [Int] {
-        try predictByLikelihood(job, progress: progress)
+    public func requiredAssets(family: String, options: JSONValue) -> [String] { [] }
+    public func weightsHint(family: String) -> String? { nil }
+
+    public func trainPrompt(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt {
+        try trainWithPromptTrainer(job, progress: progress)
+    }
+
+    public func evaluate(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult {
+        try evaluateWithEvaluator(job, progress: progress)
     }
 }
 
-/// Adds the prompt (if any) batch by batch and picks the candidate answer of highest mean token
-/// log-likelihood (`MultimodalModel.predict`).
-public func predictByLikelihood(_ job: EvaluationJob, progress: StageProgress) throws -> [Int] {
-    let n = job.data.labels.count
-    var predictions: [Int] = []
-    predictions.reserveCapacity(n)
-    var start = 0
-    while start < n {
-        let indices = Array(start..<min(n, start + job.batch))
-        var images = try gatherRows(job.data.images, indices)
-        if let prompt = job.prompt { images = try job.layout.apply(prompt, to: images, indices: indices, seed: job.seed) }
-        predictions += try job.model.predict(images: images, prompts: Array(repeating: job.data.question, count: indices.count),
-                                             candidates: job.data.classNames)
-        start += indices.count
-        progress.update(completed: start, total: n, unit: "img")
+/// Trains `job.prompt` with `PromptTrainer` (the official objective, update and schedule), logging
+/// every step as a `LossRecord`.
+public func trainWithPromptTrainer(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt {
+    let trainer = try PromptTrainer(surrogates: job.surrogates, prompt: job.prompt, guide: job.guide, config: job.config)
+    trainer.cleanTokens = job.cleanTokens
+    var curve: [LossRecord] = []
+    trainer.onProgress = { step in
+        curve.append(LossRecord(step))
+        progress.update(completed: step.globalStep, total: step.totalSteps, unit: "step",
+                        note: String(format: "loss %.4g", Double(step.losses.total)))
     }
-    return predictions
+    try trainer.train(on: job.source)
+    return TrainedPrompt(prompt: job.prompt, curve: curve)
+}
+
+/// Evaluates `job.model` under `job.evaluation` with the `Evaluator` (candidates scored by mean token
+/// log-likelihood; top-1, top-5, ROC-AUC and POPE metrics).
+public func evaluateWithEvaluator(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult {
+    var evaluator = Evaluator(batchSize: job.batch)
+    evaluator.onBatch = { done, total in progress.update(completed: done, total: total, unit: "img") }
+    return try evaluator.evaluate(model: job.model, protocol: job.evaluation, source: job.source)
 }

@@ -5,8 +5,8 @@ import TVPFormats
 /// Compiles validated pipelines into engine stages:
 ///
 /// ```
-/// fetch[ASSET] → load[TASK/train|test/VIEW(/CORRUPTION)] → features[TASK/SURROGATE] (fca > 0)
-///                                                         → text[TASK/GUIDE]        (tse > 0)
+/// fetch[ASSET] or render[SPLIT/…] → load[TASK/train|test] → features[TASK/SURROGATE] (fca > 0)
+///                                       → text[TASK/GUIDE]        (tse > 0)
 ///              → train[TASK/vp|tvp] → eval[TASK/MODEL/PROTOCOL(/CORRUPTION)] → aggregate → report
 /// ```
 ///
@@ -17,6 +17,8 @@ public struct PipelineCompiler {
     public let registry: StageRegistry
     /// The folder `weights: {path: …}` is resolved against (the pipeline file's folder).
     public let baseDirectory: String
+    /// What the compilation decided that a person should hear (which dataset a task reads), once each.
+    public private(set) var notes: [String] = []
 
     public init(registry: StageRegistry, baseDirectory: String = ".") {
         self.registry = registry
@@ -24,17 +26,31 @@ public struct PipelineCompiler {
     }
 
     /// One engine pipeline per point, named `PipelinePoint.pipelineName`.
-    public func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
+    public mutating func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
         try loaded.points.map { try compile($0.spec, name: $0.pipelineName) }
     }
 
     /// The stages of one validated spec.
-    public func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
+    public mutating func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
         var stages: [Stage] = []
         var ids: Set<String> = []
-        func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws {
-            guard ids.insert(id).inserted else { return }
+        // A stage with the same kind, parameters, assets and (recursively) inputs as one already added
+        // is that stage: `add` returns the first one's id (two tasks reading the same split share its
+        // load and its prompt training).
+        var idBySignature: [String: String] = [:], signatureByID: [String: String] = [:]
+        @discardableResult
+        func add(_ id: String, _ kind: String, _ parameters: JSONValue, inputs: [String] = [], assets: [String: String] = [:]) throws -> String {
+            if ids.contains(id) { return id }
+            let signature = JSONValue.object([
+                "kind": .string(kind), "parameters": parameters, "inputs": .array(inputs.map { .string(signatureByID[$0] ?? $0) }),
+                "assets": .object(assets.mapValues { .string($0) }),
+            ]).canonicalText
+            if let existing = idBySignature[signature] { return existing }
+            ids.insert(id)
+            idBySignature[signature] = id
+            signatureByID[id] = signature
             stages.append(try registry.stage(id: id, kind: kind, parameters: parameters, inputs: inputs, assets: assets))
+            return id
         }
         // Models: their stage JSON, the fetch stage they need and their weight checksums.
         var modelInfo: [String: (json: JSONValue, inputs: [String], assets: [String: String])] = [:]
@@ -47,7 +63,17 @@ public struct PipelineCompiler {
                 assets = checksums(asset).filter { file == nil || $0.key == "\(assetName)/\(file!)" }
             } else if case .path(let path) = model.weights {
                 let resolved = resolve(path)
+                guard FileManager.default.fileExists(atPath: resolved) else {
+                    throw PipelineError.missingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
+                }
                 assets = ["\(model.name):\(path)": try hashPath(resolved)]
+            }
+            // Assets the family reads besides its weights: fetched first, their checksums in the key.
+            for assetName in registry.backend?.requiredAssets(family: model.family, options: model.options) ?? [] {
+                let asset = try registry.manifest.asset(named: assetName)
+                try add("fetch[\(assetName)]", StageKinds.fetch, ["asset": .string(assetName)], assets: checksums(asset))
+                if !inputs.contains("fetch[\(assetName)]") { inputs.append("fetch[\(assetName)]") }
+                assets.merge(checksums(asset)) { a, _ in a }
             }
             modelInfo[model.name] = (modelJSON(model), inputs, assets)
         }
@@ -57,34 +83,71 @@ public struct PipelineCompiler {
         var trainings: [JSONValue] = [], trainingIDs: [String] = []
         let variants = PromptVariant.allCases.filter { variant in spec.evaluate.protocols.contains { $0.variant == variant } }
 
+        var datasetsUsed: [String: JSONValue] = [:]
+        func note(_ text: String) { if !notes.contains(text) { notes.append(text) } }
         for task in spec.tasks {
-            let asset = try registry.manifest.asset(named: task.dataset)
-            let fetchID = "fetch[\(task.dataset)]"
-            try add(fetchID, StageKinds.fetch, ["asset": .string(task.dataset)], assets: checksums(asset))
-            /// The load stage of a split in a view (and corruption); returns its id.
-            func load(_ role: String, _ split: SplitSpec, view: ImageView, corruption: CorruptionSpec? = nil) throws -> String {
-                var parameters: [String: JSONValue] = [
-                    "dataset": .string(task.dataset), "loader": .string(task.loader), "split": .string(split.split),
-                    "entries": .array((asset.splits.first { $0.name == split.split }?.entries ?? []).map { .string($0.file) }),
-                    "limit": split.limit.map { .integer($0) } ?? .null, "sampling": .string(task.sampling.rawValue),
-                    "seed": .integer(task.seed), "view": .string(view.rawValue), "image_size": .integer(layout.imageSize),
+            // The dataset this run reads: `prefer:` when its files are fetched, else `dataset:`.
+            var dataset = task.dataset, loader = task.loader
+            if let preferred = task.preferred {
+                let asset = try registry.manifest.asset(named: preferred.name)
+                if asset.files.allSatisfy({ registry.fetcher.state(of: $0, in: asset) != .missing }) {
+                    (dataset, loader) = preferred
+                    note("task \(task.name): using \(preferred.name) (fetched) instead of \(task.dataset)")
+                } else {
+                    note("task \(task.name): using \(task.dataset) (\(preferred.name) is not fetched; `tvp-run fetch \(preferred.name)` to use it)")
+                }
+            }
+            datasetsUsed[task.name] = .string(dataset)
+            let generated = GeneratedDatasets.names.contains(dataset)
+            let asset = generated ? nil : try registry.manifest.asset(named: dataset)
+            var sourceInputs: [String] = []
+            var requires: [JSONValue] = []
+            if let asset {
+                try add("fetch[\(dataset)]", StageKinds.fetch, ["asset": .string(dataset)], assets: checksums(asset))
+                sourceInputs = ["fetch[\(dataset)]"]
+                // Assets the dataset requires (POPE: the COCO images): fetched too, their entries handed to the load.
+                for name in asset.requires {
+                    let required = try registry.manifest.asset(named: name)
+                    try add("fetch[\(name)]", StageKinds.fetch, ["asset": .string(name)], assets: checksums(required))
+                    requires.append(["asset": .string(name), "entries": entriesJSON(required.splits.first?.entries ?? [])])
+                    sourceInputs.append("fetch[\(name)]")
+                }
+            }
+            /// The load stage of a split (after its render stage, for a generated dataset); returns its id.
+            func load(_ role: String, _ split: SplitSpec) throws -> String {
+                var inputs = sourceInputs
+                if generated {
+                    let renderSplit = GeneratedDatasets.renderSplit(split.split)
+                    let count = split.limit ?? 0   // validated: generated splits have a limit, no skip
+                    let renderID = "render[\(renderSplit)/\(count)/\(layout.imageSize)px/seed\(task.seed)]"
+                    inputs = [try add(renderID, StageKinds.render, ["split": .string(renderSplit), "count": .integer(count),
+                                                           "size": .integer(layout.imageSize), "seed": .integer(task.seed)])]
+                }
+                let parameters: [String: JSONValue] = [
+                    "dataset": .string(dataset), "loader": .string(loader), "split": .string(split.split),
+                    "entries": entriesJSON(asset?.splits.first { $0.name == split.split }?.entries ?? []),
+                    "requires": .array(requires), "image_size": .integer(spec.prompt.imageSize),
+                    // A generated split is read whole: its render has `limit` scenes (POPE: several probes each).
+                    "limit": generated ? .null : split.limit.map { .integer($0) } ?? .null, "skip": .integer(split.skip),
+                    "sampling": .string(task.sampling.rawValue),
+                    "seed": .integer(task.seed),
                     "classes": task.classes.map { .array($0.map { .string($0) }) } ?? .null, "question": .string(task.question),
                 ]
-                if view == .padded { parameters["frame"] = .integer(layout.frame) }
-                if let corruption { parameters["corruption"] = ["name": .string(corruption.name), "severity": .integer(corruption.severity)] }
-                let id = "load[\(task.name)/\(role)/\(view.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
-                try add(id, StageKinds.loadSplit, .object(parameters), inputs: [fetchID])
-                return id
+                return try add("load[\(task.name)/\(role)]", StageKinds.loadSplit, .object(parameters), inputs: inputs)
             }
-            let trainLoad = try load("train", task.train, view: layout.kind.view)
+            let trainLoad = try load("train", task.train)
+            let testLoad = try load("test", task.test)
 
+            var trainIDs: [PromptVariant: String] = [:]
             for variant in variants {
                 let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
                 var inputs = [trainLoad]
                 for surrogate in spec.surrogates where loss.fca > 0 {
                     let info = modelInfo[surrogate]!
-                    let id = "features[\(task.name)/\(surrogate)]"
-                    try add(id, StageKinds.cleanFeatures, ["model": info.json, "batch": .integer(spec.evaluate.batch)],
+                    let id = try add("features[\(task.name)/\(surrogate)]", StageKinds.cleanFeatures, [
+                        "model": info.json, "prompt": promptJSON, "epochs": .integer(spec.train.epochs), "batch": .integer(spec.train.batch),
+                        "seed": .integer(spec.train.seed), "augment": .bool(spec.train.augment),
+                    ],
                             inputs: [trainLoad] + info.inputs, assets: info.assets)
                     inputs.append(id)
                 }
@@ -94,8 +157,7 @@ public struct PipelineCompiler {
                     let info = modelInfo[guide]!
                     guideJSON = info.json
                     assets.merge(info.assets) { a, _ in a }
-                    let id = "text[\(task.name)/\(guide)]"
-                    try add(id, StageKinds.guideText, ["guide": info.json, "caption": .string(task.caption)],
+                    let id = try add("text[\(task.name)/\(guide)]", StageKinds.guideText, ["guide": info.json, "caption": .string(task.caption)],
                             inputs: [trainLoad] + info.inputs, assets: info.assets)
                     inputs.append(id)
                     inputs += info.inputs
@@ -105,29 +167,31 @@ public struct PipelineCompiler {
                     assets.merge(info.assets) { a, _ in a }
                     inputs += info.inputs.filter { !inputs.contains($0) }
                 }
-                let id = "train[\(task.name)/\(variant.rawValue)]"
-                try add(id, StageKinds.trainPrompt, [
-                    "task": .string(task.name), "variant": .string(variant.rawValue),
+                let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, [
+                    // No task name here: tasks that train on the same split share one training.
+                    "variant": .string(variant.rawValue),
                     "surrogates": .array(spec.surrogates.map { modelInfo[$0]!.json }), "guide": guideJSON,
-                    "prompt": promptJSON, "loss": loss.json, "train": spec.train.json,
+                    "prompt": promptJSON, "loss": loss.json, "train": spec.train.json, "caption": .string(task.caption),
                 ], inputs: inputs, assets: assets)
-                trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
-                trainingIDs.append(id)
+                trainIDs[variant] = id
+                if !trainingIDs.contains(id) {
+                    trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
+                    trainingIDs.append(id)
+                }
             }
 
             for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
                 for evaluation in spec.evaluate.protocols {
-                    let view: ImageView = evaluation == .zeroShotNative ? .native : layout.kind.view
-                    let testLoad = try load("test", task.test, view: view, corruption: corruption)
                     for modelName in spec.evaluatedModels {
                         let info = modelInfo[modelName]!
                         var inputs = [testLoad]
-                        if let variant = evaluation.variant { inputs.append("train[\(task.name)/\(variant.rawValue)]") }
+                        if let variant = evaluation.variant, let train = trainIDs[variant] { inputs.append(train) }
                         let id = "eval[\(task.name)/\(modelName)/\(evaluation.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
                         try add(id, StageKinds.evaluate, [
                             "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
                             "prompt": promptJSON, "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
                             "batch": .integer(spec.evaluate.batch), "seed": .integer(spec.train.seed),
+                            "corruption": corruption.map { ["name": .string($0.name), "severity": .integer($0.severity)] } ?? .null,
                         ], inputs: inputs + info.inputs, assets: info.assets)
                         evaluations.append(["task": .string(task.name), "model": .string(modelName), "protocol": .string(evaluation.rawValue),
                                             "corruption": corruption.map { .string($0.label) } ?? .null])
@@ -141,6 +205,7 @@ public struct PipelineCompiler {
             + spec.targets.map { ["name": .string($0), "role": "target"] }
         try add("aggregate", StageKinds.aggregate, [
             "pipeline": .string(name), "tasks": .array(spec.tasks.map { .string($0.name) }), "models": .array(models),
+            "datasets": .object(datasetsUsed),
             "protocols": .array(spec.evaluate.protocols.map { .string($0.rawValue) }),
             "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
             "corruptions": .array(spec.evaluate.corruptions.map { .string($0.label) }),
@@ -149,7 +214,7 @@ public struct PipelineCompiler {
         ], inputs: evaluationIDs + trainingIDs)
         try add("report", StageKinds.report, [
             "title": .string(spec.report.title), "metric": .string(spec.report.metric), "digits": .integer(spec.report.digits),
-            "images": .bool(spec.report.images), "prompt": promptJSON, "trainings": .array(spec.report.images ? trainings : []),
+            "images": .bool(spec.report.images), "trainings": .array(spec.report.images ? trainings : []),
         ], inputs: ["aggregate"] + (spec.report.images ? trainingIDs : []))
         return Pipeline(name: name, stages: stages)
     }
@@ -167,6 +232,11 @@ public struct PipelineCompiler {
 
     func resolve(_ path: String) -> String {
         path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+    }
+
+    /// Split entries as stage parameters: [{file, member}].
+    func entriesJSON(_ entries: [SplitEntry]) -> JSONValue {
+        .array(entries.map { ["file": .string($0.file), "member": $0.member.map { .string($0) } ?? .null] })
     }
 
     /// `ASSET/FILE` → the manifest's checksum of each file (what the fetch verified).

@@ -49,6 +49,8 @@ public final class PipelineSession {
     public let cache: StageCache
     public let pipelines: [Pipeline]
     public let graph: StageGraph
+    /// What compiling decided that the run should say (which dataset each `prefer:` task reads).
+    public let notes: [String]
 
     /// Compiles every point and builds the graph (identical stages of sweep points collapse).
     public init(loaded: LoadedPipeline, registry: StageRegistry, cache: StageCache) throws {
@@ -56,7 +58,9 @@ public final class PipelineSession {
         self.registry = registry
         self.cache = cache
         let base = (loaded.path as NSString).deletingLastPathComponent
-        pipelines = try PipelineCompiler(registry: registry, baseDirectory: base.isEmpty ? "." : base).compile(loaded)
+        var compiler = PipelineCompiler(registry: registry, baseDirectory: base.isEmpty ? "." : base)
+        pipelines = try compiler.compile(loaded)
+        notes = compiler.notes
         graph = try StageGraph(pipelines: pipelines)
     }
 

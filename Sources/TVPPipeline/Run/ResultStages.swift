@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPFormats
+import TVPPrompting
 import TVPTensor
 
 extension StageRegistry {
@@ -43,7 +44,7 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
         object["final_loss"] = result["final_loss"] ?? .null
         curves.append(.object(object))
     }
-    func value(_ task: String, _ model: String, _ evaluation: EvaluationProtocol, metric: String, corruption: String?) -> Double? {
+    func value(_ task: String, _ model: String, _ evaluation: ProtocolSpec, metric: String, corruption: String?) -> Double? {
         results.first {
             $0["task"]?.stringValue == task && $0["model"]?.stringValue == model && $0["protocol"]?.stringValue == evaluation.rawValue
                 && $0["corruption"]?.stringValue == corruption
@@ -80,7 +81,7 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
     return StageOutput(result: .object(out))
 }
 
-/// `report` {title, metric, digits, images, prompt, trainings}: inputs are the `aggregate` stage
+/// `report` {title, metric, digits, images, trainings}: inputs are the `aggregate` stage
 /// then the `train-prompt` stages of `trainings`. Renders the tables (Markdown, CSV, HTML), the
 /// loss curves (SVG), the prompt pictures (PNG, base64) and the self-contained `report.html`.
 /// Result: {files: {name: text}, png: {name: base64}, markdown}.
@@ -115,14 +116,15 @@ func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> Sta
 
     var pictures: [(name: String, base64: String)] = []
     if parameters["images"] != .bool(false) {
-        let layout = PromptLayout(try PromptSpec(json: parameters["prompt"] ?? .null))
         let folder = NSTemporaryDirectory() + "tvp-report-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for (offset, training) in (parameters["trainings"]?.arrayValue ?? []).enumerated() {
-            let prompt = try context.input(at: 1 + offset).tensor("prompt")
+            let payload = try context.input(at: 1 + offset)
+            let prompt = try trainedPrompt(payload, stage: context.stageID)
             let name = "prompt-\(fileSafe(training["task"]?.stringValue ?? ""))-\(training["variant"]?.stringValue ?? "").png"
-            try PNGCodec.write(try layout.picture(prompt), to: folder + "/" + name)
+            // The prompt alone and applied to the first training image, as the paper's figures show it.
+            try PromptImage.writePNG(prompt, sample: try? payload.tensor("sample"), to: folder + "/" + name)
             let bytes = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
             pictures.append((name, bytes.base64EncodedString()))
         }

@@ -126,6 +126,7 @@ extension TVPRunCommand {
                                      from: arguments.from, until: arguments.until, threads: arguments.threads ?? Parallel.threads,
                                      commandLine: ["tvp-run"] + args)
             _ = try session.executorSelection(options)
+            for note in session.notes { console.result(note) }
             let result = try session.run(options: options)
             if !result.summary.isEmpty { console.result(result.summary) }
             if let folder = result.folder { console.result("run folder: \(folder)") }

@@ -23,15 +23,16 @@ extension LossSpec {
 extension TrainSpec {
     public var json: JSONValue {
         ["epochs": .integer(epochs), "batch": .integer(batch), "optimizer": .string(optimizer), "lr": .double(lr),
-         "schedule": .string(schedule), "seed": .integer(seed)]
+         "schedule": .string(schedule), "seed": .integer(seed), "augment": .bool(augment)]
     }
 
     public init(json: JSONValue) throws {
         guard let epochs = json["epochs"]?.intValue, let batch = json["batch"]?.intValue, let optimizer = json["optimizer"]?.stringValue,
-              let lr = json["lr"]?.doubleValue, let schedule = json["schedule"]?.stringValue, let seed = json["seed"]?.intValue else {
+              let lr = json["lr"]?.doubleValue, let schedule = json["schedule"]?.stringValue, let seed = json["seed"]?.intValue,
+              case .bool(let augment)? = json["augment"] else {
             throw PipelineError.stage("train", "not a training description: \(json)")
         }
-        self.init(epochs: epochs, batch: batch, optimizer: optimizer, lr: lr, schedule: schedule, seed: seed)
+        self.init(epochs: epochs, batch: batch, optimizer: optimizer, lr: lr, schedule: schedule, seed: seed, augment: augment)
     }
 }
 
@@ -70,7 +71,7 @@ extension ClaimOperand {
 
     init(json: JSONValue) throws {
         if let x = json["number"]?.doubleValue { self = .number(x); return }
-        guard let p = json["protocol"]?.stringValue.flatMap(EvaluationProtocol.init(rawValue:)), let offset = json["offset"]?.doubleValue else {
+        guard let p = json["protocol"]?.stringValue.flatMap(ProtocolSpec.init(rawValue:)), let offset = json["offset"]?.doubleValue else {
             throw PipelineError.stage("claim", "not a claim operand: \(json)")
         }
         let statistic: ClaimStatistic

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 /// A stage kind's computation: the running stage's context and its parameters → its output.
@@ -25,6 +26,7 @@ public struct StageKind: Sendable {
 /// The names of the built-in stage kinds.
 public enum StageKinds {
     public static let fetch = "fetch"
+    public static let render = "render"
     public static let loadSplit = "load-split"
     public static let cleanFeatures = "clean-features"
     public static let guideText = "guide-text"
@@ -32,7 +34,7 @@ public enum StageKinds {
     public static let evaluate = "evaluate"
     public static let aggregate = "aggregate"
     public static let report = "report"
-    public static let all = [fetch, loadSplit, cleanFeatures, guideText, trainPrompt, evaluate, aggregate, report]
+    public static let all = [fetch, render, loadSplit, cleanFeatures, guideText, trainPrompt, evaluate, aggregate, report]
 }
 
 /// Progress of a running stage: logged through the executor (verbose) and drawn as a bar (normal).
@@ -118,7 +120,7 @@ public final class StageRegistry: @unchecked Sendable {
     func requireBackend(_ context: StageContext) throws -> PipelineBackend {
         guard let backend else {
             throw PipelineError.stage(context.stageID, "this build of tvp-run has no model backend, so it cannot build models, " +
-                                      "train or evaluate; set TVPRunCommand.backend (see docs/pipelines.md)")
+                                      "train or evaluate; set TVPRunCommand.backend (the tvp-run executable sets PromptingBackend; see docs/pipelines.md)")
         }
         return backend
     }
@@ -139,16 +141,17 @@ public final class StageRegistry: @unchecked Sendable {
         } else {
             seed = weights["random"]?.intValue
         }
-        return ModelBuild(name: name, family: family, files: files, randomSeed: seed, options: json["options"] ?? .object([:]))
+        return ModelBuild(name: name, family: family, files: files, randomSeed: seed, options: json["options"] ?? .object([:]),
+                          assetsDirectory: fetcher.assetsDirectory)
     }
 
     /// The model of `json`, built on first use.
-    func model(_ json: JSONValue, context: StageContext) throws -> MultimodalModel {
+    func model(_ json: JSONValue, context: StageContext) throws -> any MultimodalModel {
         try memoized("model:" + json.canonicalText) { try requireBackend(context).makeModel(try modelBuild(json)) }
     }
 
     /// The guide of `json`, built on first use.
-    func guide(_ json: JSONValue, context: StageContext) throws -> GuideModel {
+    func guide(_ json: JSONValue, context: StageContext) throws -> any TSEGuide {
         try memoized("guide:" + json.canonicalText) { try requireBackend(context).makeGuide(try modelBuild(json)) }
     }
 

@@ -59,6 +59,8 @@ public struct Evaluator {
     public var batchSize: Int
     /// The candidate counted as positive for ROC-AUC and POPE (when the source has both it and `negativeAnswer`).
     public var positiveAnswer = "yes", negativeAnswer = "no"
+    /// Called after every batch of `scores` with the samples done so far and the total (progress bars).
+    public var onBatch: ((_ done: Int, _ total: Int) -> Void)?
 
     public init(batchSize: Int = 32) {
         self.batchSize = batchSize
@@ -98,6 +100,7 @@ public struct Evaluator {
             let c = candidates.count
             for i in 0..<batch.count { scores.append(Array(UnsafeBufferPointer(start: table.data + i * c, count: c))) }
             labels += batch.labels
+            onBatch?(labels.count, all.count)
         }
         return (scores, labels)
     }

@@ -17,6 +17,38 @@ public enum Metrics {
         flags.isEmpty ? 0 : Double(flags.filter { $0 }.count) / Double(flags.count)
     }
 
+    /// The mean over the classes present in `labels` of each class's recall (the fraction of its
+    /// samples predicted as it). Nil without labels or with counts that differ.
+    public static func balancedAccuracy(predictions: [Int], labels: [Int]) -> Double? {
+        guard !labels.isEmpty, predictions.count == labels.count else { return nil }
+        var positives: [Int: Int] = [:], hits: [Int: Int] = [:]
+        for (p, l) in zip(predictions, labels) {
+            positives[l, default: 0] += 1
+            if p == l { hits[l, default: 0] += 1 }
+        }
+        let recalls = positives.map { Double(hits[$0.key] ?? 0) / Double($0.value) }
+        return recalls.reduce(0, +) / Double(recalls.count)
+    }
+
+    /// The mean F1 = 2·TP / (2·TP + FP + FN) over the classes present in `labels` or
+    /// `predictions` (0 for a class with no true positive). Nil without labels or with counts that differ.
+    public static func macroF1(predictions: [Int], labels: [Int]) -> Double? {
+        guard !labels.isEmpty, predictions.count == labels.count else { return nil }
+        var truePositives: [Int: Int] = [:], predicted: [Int: Int] = [:], actual: [Int: Int] = [:]
+        for (p, l) in zip(predictions, labels) {
+            predicted[p, default: 0] += 1
+            actual[l, default: 0] += 1
+            if p == l { truePositives[l, default: 0] += 1 }
+        }
+        let classes = Set(predicted.keys).union(actual.keys)
+        let scores = classes.map { c -> Double in
+            let tp = Double(truePositives[c] ?? 0)
+            let fp = Double(predicted[c] ?? 0) - tp, fn = Double(actual[c] ?? 0) - tp
+            return tp == 0 ? 0 : 2 * tp / (2 * tp + fp + fn)
+        }
+        return scores.reduce(0, +) / Double(classes.count)
+    }
+
     /// ROC-AUC by the exact Mann–Whitney statistic: the probability that a random positive scores
     /// above a random negative, ties counting one half (mid-ranks). Nil without both classes.
     public static func rocAUC(scores: [Double], positives: [Bool]) -> Double? {

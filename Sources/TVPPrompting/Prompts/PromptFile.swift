@@ -45,8 +45,13 @@ public enum PromptFile {
         guard file.names.contains(tensorKey) else {
             throw FormatError(path, "no '\(tensorKey)' tensor; found \(file.names.joined(separator: ", ")) — is this a tvp prompt file?")
         }
-        let values = try file.tensor(tensorKey)
-        let meta = file.metadata
+        return try prompt(values: file.tensor(tensorKey), metadata: file.metadata, source: path)
+    }
+
+    /// The prompt that `values` and prompt-file `metadata` (`kind` and the kind's geometry, as
+    /// `save` writes them) describe; `source` names where they came from in errors. The pipeline
+    /// rebuilds trained prompts from its cache with it.
+    public static func prompt(values: Tensor, metadata meta: [String: String], source path: String) throws -> any VisualPrompt {
         func number(_ key: String) throws -> Int? {
             try meta[key].map { text in
                 guard let n = Int(text) else { throw FormatError(path, "metadata \(key) '\(text)' is not a whole number") }
