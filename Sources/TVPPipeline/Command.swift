@@ -35,6 +35,9 @@ public enum TVPRunCommand {
                    | show IN OUT.png [--image SAMPLE]
                                        convert prompts to and from the official PyTorch
                                        checkpoint; draw a prompt (and a prompted sample)
+      tvp-run zoo build [--output DIR] [--scale full|tiny] [--models A,B]
+                                       rebuild the embedded zoo's connectors (what
+                                       Pipelines/zoo.yaml runs) and print its zero-shot table
       tvp-run COMMAND --help           the options of one command
       tvp-run --help                   this text
       tvp-run --version                the version
@@ -85,6 +88,7 @@ public enum TVPRunCommand {
         "fetch": runFetch,
         "prompt": runPrompt,
         "bench": runBench,
+        "zoo": runZoo,
     ]
 
     /// Whether a first argument names a pipeline file (`tvp-run FILE.yaml`): a YAML suffix, or a

@@ -73,6 +73,22 @@ final class DigitsCSVTests: XCTestCase {
         let first = item(set.images, 0).map { Int(($0 * 255).rounded()) }.filter { $0 != 0 }
         XCTAssertEqual(Array(first.prefix(3)), [51, 159, 253])
         XCTAssertEqual(set.labels.last, 9)
+        // tvp's split: every fifth row is test, so both parts keep every class (the file is sorted by label).
+        let train = try DigitsCSV.loadMNIST5k(try assetPath("mnist-5k", "mnist_5k.csv.gz"), split: "train")
+        let test = try DigitsCSV.loadMNIST5k(try assetPath("mnist-5k", "mnist_5k.csv.gz"), split: "test", limit: 7)
+        XCTAssertEqual((0..<10).map { d in train.labels.filter { $0 == d }.count }, [Int](repeating: 400, count: 10))
+        XCTAssertEqual(test.count, 7)
+        XCTAssertEqual(item(test.images, 1), item(set.images, 9))
+    }
+
+    func testMNIST5kSplitRows() throws {
+        XCTAssertEqual(DigitsCSV.mnist5kRows(split: "test", count: 12), [4, 9])
+        XCTAssertEqual(DigitsCSV.mnist5kRows(split: "train", count: 12), [0, 1, 2, 3, 5, 6, 7, 8, 10, 11])
+        XCTAssertEqual(DigitsCSV.mnist5kRows(split: "all", count: 3), [0, 1, 2])
+        XCTAssertNil(DigitsCSV.mnist5kRows(split: "val"))
+        let train = Set(DigitsCSV.mnist5kRows(split: "train")!), test = Set(DigitsCSV.mnist5kRows(split: "test")!)
+        XCTAssertTrue(train.isDisjoint(with: test))
+        XCTAssertEqual(train.count + test.count, 5000)
     }
 
     func testRealSklearnDigits() throws {

@@ -79,8 +79,18 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertEqual(second["head"]!.shape, [3, 4, 5])
         for i in 0..<60 { XCTAssertEqual(second["head"]!.data[i], first["head"]!.data[i]) }
         XCTAssertNil(try ZooFeatureCache.read(path: path, fingerprint: "b"))
-        let batched = try ZooFeatureCache.encoder(ZooTiny.encoder(), grayImages: Tensor.uniform([3, 1, 28, 28], seed: 4), batchSize: 2)
-        XCTAssertEqual(batched.shape, [3, 4, 16])
+        let gray = try ZooImageSet.classification(name: "gray", images: Tensor.uniform([3, 1, 28, 28], seed: 4), labels: [0, 1, 0], classNames: ["a", "b"])
+        let rgb = try ZooImageSet.classification(name: "rgb", images: Tensor.uniform([2, 3, 40, 40], seed: 5), labels: [1, 0], classNames: ["c", "d"])
+        let corpus = try ZooCorpus(sets: [gray, rgb])
+        XCTAssertEqual(corpus.labels, [0, 1, 0, 3, 2])
+        XCTAssertEqual(corpus.captions, ["this is a photo of a a", "this is a photo of a b", "this is a photo of a c", "this is a photo of a d"])
+        XCTAssertEqual(corpus.samples.count, 10)
+        XCTAssertEqual(corpus.samples[6], ZooSample(image: 3, question: Zoo.classificationPrompt, answer: "d"))
+        let batched = try ZooFeatureCache.encoder(ZooTiny.encoder(), corpus: corpus, batchSize: 2)
+        XCTAssertEqual(batched.shape, [5, 4, 16])
+        // Each image's features do not depend on how the images were batched.
+        let one = try ZooFeatureCache.encoder(ZooTiny.encoder(), corpus: ZooCorpus(sets: [rgb.subset([1])]), batchSize: 1)
+        for i in 0..<64 { XCTAssertEqual(one.data[i], batched.data[4 * 64 + i], accuracy: 1e-5) }
     }
 }
 

@@ -8,6 +8,29 @@ public enum DigitsCSV {
         try load(path, side: 28, maxValue: 255, limit: limit)
     }
 
+    /// The rows of mnist-5k's `split`: `all` (0..<5000), or tvp's stratified split of the
+    /// label-sorted file — `test` every fifth row (4, 9, 14, …: 100 per class), `train` the others
+    /// (400 per class); nil for another name.
+    public static func mnist5kRows(split: String, count: Int = 5000) -> [Int]? {
+        switch split {
+        case "all": return Array(0..<count)
+        case "train": return (0..<count).filter { $0 % 5 != 4 }
+        case "test": return (0..<count).filter { $0 % 5 == 4 }
+        default: return nil
+        }
+    }
+
+    /// mnist-5k's `split` (see `mnist5kRows`), the first `limit` rows of it when given.
+    public static func loadMNIST5k(_ path: String, split: String, limit: Int? = nil) throws -> ImageClassificationSet {
+        let all = try loadMNIST5k(path)
+        guard var rows = mnist5kRows(split: split, count: all.count) else {
+            throw DataError(path, "mnist-5k has the splits all, train and test, not \"\(split)\"")
+        }
+        if let limit { rows = Array(rows.prefix(limit)) }
+        let picked = try all.load(rows)
+        return try ImageClassificationSet(images: picked.images, labels: picked.labels, classNames: all.classNames)
+    }
+
     /// scikit-learn's `digits.csv.gz`: 1,797 rows of 64 values (0…16, row-major 8×8) then the
     /// label 0…9 (integers, or floats such as "0.0" in older releases). Images [N, 1, 8, 8] = value / 16.
     public static func loadSklearnDigits(_ path: String, limit: Int? = nil) throws -> ImageClassificationSet {

@@ -119,6 +119,19 @@ extension TVPRunCommand {
         }
         if arguments.help { print(runUsage); return 0 }
         guard arguments.positional.count == 1 else { return usageFailure("run", "name exactly one pipeline file", runUsage) }
+        if let path = resolvePathIgnoringCase(arguments.positional[0]) {
+            switch Result(catching: { try ZooBuildFile.load(path: path) }) {
+            case .success(let zoo?):
+                guard arguments.overrides.isEmpty && arguments.multirun.isEmpty else {
+                    return usageFailure("run", "\(path) is a zoo build file (build: zoo): it takes no --set or -m; edit its scale or models", runUsage)
+                }
+                return runZoo(zoo.arguments(cache: arguments.cache, offline: arguments.offline))
+            case .failure(let error as YAMLError):
+                FileHandle.standardError.write(Data("tvp-run: \(error)\n".utf8))
+                return 2
+            default: break
+            }
+        }
         let console = Console(verbosity: arguments.verbosity)
         return guarded("") {
             let session = try openSession(arguments, console: console)

@@ -53,7 +53,7 @@ enum SplitLoaders {
                                                        classNames: classes, limit: limit))
         case "csv-gz":
             return .classification(dataset == "sklearn-digits" ? try DigitsCSV.loadSklearnDigits(paths[0], limit: limit)
-                                   : try DigitsCSV.loadMNIST5k(paths[0], limit: limit))
+                                   : try DigitsCSV.loadMNIST5k(paths[0], split: split, limit: limit))
         case "svhn-mat":
             return .classification(try SVHN.load(paths[0], limit: limit))
         case "cifar-python":

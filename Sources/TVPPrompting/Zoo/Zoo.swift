@@ -29,9 +29,6 @@ public enum Zoo {
     /// MNIST's classes as the zoo's answers and candidates.
     public static let digitClassNames = (0...9).map(String.init)
 
-    /// mnist-5k has no official split: rows 0..<4000 train the zoo, rows 4000..<5000 are the test split.
-    public static let mnist5kTrainRows = 0..<4000
-    public static let mnist5kTestRows = 4000..<5000
 
     /// The names of the zoo's MLLMs, in table order.
     public static let modelNames = ZooModelSpec.all.map(\.name)

@@ -6,21 +6,40 @@ import TVPTensor
 
 /// What `Zoo.build` trains on and for how long. The defaults are the committed zoo's.
 public struct ZooBuildOptions: Sendable, Equatable {
-    /// Train images per class from Fashion-MNIST's train split and from mnist-5k's zoo train rows.
-    public var fashionPerClass = 30, mnistPerClass = 30
-    /// ViT classification pretraining (on a larger train subset, `vitPerClass` images per class).
-    public var vitPerClass = 300, vitSteps = 400, vitBatchSize = 64, vitLR: Float = 1e-3
+    /// Connector corpus: train images per class from Fashion-MNIST's train split and from
+    /// mnist-5k's zoo train rows, and rendered CLEVR-style train scenes (`clevrSeed`; the default
+    /// pipelines render theirs from seed 0, so the zoo's scenes are not theirs).
+    public var fashionPerClass = 20, mnistPerClass = 20, clevrScenes = 450
+    /// POPE probes per training scene (yes and no alternate).
+    public var probesPerScene = 2
+    public var clevrSeed: UInt64 = 1
+    /// ViT classification pretraining (`vitPerClass` images per Fashion-MNIST/MNIST class plus
+    /// `vitClevrScenes` scenes classed by their object count).
+    public var vitPerClass = 300, vitClevrScenes = 1600, vitSteps = 400, vitBatchSize = 64, vitLR: Float = 1e-3
     /// Connector training.
-    public var connector = ZooTrainingOptions(epochs: 1, batchSize: 8, lr: 1e-3, seed: 42, logEvery: 10)
-    /// Guide projections: InfoNCE steps on the guide images' cached features.
-    public var guidePerClass = 300, guideSteps = 400, guideBatchSize = 64, guideLR: Float = 2e-3
-    /// Test images per data set for the zero-shot table (first ones of each test split).
-    public var evaluationCount = 200
+    public var connector = ZooTrainingOptions(epochs: 2, batchSize: 8, lr: 1e-3, seed: 42, logEvery: 25)
+    /// Guide projections: InfoNCE steps on cached features of the ViT's images.
+    public var guideSteps = 400, guideBatchSize = 64, guideLR: Float = 2e-3
+    /// Zero-shot table: `evaluationCount` test images of Fashion-MNIST and of mnist-5k's test rows
+    /// (evenly spaced), and `evaluationScenes` scenes of the render split `val` from seed 0 (the scenes
+    /// Pipelines/clevr.yaml and pope.yaml test on) with their adversarial POPE probes.
+    public var evaluationCount = 200, evaluationScenes = 100
     public var seed: UInt64 = 42
     /// Which models to train (all by default).
     public var models = Zoo.modelNames
 
     public init() {}
+
+    /// A minute-sized build for tests and smoke runs: every stage runs, nothing is learned well.
+    public static var tiny: ZooBuildOptions {
+        var o = ZooBuildOptions()
+        (o.fashionPerClass, o.mnistPerClass, o.clevrScenes, o.probesPerScene) = (1, 1, 8, 2)
+        (o.vitPerClass, o.vitClevrScenes, o.vitSteps, o.vitBatchSize) = (2, 16, 2, 8)
+        (o.guideSteps, o.guideBatchSize) = (2, 8)
+        (o.evaluationCount, o.evaluationScenes) = (4, 4)
+        o.connector.batchSize = 4
+        return o
+    }
 }
 
 /// One row of the zero-shot table.
@@ -29,6 +48,10 @@ public struct ZooZeroShot: Sendable, Equatable, Codable {
     public var dataset: String
     public var accuracy: Double
     public var chance: Double
+
+    public init(model: String, dataset: String, accuracy: Double, chance: Double) {
+        (self.model, self.dataset, self.accuracy, self.chance) = (model, dataset, accuracy, chance)
+    }
 }
 
 /// What `Zoo.build` produced.
@@ -37,6 +60,8 @@ public struct ZooBuildReport: Sendable {
     public var seconds: [String: Double] = [:]         // stage → wall seconds
     public var training: [String: ZooTrainingReport] = [:]
     public var zeroShot: [ZooZeroShot] = []
+
+    public init() {}
 
     /// The zero-shot table as Markdown.
     public var zeroShotTable: String {
@@ -51,11 +76,13 @@ public struct ZooBuildReport: Sendable {
 }
 
 extension Zoo {
-    /// Builds the zoo: pretrains the ViT, caches frozen features under `cache`, trains every
-    /// connector and the guide projections, writes the F16 weight files to `output`, then reloads
-    /// them (so the reported numbers are those of the committed files) and measures zero-shot accuracy.
-    /// Train splits only: Fashion-MNIST train, mnist-5k rows 0..<4000; evaluation on the first
-    /// `evaluationCount` images of Fashion-MNIST test and mnist-5k rows 4000..<5000.
+    /// Builds the zoo: renders the training scenes, pretrains the ViT, caches frozen features under
+    /// `cache`, trains every connector and the guide projections, writes the F16 weight files to
+    /// `output`, then reloads them (so the reported numbers are those of the committed files) and
+    /// measures zero-shot accuracy. Train splits only: Fashion-MNIST train, mnist-5k's train rows,
+    /// render split `train` from seed `clevrSeed`; evaluation on Fashion-MNIST test, mnist-5k's test
+    /// rows and render split `val` (seed 0). Resumable: renders, features and connector
+    /// checkpoints (per epoch) stay in `cache`.
     public static func build(options o: ZooBuildOptions = ZooBuildOptions(), assets: String = Fetcher().assetsDirectory,
                              output: String = defaultWeightsDirectory(), cache: String,
                              log: @escaping (String) -> Void = { print($0) }) throws -> ZooBuildReport {
@@ -66,39 +93,49 @@ extension Zoo {
             defer { report.seconds[stage] = Date().timeIntervalSince(start); log(String(format: "[\(stage)] %.1f s", report.seconds[stage]!)) }
             return try body()
         }
+        func cached(_ name: String) -> String { (cache as NSString).appendingPathComponent(name) }
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        let specs = try o.models.map(ZooModelSpec.named)
         let fashionTrain = try ZooImageSet.fashionMNIST(split: "train", assets: assets)
         let mnistTrain = try ZooImageSet.mnist(split: "train", assets: assets)
+        let scenes = max(o.clevrScenes, o.vitClevrScenes)
+        let clevrTrain = try timed("render \(scenes) train scenes") {
+            try ZooImageSet.clevr(root: cached("renders-seed\(o.clevrSeed)-\(scenes)-scenes"), split: "train", count: scenes, seed: o.clevrSeed, probesPerImage: o.probesPerScene)
+        }
         let (language, tokenizer) = try loadLanguage(assets: assets)
         let efficientNet = try EfficientNetLite.load(efficientNetAsset.path(in: assets))
-        let specs = try o.models.map(ZooModelSpec.named)
 
-        // 1. The ViT: 20-way classification pretraining, then frozen (F16 as committed).
+        // The ViT's and the guide's images: many per class; the connectors' corpus: a few per class.
+        let towerCorpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.vitPerClass), mnistTrain.firstPerClass(o.vitPerClass),
+                                               clevrTrain.subset(Array(0..<o.vitClevrScenes))])
+        let towerKey = "fashion-train-first\(o.vitPerClass)+mnist5k-train-first\(o.vitPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.vitClevrScenes)@\(imageSize)/\(frame)"
+
+        // 1. The ViT: classification pretraining (clothes, digits, object counts), then frozen (F16 as committed).
         var vit: VisionTransformer?
         if specs.contains(where: { $0.tower == .vit }) {
             let path = vitFile(in: output)
             try timed("vit pretraining") {
-                let corpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.vitPerClass), mnistTrain.firstPerClass(o.vitPerClass)])
-                let framed = try withoutGrad { try framedImages(corpus.images) }
-                let weights = ZooViT.randomWeights(classes: corpus.classNames.count, seed: o.seed)
-                let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: corpus.labels, steps: o.vitSteps,
+                let framed = try towerCorpus.framedImages()
+                let weights = ZooViT.randomWeights(classes: towerCorpus.classNames.count, seed: o.seed)
+                let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, steps: o.vitSteps,
                                                         batchSize: o.vitBatchSize, lr: o.vitLR, seed: o.seed, log: log)
                 log(String(format: "  vit loss %.3f → %.3f", first, last))
-                try Float16Safetensors.write(weights, metadata: ["seed": String(o.seed), "steps": String(o.vitSteps)], to: path)
+                try Float16Safetensors.write(weights, metadata: ["seed": String(o.seed), "steps": String(o.vitSteps), "corpus": towerKey], to: path)
             }
             vit = try ZooViT.tower(weights: Safetensors.read(path), source: path)
         }
 
-        // 2. The corpus and its cached features.
-        let corpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.fashionPerClass), mnistTrain.firstPerClass(o.mnistPerClass)])
-        let corpusKey = "fashion-train-first\(o.fashionPerClass)+mnist5k-train-first\(o.mnistPerClass)@\(imageSize)/\(frame)"
+        // 2. The connectors' corpus and its cached features.
+        let corpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.fashionPerClass), mnistTrain.firstPerClass(o.mnistPerClass),
+                                          clevrTrain.subset(Array(0..<o.clevrScenes))])
+        let corpusKey = "fashion-train-first\(o.fashionPerClass)+mnist5k-train-first\(o.mnistPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.clevrScenes)-probes\(o.probesPerScene)@\(imageSize)/\(frame)"
         log("corpus: \(corpus.imageCount) train images, \(corpus.samples.count) samples")
         let taps = Array(Set(specs.compactMap { spec -> EfficientNetLite.Tap? in if case .efficientNet(let t) = spec.tower { return t }; return nil }))
             .sorted { ZooFeatureCache.tapName($0) < ZooFeatureCache.tapName($1) }
         let effnetFeatures = try timed("efficientnet features") {
-            try ZooFeatureCache.readOrCompute(path: (cache as NSString).appendingPathComponent("effnet-\(sha256Hex(corpusKey).prefix(12)).safetensors"),
+            try ZooFeatureCache.readOrCompute(path: cached("effnet-\(sha256Hex(corpusKey).prefix(12)).safetensors"),
                                               fingerprint: corpusKey + " taps " + taps.map(ZooFeatureCache.tapName).joined(separator: ","), log: log) {
-                try ZooFeatureCache.efficientNet(efficientNet, grayImages: corpus.images, taps: taps)
+                try ZooFeatureCache.efficientNet(efficientNet, corpus: corpus, taps: taps)
             }
         }
 
@@ -113,9 +150,9 @@ extension Zoo {
             case .efficientNet(let tap): features = effnetFeatures[ZooFeatureCache.tapName(tap)]!
             case .vit:
                 features = try timed("vit features") {
-                    try ZooFeatureCache.readOrCompute(path: (cache as NSString).appendingPathComponent("vit-features.safetensors"),
+                    try ZooFeatureCache.readOrCompute(path: cached("vit-features.safetensors"),
                                                       fingerprint: corpusKey + " vit " + sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: vitFile(in: output))))), log: log) {
-                        ["features": try ZooFeatureCache.encoder(encoder, grayImages: corpus.images)]
+                        ["features": try ZooFeatureCache.encoder(encoder, corpus: corpus)]
                     }["features"]!
                 }
             }
@@ -124,40 +161,36 @@ extension Zoo {
             log("\(spec.name): \(connector.parameterCount) connector values, \(model.visualTokenCount) visual tokens")
             report.training[spec.name] = try timed("train \(spec.name)") {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
-                                              checkpoint: (cache as NSString).appendingPathComponent("\(spec.name)-checkpoint.safetensors"), log: log)
+                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey).prefix(12))-checkpoint.safetensors"), log: log)
             }
             try Float16Safetensors.write(connector.namedParameters, metadata: ["seed": String(o.connector.seed), "corpus": corpusKey],
                                          to: connectorFile(spec.name, in: output))
         }
 
-        // 4. The guide.
+        // 4. The guide, on the towers' images (pooled EfficientNet features) and their class captions.
         try timed("guide") {
-            let guideCorpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.guidePerClass), mnistTrain.firstPerClass(o.guidePerClass)])
-            let key = "fashion-train-first\(o.guidePerClass)+mnist5k-train-first\(o.guidePerClass)@\(imageSize)/\(frame) pooled"
-            let pooled = try ZooFeatureCache.readOrCompute(path: (cache as NSString).appendingPathComponent("guide-features.safetensors"),
-                                                           fingerprint: key, log: log) {
-                try ZooFeatureCache.efficientNet(efficientNet, grayImages: guideCorpus.images, taps: [.pooled])
+            let pooled = try ZooFeatureCache.readOrCompute(path: cached("guide-features.safetensors"), fingerprint: towerKey + " pooled", log: log) {
+                try ZooFeatureCache.efficientNet(efficientNet, corpus: towerCorpus, taps: [.pooled])
             }["pooled"]!
             let textDirectory = (try textTowerAsset.path(in: assets) as NSString).deletingLastPathComponent
             let text = try BERTEncoder(directory: textDirectory)
             let wordPiece = try WordPieceTokenizer(vocabTxt: ZooAsset(asset: textTowerAsset.asset, file: "vocab.txt").path(in: assets))
-            let captions = try ZooGuide.sentenceEmbeddings(guideCorpus.classNames.map(caption), text: text, tokenizer: wordPiece)
-            let trained = try ZooGuide.train(imageFeatures: pooled.reshaped([pooled.dim(0), -1]), labels: guideCorpus.labels, textFeatures: captions,
+            let captions = try ZooGuide.sentenceEmbeddings(towerCorpus.captions, text: text, tokenizer: wordPiece)
+            let trained = try ZooGuide.train(imageFeatures: pooled.reshaped([pooled.dim(0), -1]), labels: towerCorpus.labels, textFeatures: captions,
                                              steps: o.guideSteps, batchSize: o.guideBatchSize, lr: o.guideLR, seed: o.seed, log: log)
             log(String(format: "  guide loss %.3f → %.3f", trained.first, trained.last))
-            try Float16Safetensors.write(trained.weights, metadata: ["seed": String(o.seed)], to: guideFile(in: output))
+            try Float16Safetensors.write(trained.weights, metadata: ["seed": String(o.seed), "corpus": towerKey], to: guideFile(in: output))
         }
 
         // 5. Reload what was written and measure zero-shot accuracy on unseen test images.
         try timed("zero-shot") {
             let zoo = try load(assets: assets, weights: output, names: o.models)
-            let sets = [try ZooImageSet.fashionMNIST(split: "test", assets: assets).subset(Array(0..<o.evaluationCount)),
-                        try ZooImageSet.mnist(split: "test", assets: assets).subset(Array(0..<o.evaluationCount))]
+            let tasks = try evaluationTasks(assets: assets, renders: cached("renders-seed0"), count: o.evaluationCount, scenes: o.evaluationScenes)
             for model in zoo.models {
-                for set in sets {
-                    let accuracy = try zeroShotAccuracy(model, set: set)
-                    report.zeroShot.append(ZooZeroShot(model: model.name, dataset: set.name, accuracy: accuracy, chance: 1 / Double(set.classNames.count)))
-                    log(String(format: "  %@ on %@: %.1f%%", model.name, set.name, 100 * accuracy))
+                for task in tasks {
+                    let accuracy = try zeroShotAccuracy(model, task: task)
+                    report.zeroShot.append(ZooZeroShot(model: model.name, dataset: task.name, accuracy: accuracy, chance: task.chance))
+                    log(String(format: "  %@ on %@: %.1f%% (chance %.1f%%)", model.name, task.name, 100 * accuracy, 100 * task.chance))
                 }
             }
         }

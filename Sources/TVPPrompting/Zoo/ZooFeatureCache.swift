@@ -34,26 +34,12 @@ public enum ZooFeatureCache {
         return features
     }
 
-    /// `encode` run over `images` [N, ...] in batches of `batchSize`, without gradients, each
-    /// output concatenated along the first axis: one tensor per output name.
-    public static func batched(_ images: Tensor, batchSize: Int, encode: (Tensor) throws -> [String: Tensor]) throws -> [String: Tensor] {
-        let n = images.dim(0)
-        var parts: [String: [Tensor]] = [:]
-        try withoutGrad {
-            for start in stride(from: 0, to: n, by: batchSize) {
-                let batch = try slice(images, axis: 0, range: start..<min(n, start + batchSize))
-                for (name, t) in try encode(batch) { parts[name, default: []].append(t) }
-            }
-        }
-        return try parts.mapValues { try concat($0, axis: 0) }
-    }
-
-    /// EfficientNet features of gray images [N, 1, 28, 28] through the zoo's frame and the lite
+    /// EfficientNet features of a corpus's images (framed as the zoo frames them) through the lite
     /// normalization: every tap in one pass, tokens [N, T, C] (named by `tapName`).
-    public static func efficientNet(_ network: EfficientNetLite, grayImages: Tensor, taps: [EfficientNetLite.Tap],
+    public static func efficientNet(_ network: EfficientNetLite, corpus: ZooCorpus, taps: [EfficientNetLite.Tap],
                                     batchSize: Int = 32) throws -> [String: Tensor] {
-        try batched(grayImages, batchSize: batchSize) { gray in
-            let maps = try network.features(EfficientNetVisionEncoder.liteNormalization(Zoo.framedImages(gray)), taps: taps)
+        try corpus.encoded(batchSize: batchSize) { framed in
+            let maps = try network.features(EfficientNetVisionEncoder.liteNormalization(framed), taps: taps)
             var out: [String: Tensor] = [:]
             for (tap, map) in zip(taps, maps) {
                 let b = map.dim(0)
@@ -64,10 +50,10 @@ public enum ZooFeatureCache {
         }
     }
 
-    /// Features [N, T, C] of gray images through the zoo's frame and any encoder (normalization included).
-    public static func encoder(_ encoder: any VisionEncoder, grayImages: Tensor, batchSize: Int = 32) throws -> Tensor {
-        try batched(grayImages, batchSize: batchSize) { gray in
-            ["features": try encoder.features(encoder.normalization(Zoo.framedImages(gray)))]
+    /// Features [N, T, C] of a corpus's framed images through any encoder (normalization included).
+    public static func encoder(_ encoder: any VisionEncoder, corpus: ZooCorpus, batchSize: Int = 32) throws -> Tensor {
+        try corpus.encoded(batchSize: batchSize) { framed in
+            ["features": try encoder.features(encoder.normalization(framed))]
         }["features"]!
     }
 

@@ -110,19 +110,4 @@ extension Zoo {
                                  weights: committed(guideFile(in: weights)), source: guideFile(in: weights))
         return ZooModels(models: models, guide: guide, tokenizer: tokenizer)
     }
-
-    /// Zero-shot top-1 accuracy of `model` on `set` (framed clean images, the official
-    /// classification prompt, the class names as candidates, argmax of the mean token log-likelihood).
-    public static func zeroShotAccuracy(_ model: ComposedMLLM, set: ZooImageSet, batchSize: Int = 16) throws -> Double {
-        var correct = 0
-        let prompt = try model.promptTokens(question: classificationPrompt)
-        let candidates = try set.classNames.map { try model.candidateTokens($0) }
-        for start in stride(from: 0, to: set.count, by: batchSize) {
-            let range = start..<min(set.count, start + batchSize)
-            let images = try framedImages(slice(set.images, axis: 0, range: range))
-            let predicted = try model.predict(images: images, promptTokens: Array(repeating: prompt, count: range.count), candidateTokens: candidates)
-            correct += zip(predicted, range).filter { $0 == set.labels[$1] }.count
-        }
-        return Double(correct) / Double(set.count)
-    }
 }
