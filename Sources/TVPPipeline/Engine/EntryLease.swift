@@ -50,13 +50,20 @@ final class EntryLease: @unchecked Sendable {
                           "renewals": .integer(renewals)]).canonicalText
     }
 
-    /// Creates the lease file with our text if there is none; returns whether it did.
+    /// Creates the lease file with our text if there is none; returns whether it did. The text is
+    /// written to a private file first and linked into place, so a lease is never seen half-written.
     func tryCreate() throws -> Bool {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try writeTextFileAtomically(text(), to: temporary)
+        let temporary = "\(path).new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw PipelineError.cache(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        let bytes = Array(text().utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, bytes.count) }
+        close(fd)
         defer { unlink(temporary) }
+        guard written == bytes.count else { throw PipelineError.cache(path: path, message: "cannot write \(temporary)") }
         if link(temporary, path) == 0 { held = true; return true }
-        if errno == EEXIST { return false }
+        // EEXIST: someone holds it. ENOENT: the holder removed our private file with its leftovers; look again.
+        if errno == EEXIST || errno == ENOENT { return false }
         throw PipelineError.cache(path: path, message: "cannot create the lease: \(String(cString: strerror(errno)))")
     }
 
