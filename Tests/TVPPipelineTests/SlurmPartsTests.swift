@@ -49,6 +49,39 @@ final class SlurmPartsTests: XCTestCase {
         XCTAssertEqual(split.final.count, 2)
     }
 
+    func testADryRunWritesReadableScriptsForWhatIsMissingAndSubmitsNothing() throws {
+        let world = try ToyWorld.make()
+        defer { world.remove() }
+        TVPRunCommand.backend.set { TinyBackend() }
+        defer { TVPRunCommand.backend.set { nil } }
+        let common = ["--manifest", world.manifestPath, "--cache", world.cacheRoot, "--runs", world.runsRoot, "--offline", "-q"]
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "-m", "train.lr=0.5,1", "--executor", "slurm", "--dry-run",
+                                           "--partition", "cpu", "--sbatch-arg=--mem=2G"] + common), 0)
+        let folders = try FileManager.default.contentsOfDirectory(atPath: world.runsRoot + "/toy")
+        XCTAssertEqual(folders.count, 1)
+        let folder = world.runsRoot + "/toy/" + folders[0]
+        XCTAssertTrue(folders[0].hasPrefix("slurm-"), folders[0])
+        XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: folder)),
+                       ["shared.sbatch", "units.sbatch", "aggregate.sbatch", "submit.sh", "run.json", "units.tsv", "logs", "markers"],
+                       "a dry run submits nothing, so there is no jobs file")
+        let units = try String(contentsOfFile: folder + "/units.sbatch", encoding: .utf8)
+        XCTAssertTrue(units.contains("#SBATCH --array=0-1\n") && units.contains("#SBATCH --partition=cpu\n") && units.contains("#SBATCH --mem=2G\n"), units)
+        XCTAssertTrue(units.contains(" -m train.lr=0.5,1 --manifest \(world.manifestPath) --cache \(world.cacheRoot) --offline --unit "), units)
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: folder + "/submit.sh"))
+        let table = try String(contentsOfFile: folder + "/units.tsv", encoding: .utf8)
+        XCTAssertTrue(table.hasPrefix("unit\tlabel\tat submission\tstages\n0\tlr=0.5\tsubmitted\ttoy[lr=0.5]/train[digits/vp] "), table)
+
+        // Workers run the shared stages and unit 1 here; then a dry run has only unit 0 left.
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "-m", "train.lr=0.5,1", "--unit", "shared"] + common), 0)
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "-m", "train.lr=0.5,1", "--unit", "1"] + common), 0)
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "-m", "train.lr=0.5,1", "--unit", "7"] + common), 2)
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "-m", "train.lr=0.5,1", "--executor", "slurm", "--dry-run"] + common), 0)
+        let second = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: world.runsRoot + "/toy").filter { $0 != folders[0] }.first)
+        let rerun = try String(contentsOfFile: world.runsRoot + "/toy/\(second)/units.sbatch", encoding: .utf8)
+        XCTAssertTrue(rerun.contains("#SBATCH --array=0\n"), rerun)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: world.runsRoot + "/toy/\(second)/shared.sbatch"), "the shared stages are cached")
+    }
+
     func testArraySpecsCompressRuns() {
         XCTAssertEqual(SlurmScripts.arraySpec([0, 2, 3, 4, 7]), "0,2-4,7")
         XCTAssertEqual(SlurmScripts.arraySpec([5]), "5")

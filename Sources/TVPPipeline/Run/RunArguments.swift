@@ -43,7 +43,7 @@ struct RunArguments {
                 if parsed.keepPipelines.isEmpty { return .failure(UsageError("--keep-pipelines needs at least one pipeline file")) }
                 continue
             }
-            if allowed.contains(arg), let taken = parsed.cluster.take(args, at: i) {
+            if allowed.contains(ClusterArguments.name(of: arg)), let taken = parsed.cluster.take(args, at: i) {
                 switch taken {
                 case .failure(let error): return .failure(error)
                 case .success(let count): i += count; continue

@@ -15,14 +15,21 @@ struct ClusterArguments: Equatable {
     /// Whether the run goes anywhere but the plain local executor.
     var isActive: Bool { executor != "local" || unit != nil }
 
-    /// Consumes `args[index]` (and its value) if it is one of these options: the number of
-    /// arguments taken, a usage error, or nil when the option is not ours.
+    /// The option an argument names: `--sbatch-arg=--mem=8G` names `--sbatch-arg`.
+    static func name(of argument: String) -> String {
+        guard let equals = argument.firstIndex(of: "="), valueOptions.contains(String(argument[..<equals])) else { return argument }
+        return String(argument[..<equals])
+    }
+
+    /// Consumes `args[index]` (and its value) if it is one of these options, as `--name value` or
+    /// `--name=value`: the number of arguments taken, a usage error, or nil when the option is not ours.
     mutating func take(_ args: [String], at index: Int) -> Result<Int, UsageError>? {
-        let name = args[index]
+        let name = ClusterArguments.name(of: args[index])
         if name == "--dry-run" { dryRun = true; return .success(1) }
         guard ClusterArguments.valueOptions.contains(name) else { return nil }
-        guard index + 1 < args.count else { return .failure(UsageError("\(name) needs a value")) }
-        let value = args[index + 1]
+        let inline = name != args[index]
+        guard inline || index + 1 < args.count else { return .failure(UsageError("\(name) needs a value")) }
+        let value = inline ? String(args[index].dropFirst(name.count + 1)) : args[index + 1]
         func count() -> Int? { Int(value).flatMap { $0 > 0 ? $0 : nil } }
         switch name {
         case "--executor":
@@ -46,7 +53,7 @@ struct ClusterArguments: Equatable {
             }
             unit = value
         }
-        return .success(2)
+        return .success(inline ? 1 : 2)
     }
 
     /// Checks the combination once everything is parsed.
