@@ -16,6 +16,11 @@ public enum TVPRunCommand {
       tvp-run dag FILE [--format ascii|dot|mermaid]
                                        draw the stage graph
       tvp-run why FILE STAGE           what changed since STAGE last ran
+      tvp-run FILE.yaml --executor slurm [--partition P --time T --gpus-per-task N --cpus-per-task N
+                        --array-limit K --sbatch-arg ARG… --dry-run]
+                                       submit what is not cached as Slurm jobs (docs/cluster.md)
+      tvp-run status RUN               done / running / failed per unit of a Slurm run folder
+      tvp-run cancel RUN               cancel the jobs of a Slurm run folder
       tvp-run cache ls|du|gc [--keep-pipelines FILE…] [--older-than DAYS] [--all]
                                        list, measure or prune the stage cache
       tvp-run bench [--batch N] [--layers N] [--image PX] [--threads N] [--iterations N]
@@ -89,6 +94,8 @@ public enum TVPRunCommand {
         "prompt": runPrompt,
         "bench": runBench,
         "zoo": runZoo,
+        "status": runStatus,
+        "cancel": runCancel,
     ]
 
     /// Whether a first argument names a pipeline file (`tvp-run FILE.yaml`): a YAML suffix, or a

@@ -20,6 +20,12 @@ final class FileLock {
 
     /// Locks, waiting as long as another holder keeps it. `onWait` is called once if it must wait.
     func acquire(onWait: () -> Void = {}) throws {
+        _ = try acquire(onWait: onWait, pollSeconds: nil, giveUp: { false })
+    }
+
+    /// Locks; with `pollSeconds`, waits by trying again at that interval and returns false (without
+    /// the lock) as soon as `giveUp()` says so; without, blocks in `flock`.
+    func acquire(onWait: () -> Void, pollSeconds: Double?, giveUp: () -> Bool) throws -> Bool {
         var warned = false
         while true {
             let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -34,7 +40,19 @@ final class FileLock {
                     throw PipelineError.cache(path: path, message: "cannot lock: \(String(cString: strerror(errno)))")
                 }
                 if !warned { onWait(); warned = true }
-                while flock(descriptor, LOCK_EX) != 0 {
+                if let pollSeconds {
+                    var locked = false
+                    while !locked {
+                        if giveUp() { close(descriptor); return false }
+                        usleep(useconds_t(pollSeconds * 1_000_000))
+                        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { locked = true; continue }
+                        guard errno == EWOULDBLOCK || errno == EINTR else {
+                            close(descriptor)
+                            throw PipelineError.cache(path: path, message: "cannot lock: \(String(cString: strerror(errno)))")
+                        }
+                    }
+                }
+                while pollSeconds == nil, flock(descriptor, LOCK_EX) != 0 {
                     guard errno == EINTR else {
                         close(descriptor)
                         throw PipelineError.cache(path: path, message: "cannot lock: \(String(cString: strerror(errno)))")
@@ -44,7 +62,7 @@ final class FileLock {
             var held = stat(), named = stat()
             if fstat(descriptor, &held) == 0, stat(path, &named) == 0, held.st_ino == named.st_ino, held.st_dev == named.st_dev {
                 fd = descriptor
-                return
+                return true
             }
             close(descriptor)  // removed while we waited: lock the file that is there now
         }

@@ -44,6 +44,7 @@ public struct CacheRecord: Sendable, Equatable {
 ///                                  result.json          the output document
 ///                                  done                 CacheRecord, written last: the entry is valid
 ///                                  lock                 flock(2) target while a run computes it
+///                                  lease                the computing worker's claim, renewed until done
 /// <root>/index/<sha256(stage id)>                       {"id","key"}: the last key computed for an id
 /// ```
 ///
@@ -57,6 +58,11 @@ public final class StageCache: @unchecked Sendable {
     public static let resultFile = "result.json"
     public static let doneFile = "done"
     public static let lockFile = "lock"
+    public static let leaseFile = "lease"
+
+    /// How long a computing worker's lease lasts without renewal before another worker takes the
+    /// entry over (see `EntryLease`): `$TVP_LEASE_SECONDS`, else 60.
+    public var leaseSeconds: Double = ProcessInfo.processInfo.environment["TVP_LEASE_SECONDS"].flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil } ?? 60
 
     /// The cache folder.
     public let root: String
@@ -144,11 +150,23 @@ public final class StageCache: @unchecked Sendable {
         } catch {
             throw PipelineError.cache(path: folder, message: "cannot create the entry folder: \(error.localizedDescription)")
         }
+        // The flock first (same host; other hosts where the filesystem's locks work), then the lease
+        // (other hosts where they do not, and hosts that died holding a lock): see `EntryLease`.
         let lock = FileLock(path: folder + "/" + StageCache.lockFile)
-        try lock.acquire(onWait: onWait)
+        let lease = EntryLease(path: folder + "/" + StageCache.leaseFile, seconds: leaseSeconds)
+        var warned = false
+        let warnOnce = { if !warned { warned = true; onWait() } }
+        var watch = EntryLease.Watch()
+        let locked = try lock.acquire(onWait: warnOnce, pollSeconds: lease.pollSeconds, giveUp: {
+            contains(key) || watch.holderIsDead(EntryLease.read(lease.path), seconds: lease.seconds, holdingLock: false)
+        })
         defer { lock.release() }
         if contains(key) { return .foundFinished }
+        guard try lease.acquire(holdingLock: locked, isFinished: { contains(key) }, onWait: warnOnce) else { return .foundFinished }
+        defer { lease.release() }
+        if contains(key) { return .foundFinished }
         try removeLeftovers(of: key)
+        lease.startHeartbeat()
 
         let start = Date()
         let output = try body()

@@ -2,9 +2,9 @@ import Foundation
 
 extension StageCache {
     /// The files of an entry folder that a run which never finished left behind: everything but the
-    /// lock (temporary `*.tmp-PID-N` files of a write cut short, a payload or result without `done`).
+    /// lock and the lease (temporary `*.tmp-PID-N` files of a write cut short, a payload or result without `done`).
     func leftovers(in folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0 != StageCache.lockFile }.sorted()
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0 != StageCache.lockFile && $0 != StageCache.leaseFile }.sorted()
     }
 
     /// Removes what an unfinished run left in the entry folder of `key`, so the entry is recomputed

@@ -21,6 +21,8 @@ struct RunArguments {
     var olderThanDays: Double?
     var all = false
     var help = false
+    /// `--executor`, `--unit`, `--dry-run` and the Slurm options (Slurm/ClusterArguments.swift).
+    var cluster = ClusterArguments()
 
     /// Options taking one value, and the flags; each command allows a subset.
     static let valueOptions = ["--set", "-m", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
@@ -40,6 +42,12 @@ struct RunArguments {
                 while i < args.count && !args[i].hasPrefix("-") { parsed.keepPipelines.append(args[i]); i += 1 }
                 if parsed.keepPipelines.isEmpty { return .failure(UsageError("--keep-pipelines needs at least one pipeline file")) }
                 continue
+            }
+            if allowed.contains(ClusterArguments.name(of: arg)), let taken = parsed.cluster.take(args, at: i) {
+                switch taken {
+                case .failure(let error): return .failure(error)
+                case .success(let count): i += count; continue
+                }
             }
             if arg.hasPrefix("-") && arg.count > 1 {
                 guard allowed.contains(arg) else {

@@ -44,6 +44,17 @@ extension TVPRunCommand {
       --verbose, -v     print every step (progress, fetch details, path resolution)
       --offline         never touch the network (also TVP_OFFLINE=1)
 
+    Cluster (see docs/cluster.md):
+      --executor slurm  submit what is not cached as Slurm jobs instead of running it here: shared
+                        stages first, then one array task per sweep point (or per model), then the
+                        aggregation; job scripts go to runs/PIPELINE/slurm-TIMESTAMP/
+      --partition P, --time T, --gpus-per-task N, --cpus-per-task N
+                        #SBATCH settings of every job (--cpus-per-task also sets --threads)
+      --array-limit K   at most K array tasks at once
+      --sbatch-arg ARG  one more #SBATCH line, verbatim (repeatable): --sbatch-arg=--account=x
+      --dry-run         write and print the job scripts, submit nothing
+      --unit ID         run only the shared stages (ID shared) or unit ID here (what the job scripts run)
+
     FILE is matched case-insensitively, component by component, when it does not exist as written
     (pipelines/clevr.yaml finds Pipelines/clevr.yaml).
     Exit codes: 0 everything ran and every expect: claim holds; 1 a stage failed or a claim fails;
@@ -111,7 +122,7 @@ extension TVPRunCommand {
 
     /// `tvp-run FILE.yaml …`
     public static func runPipeline(_ args: [String]) -> Int32 {
-        let allowed = pipelineOptions.union(["--runs", "--fail-fast", "--only", "--from", "--until"])
+        let allowed = pipelineOptions.union(["--runs", "--fail-fast", "--only", "--from", "--until"]).union(ClusterArguments.options)
         let arguments: RunArguments
         switch RunArguments.parse(args, allowed: allowed) {
         case .failure(let error): return usageFailure("run", error.description, runUsage)
@@ -133,6 +144,8 @@ extension TVPRunCommand {
             }
         }
         let console = Console(verbosity: arguments.verbosity)
+        if let problem = arguments.cluster.validate() { return usageFailure("run", problem.description, runUsage) }
+        if arguments.cluster.isActive { return runOnCluster(arguments, args, console: console) }
         return guarded("") {
             let session = try openSession(arguments, console: console)
             let options = RunOptions(runsDirectory: arguments.runs ?? "runs", failFast: arguments.failFast, only: arguments.only,
