@@ -46,6 +46,10 @@ final class ZooCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 2, result.output)
         XCTAssertTrue(result.output.contains("takes no --set"), result.output)
 
+        result = try CLI.run(binary, ["plan", path], in: folder)
+        XCTAssertEqual(result.status, 2, result.output)
+        XCTAssertTrue(result.output.contains("is a zoo build file"), result.output)
+
         result = try CLI.run(binary, ["zoo", "build", "--scale", "big"], in: folder)
         XCTAssertEqual(result.status, 2, result.output)
         XCTAssertTrue(result.output.contains("full or tiny"), result.output)

@@ -102,6 +102,9 @@ extension TVPRunCommand {
         let given = arguments.positional[0]
         guard let path = resolvePathIgnoringCase(given) else { throw UsageError("no pipeline file '\(given)' (checked ignoring case)") }
         if path != given { console.detail("note: '\(given)' does not exist as written; using '\(path)'") }
+        if (try? ZooBuildFile.load(path: path)) != nil {
+            throw UsageError("\(path) is a zoo build file (build: zoo), not a prompt pipeline: run it with `tvp-run \(given)`")
+        }
         let manifest = try Manifest.load(path: arguments.manifestPath)
         let backend = backend.make()
         let context = ValidationContext(manifest: manifest, modelFamilies: backend?.modelFamilies, guideFamilies: backend?.guideFamilies)
