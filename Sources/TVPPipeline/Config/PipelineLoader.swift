@@ -19,6 +19,9 @@ public struct LoadedPipeline: Sendable {
     public var sources: [String]
     /// The sweep's points, in order (one when there is no sweep).
     public var points: [PipelinePoint]
+    /// The scale profile applied (`--scale`), if any, and the names the file declares.
+    public var scale: String? = nil
+    public var scales: [String] = []
 
     /// The pipeline's name (the first point's; `name` cannot be swept into different values).
     public var name: String { points[0].spec.name }
@@ -29,20 +32,23 @@ public enum PipelineLoader {
     /// Reads `path` (with `extends:`), applies `overrides` in order, expands the sweep (the file's
     /// `sweep:` axes, then one axis per `-m`), and validates every point. Throws the first
     /// `YAMLError` (file:line:column, or the override's argument) and nothing has run.
-    public static func load(path: String, overrides: [Override] = [], multirun: [MultirunOverride] = [],
+    /// `scale`: the name of one of the file's `scales:` (its overrides apply before `overrides`).
+    public static func load(path: String, overrides: [Override] = [], multirun: [MultirunOverride] = [], scale: String? = nil,
                             context: ValidationContext) throws -> LoadedPipeline {
         let document = try YAMLDocument.load(path: path)
         return try load(root: document.root, path: path, sources: document.sources, overrides: overrides,
-                        multirun: multirun, context: context)
+                        multirun: multirun, scale: scale, context: context)
     }
 
     /// `load` on an already-composed tree.
     public static func load(root: YAMLNode, path: String, sources: [String] = [], overrides: [Override] = [],
-                            multirun: [MultirunOverride] = [], context: ValidationContext) throws -> LoadedPipeline {
+                            multirun: [MultirunOverride] = [], scale: String? = nil, context: ValidationContext) throws -> LoadedPipeline {
         var tree = root
         guard case .mapping = tree else {
             throw YAMLError("a pipeline file must be a mapping of sections (name, data, models, …), found \(tree.kindDescription)", at: tree.mark)
         }
+        let scales = try ScaleProfiles(removingFrom: &tree)
+        for override in try scales.overrides(named: scale) { tree = try override.apply(to: tree) }
         for override in overrides { tree = try override.apply(to: tree) }
         let sweep = try SweepSpec(node: tree["sweep"], multirun: multirun)
         var points: [PipelinePoint] = []
@@ -57,7 +63,7 @@ public enum PipelineLoader {
             name = spec.name
             points.append(PipelinePoint(label: sweep.axes.isEmpty ? "" : assignments.label, assignments: assignments, spec: spec))
         }
-        return LoadedPipeline(path: path, sources: sources, points: points)
+        return LoadedPipeline(path: path, sources: sources, points: points, scale: scale, scales: scales.names)
     }
 }
 

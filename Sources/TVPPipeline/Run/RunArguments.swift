@@ -16,6 +16,8 @@ struct RunArguments {
     var verbosity = Console.Verbosity.normal
     var offline = false
     var format: String?
+    /// `--scale NAME`: one of the pipeline file's `scales:` profiles.
+    var scale: String?
     var threads: Int?
     var keepPipelines: [String] = []
     var olderThanDays: Double?
@@ -25,7 +27,7 @@ struct RunArguments {
     var cluster = ClusterArguments()
 
     /// Options taking one value, and the flags; each command allows a subset.
-    static let valueOptions = ["--set", "-m", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
+    static let valueOptions = ["--set", "-m", "--scale", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
                                "--threads", "--older-than"]
     static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--help", "-h"]
 
@@ -67,6 +69,7 @@ struct RunArguments {
                     case "--from": parsed.from += value.split(separator: ",").map(String.init)
                     case "--until": parsed.until += value.split(separator: ",").map(String.init)
                     case "--format": parsed.format = value
+                    case "--scale": parsed.scale = value
                     case "--threads":
                         guard let n = Int(value), n > 0 else { return .failure(UsageError("--threads takes a positive whole number")) }
                         parsed.threads = n

@@ -21,8 +21,8 @@ extension TVPRunCommand {
 
     public static let runUsage = """
     Usage:
-      tvp-run FILE.yaml [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR] [--runs DIR]
-                        [--manifest PATH] [--fail-fast] [--only S] [--from S] [--until S] [--threads N]
+      tvp-run FILE.yaml [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--scale NAME] [--cache DIR]
+                        [--runs DIR] [--manifest PATH] [--fail-fast] [--only S] [--from S] [--until S] [--threads N]
                         [--quiet | --verbose] [--offline]
           Validates the pipeline (nothing runs if anything is wrong), runs every stage that is not
           cached, writes runs/PIPELINE/TIMESTAMP/ and prints the results table.
@@ -32,6 +32,8 @@ extension TVPRunCommand {
                         ++KEY=VALUE forces, ~KEY removes; VALUE is YAML: 0.5, abc, [a, b], {x: 1});
                         a bare KEY=VALUE argument after FILE is the same
       -m KEY=V1,V2      sweep KEY over the values (a multirun axis, combined with the file's sweep:)
+      --scale NAME      apply the file's scales: NAME profile (e.g. smoke for CI, full by hand)
+                        before the --set overrides
       --cache DIR       stage and asset cache (default: $TVP_CACHE, else ~/.cache/tvp)
       --runs DIR        where run folders go (default: ./runs)
       --manifest PATH   the dataset manifest (default: $TVP_MANIFEST, else ./datasets.manifest)
@@ -62,19 +64,19 @@ extension TVPRunCommand {
     """
 
     public static let planUsage = """
-    Usage: tvp-run plan FILE [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR] [--manifest PATH]
+    Usage: tvp-run plan FILE [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--scale NAME] [--cache DIR] [--manifest PATH]
       Lists every stage (sweep points collapsed): cached or to run, its key, and why it runs.
       Exit codes: 0 ok, 2 usage or configuration error.
     """
 
     public static let dagUsage = """
-    Usage: tvp-run dag FILE [--format ascii|dot|mermaid] [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR]
+    Usage: tvp-run dag FILE [--format ascii|dot|mermaid] [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--scale NAME] [--cache DIR]
       Draws the stage graph (default ascii), each node marked cached or to run.
       Exit codes: 0 ok, 2 usage or configuration error.
     """
 
     public static let whyUsage = """
-    Usage: tvp-run why FILE STAGE [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR]
+    Usage: tvp-run why FILE STAGE [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--scale NAME] [--cache DIR]
       Says whether STAGE is cached and, if not, what changed since its last run (parameters,
       inputs, assets, code version), from the manifests stored in the cache.
       Exit codes: 0 ok, 2 usage or configuration error (or an unknown stage).
@@ -90,7 +92,7 @@ extension TVPRunCommand {
       Exit codes: 0 ok, 2 usage or configuration error.
     """
 
-    static let pipelineOptions: Set<String> = ["--set", "-m", "--cache", "--manifest", "--offline", "--quiet", "-q", "--verbose", "-v", "--threads"]
+    static let pipelineOptions: Set<String> = ["--set", "-m", "--scale", "--cache", "--manifest", "--offline", "--quiet", "-q", "--verbose", "-v", "--threads"]
 
     static func usageFailure(_ command: String, _ message: String, _ usage: String) -> Int32 {
         FileHandle.standardError.write(Data("tvp-run \(command): \(message)\n\n\(usage)\n".utf8))
@@ -109,7 +111,8 @@ extension TVPRunCommand {
         let backend = backend.make()
         let context = ValidationContext(manifest: manifest, modelFamilies: backend?.modelFamilies, guideFamilies: backend?.guideFamilies)
         let loaded = try PipelineLoader.load(path: path, overrides: try arguments.overrides.map { try Override(parsing: $0) },
-                                             multirun: try arguments.multirun.map { try MultirunOverride(parsing: $0) }, context: context)
+                                             multirun: try arguments.multirun.map { try MultirunOverride(parsing: $0) }, scale: arguments.scale,
+                                             context: context)
         let fetcher = Fetcher(cacheDirectory: arguments.cacheDirectory, offline: arguments.offline || Fetcher.offlineFromEnvironment())
         let registry = StageRegistry(manifest: manifest, fetcher: fetcher, backend: backend, console: console)
         return try PipelineSession(loaded: loaded, registry: registry, cache: try StageCache(root: arguments.cacheDirectory))

@@ -115,6 +115,7 @@ enum RunFolder {
         return [
             "pipeline": .string(loaded.name), "file": .string(loaded.path), "sources": .array(loaded.sources.map { .string($0) }),
             "points": .array(loaded.points.map { .string($0.pipelineName) }),
+            "scale": loaded.scale.map { .string($0) } ?? .null, "scales": .array(loaded.scales.map { .string($0) }),
             "git_commit": gitCommit().map { .string($0) } ?? .null, "version": .string(TVPRunCommand.version),
             "host": .string(ProcessInfo.processInfo.hostName), "threads": .integer(options.threads),
             "blas_threads": .integer(Parallel.threads), "command": .array(options.commandLine.map { .string($0) }),

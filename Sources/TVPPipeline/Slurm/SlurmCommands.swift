@@ -82,6 +82,7 @@ extension TVPRunCommand {
     static func workerCommand(_ arguments: RunArguments, directory: String) -> [String] {
         let pipeline = resolvePathIgnoringCase(arguments.positional[0]) ?? arguments.positional[0]
         var command = [executablePath(), absolutePath(pipeline, from: directory)]
+        if let scale = arguments.scale { command += ["--scale", scale] }
         for override in arguments.overrides { command += ["--set", override] }
         for axis in arguments.multirun { command += ["-m", axis] }
         command += ["--manifest", absolutePath(arguments.manifestPath, from: directory),
