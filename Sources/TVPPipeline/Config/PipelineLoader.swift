@@ -44,6 +44,8 @@ public enum PipelineLoader {
     public static func load(root: YAMLNode, path: String, sources: [String] = [], overrides: [Override] = [],
                             multirun: [MultirunOverride] = [], scale: String? = nil, context: ValidationContext) throws -> LoadedPipeline {
         var tree = root
+        var context = context
+        context.pipelinePath = path
         guard case .mapping = tree else {
             throw YAMLError("a pipeline file must be a mapping of sections (name, data, models, …), found \(tree.kindDescription)", at: tree.mark)
         }

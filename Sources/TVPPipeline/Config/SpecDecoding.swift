@@ -11,6 +11,26 @@ public struct ValidationContext: Sendable {
     public var modelFamilies: [String]?
     /// The families the backend builds for the TSE guide; nil accepts any name.
     public var guideFamilies: [String]?
+    /// The pipeline file being loaded: `weights.path` values written in another file (an
+    /// `extends:` base elsewhere) are rewritten relative to this file's folder.
+    public var pipelinePath: String?
+
+    /// `path` as written in file `declaringFile`, relative to the pipeline file's folder: unchanged
+    /// when absolute, when written in the pipeline's own folder or on the command line (a
+    /// `--set` source is not a file); otherwise the relative path between the two folders,
+    /// normalized (`../base/../zoo/connectors` → `../zoo/connectors`).
+    public func relativeToPipeline(_ path: String, declaredIn declaringFile: String) -> String {
+        guard !path.hasPrefix("/"), let pipelinePath, FileManager.default.fileExists(atPath: declaringFile) else { return path }
+        func folder(_ file: String) -> [String] {
+            URL(fileURLWithPath: file).deletingLastPathComponent().standardizedFileURL.pathComponents
+        }
+        let base = folder(pipelinePath), declared = folder(declaringFile)
+        guard base != declared else { return path }
+        let target = URL(fileURLWithPath: declared.joined(separator: "/")).appendingPathComponent(path).standardizedFileURL.pathComponents
+        let common = zip(base, target).prefix { $0 == $1 }.count
+        let parts = Array(repeating: "..", count: base.count - common) + target.dropFirst(common)
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
 
     /// The manifest loaders the `load-split` stage reads.
     public static var supportedLoaders: [String] { SplitLoaders.supported }
@@ -131,7 +151,8 @@ extension PipelineSpec {
             source = .asset(assetName, file: file)
         case "path":
             if let file = weights.optional("file") { throw YAMLError("'file' goes with 'asset', not 'path'", at: file.mark) }
-            source = .path(try weights.required("path").string())
+            let pathNode = try weights.required("path")
+            source = .path(context.relativeToPipeline(try pathNode.string(), declaredIn: pathNode.mark.path))
         default:
             if let file = weights.optional("file") { throw YAMLError("'file' goes with 'asset', not 'random'", at: file.mark) }
             source = .random(seed: try weights.checkedInt(try weights.required("random"), key: "random", min: 0))
