@@ -6,6 +6,7 @@ final class ReportPartsTests: XCTestCase {
     func testProgressBarTextRateAndETA() {
         XCTAssertEqual(ProgressBar.format(label: "train", completed: 5, total: 20, unit: "img", elapsed: 2, width: 8),
                        "train  [##------]   25%  5/20 img  2.5 img/s  ETA 6s")
+        XCTAssertFalse(ProgressBar.format(label: "render", completed: 1, total: 100, unit: "scene", elapsed: 1e-6).contains("/s"))
         XCTAssertEqual(ProgressBar.format(label: "eval", completed: 40, total: 40, unit: "img", elapsed: 2, width: 4),
                        "eval  [####]  100%  40/40 img  20 img/s")
         XCTAssertEqual(ProgressBar.duration(125), "2m05s")

@@ -54,7 +54,8 @@ public final class ProgressBar: @unchecked Sendable {
         let filled = Int((fraction * Double(width)).rounded(.down))
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
         var text = "\(label)  [\(bar)]  \(String(format: "%3d", Int((fraction * 100).rounded(.down))))%  \(completed)/\(total) \(unit)"
-        if elapsed > 0 && completed > 0 {
+        // A rate over less than a quarter second (the first update) says nothing; leave it out.
+        if elapsed >= 0.25 && completed > 0 {
             let rate = Double(completed) / elapsed
             text += "  " + (rate >= 10 ? String(format: "%.0f", rate) : String(format: "%.1f", rate)) + " \(unit)/s"
             if completed < total { text += "  ETA " + ProgressBar.duration(Double(total - completed) / rate) }

@@ -108,7 +108,7 @@ extension Zoo {
         // The ViT's and the guide's images: many per class; the connectors' corpus: a few per class.
         let towerCorpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.vitPerClass), mnistTrain.firstPerClass(o.vitPerClass),
                                                clevrTrain.subset(Array(0..<o.vitClevrScenes))])
-        let towerKey = "fashion-train-first\(o.vitPerClass)+mnist5k-train-first\(o.vitPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.vitClevrScenes)@\(imageSize)/\(frame)"
+        let towerKey = "fashion-train-first\(o.vitPerClass)+mnist5k-train5-first\(o.vitPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.vitClevrScenes)@\(imageSize)/\(frame)"
 
         // 1. The ViT: classification pretraining (clothes, digits, object counts), then frozen (F16 as committed).
         var vit: VisionTransformer?
