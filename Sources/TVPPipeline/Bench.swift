@@ -50,6 +50,7 @@ public struct Benchmark {
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+    /// The process's peak resident set size so far, in MiB (`getrusage`; Linux reports KiB).
     static func peakRSSMiB() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)

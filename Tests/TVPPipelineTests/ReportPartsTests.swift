@@ -110,3 +110,21 @@ final class ReportPartsTests: XCTestCase {
         XCTAssertEqual(relaxed.check(tasks: ["t1", "t2"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }.map(\.passed), [true])
     }
 }
+
+final class CostTableTests: XCTestCase {
+    func testTheCostTableComparesEachPromptWithItsSurrogatesConnectors() throws {
+        let aggregate: JSONValue = ["trainings": [
+            ["task": "fashion", "variant": "tvp", "learnable": 21504, "adapter_values": [1070208, 443520], "seconds": 12.25, "peak_rss_mib": 4096.4],
+            ["task": "fashion", "variant": "vp", "learnable": 21504, "adapter_values": [.null], "seconds": .null],
+        ]]
+        let table = CostTable(aggregate: aggregate)
+        XCTAssertEqual(table.rows, [["fashion", "TVP", "21,504", "1,513,728", "0.0142", "12.2", "4096"],
+                                    ["fashion", "VP", "21,504", "–", "–", "–", "–"]])
+        XCTAssertEqual(table.rawRows[2], ["fashion", "VP", "21504", "", "", "", ""])
+        XCTAssertTrue(table.markdown.contains("| fashion | TVP | 21,504 | 1,513,728 | 0.0142 | 12.2 | 4096 |"), table.markdown)
+        XCTAssertTrue(table.html.contains("<td>1,513,728</td>"))
+        XCTAssertEqual(CostTable.grouped(999), "999")
+        XCTAssertEqual(CostTable.grouped(-1234567), "-1,234,567")
+        XCTAssertTrue(CostTable(aggregate: ["trainings": []]).rows.isEmpty)
+    }
+}

@@ -20,6 +20,8 @@ public enum AnswerLossAveraging: Sendable, Equatable {
 /// the pixels. The String API tokenizes with `tokenizer` and `template`; the token-id API
 /// (`loss(images:promptTokens:answerTokens:)`, …) needs neither.
 public final class ComposedMLLM: MultimodalModel {
+    /// The connector's values (the trained part of a composed MLLM).
+    public var adapterValueCount: Int? { connector.parameterCount }
     public let name: String
     public let encoder: any VisionEncoder
     public let connector: any Connector

@@ -30,9 +30,15 @@ public protocol MultimodalModel: AnyObject {
     /// `prompts[b]`. The image-and-prompt prefix runs once per image and is reused (KV cache) for
     /// every candidate; logits are computed only where a candidate token is scored.
     func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor
+
+    /// The number of values of the part that adapts the vision tower to the language model (the
+    /// connector a visual prompt is compared against in the paper's cost table), when known.
+    var adapterValueCount: Int? { get }
 }
 
 extension MultimodalModel {
+    public var adapterValueCount: Int? { nil }
+
     /// The index of the best candidate for each image (argmax of `logLikelihood`).
     public func predict(images: Tensor, prompts: [String], candidates: [String]) throws -> [Int] {
         let scores = try withoutGrad { try logLikelihood(images: images, prompts: prompts, candidates: candidates) }

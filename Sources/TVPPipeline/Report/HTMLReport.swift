@@ -25,6 +25,8 @@ public enum HTMLReport {
         out += "<p>Pipeline <code>\(escapeHTML(pipeline))</code>; models: \(escapeHTML(models.joined(separator: ", "))).</p>\n"
         out += "<h2>Results</h2>\n"
         for table in tables { out += table.html }
+        let cost = CostTable(aggregate: aggregate)
+        if !cost.rows.isEmpty { out += "<h2>Cost</h2>\n" + cost.html }
         let claims = aggregate["claims"]?.arrayValue ?? []
         if !claims.isEmpty {
             out += "<h2>Claims</h2>\n<ul>\n"

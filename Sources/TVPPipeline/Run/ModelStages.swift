@@ -12,7 +12,7 @@ extension StageRegistry {
             StageKind(name: StageKinds.guideText, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).guideTextStage(context, parameters)
             },
-            StageKind(name: StageKinds.trainPrompt, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.trainPrompt, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).trainPromptStage(context, parameters)
             },
             StageKind(name: StageKinds.evaluate, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
@@ -104,7 +104,9 @@ extension StageRegistry {
                                     source: split.source, prompt: prompt,
                                     config: train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}"),
                                     cleanTokens: cleanTokens)
+        let started = Date()
         let trained = try backend.trainPrompt(job, progress: progress(context))
+        let seconds = Date().timeIntervalSince(started)
         guard trained.prompt.kind == prompt.kind, trained.prompt.values.shape == prompt.values.shape else {
             throw PipelineError.stage(id, "the backend returned a '\(trained.prompt.kind)' prompt of shape \(describe(trained.prompt.values.shape)); " +
                                       "expected '\(prompt.kind)' \(describe(prompt.values.shape))")
@@ -117,7 +119,10 @@ extension StageRegistry {
                                      "sample": try sample.reshaped(Array(sample.shape.dropFirst()))],
                            result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(trained.curve.map(\.json)),
                                     "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
-                                    "learnable": .integer(trained.prompt.learnableValueCount)])
+                                    "learnable": .integer(trained.prompt.learnableValueCount),
+                                    // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
+                                    "seconds": .double(seconds), "peak_rss_mib": .double(Benchmark.peakRSSMiB()),
+                                    "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null })])
     }
 
     /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption}: inputs are the
@@ -164,3 +169,4 @@ func trainedPrompt(_ payload: StagePayload, stage: String) throws -> any VisualP
     return try PromptFile.prompt(values: payload.tensor("prompt"), metadata: object.compactMapValues(\.stringValue),
                                  source: "\(stage) (cache \(payload.directory))")
 }
+

@@ -7,10 +7,10 @@ import TVPTensor
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.aggregate, codeVersion: "1", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.aggregate, codeVersion: "2", resources: .light) { context, parameters in
                 try aggregateStage(context, parameters)
             },
-            StageKind(name: StageKinds.report, codeVersion: "1", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.report, codeVersion: "2", resources: .light) { context, parameters in
                 try reportStage(context, parameters)
             },
         ]
@@ -42,6 +42,7 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
         guard case .object(var object) = entry else { throw PipelineError.stage(context.stageID, "bad training entry \(entry)") }
         object["curve"] = result["curve"] ?? .array([])
         object["final_loss"] = result["final_loss"] ?? .null
+        for key in ["learnable", "seconds", "peak_rss_mib", "adapter_values"] { object[key] = result[key] ?? .null }
         curves.append(.object(object))
     }
     func value(_ task: String, _ model: String, _ evaluation: ProtocolSpec, metric: String, corruption: String?) -> Double? {
@@ -95,7 +96,9 @@ func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> Sta
         tables.append(ResultsTable(aggregate: aggregate, metric: metric, digits: digits, corruption: corruption))
     }
     var files: [String: JSONValue] = [:]
-    files["results.md"] = .string(tables.map(\.markdown).joined(separator: "\n"))
+    let cost = CostTable(aggregate: aggregate)
+    files["results.md"] = .string(tables.map(\.markdown).joined(separator: "\n") + (cost.rows.isEmpty ? "" : "\n" + cost.markdown))
+    if !cost.rows.isEmpty { files["cost.csv"] = .string(cost.csv) }
     files["results.csv"] = .string(tables[0].csv)
     for table in tables.dropFirst() { files["results-\(table.corruption!).csv"] = .string(table.csv) }
 
