@@ -58,6 +58,10 @@ public struct TaskSpec: Sendable {
     public var classes: [String]?
     /// The TSE caption; `{class}` is replaced by the class name.
     public var caption: String
+    /// `prompt_from:` an earlier task whose trained prompts this task is evaluated with (cross-dataset
+    /// transfer) instead of training its own; nil: the task trains its prompts. Its `train` split
+    /// is then optional and never read.
+    public var promptFrom: String? = nil
 }
 
 /// A split of a dataset and how many of its samples to use.

@@ -170,7 +170,20 @@ extension PipelineSpec {
             let name = try key.string()
             let path = "data.\(name)"
             let fields = try YAMLFields(value, path: path, allowed: ["dataset", "prefer", "train", "test", "limit", "sampling", "seed",
-                                                                     "question", "classes", "caption"])
+                                                                     "question", "classes", "caption", "prompt_from"])
+            let promptFrom = try fields.optional("prompt_from").map { node -> String in
+                let source = try node.string()
+                guard let earlier = tasks.first(where: { $0.name == source }) else {
+                    let known = tasks.map(\.name)
+                    throw YAMLError("'\(path).prompt_from' names the task whose prompts this one is evaluated with; it must be a task " +
+                                    "defined before '\(name)'" + (known.isEmpty ? " (none is)" : " (\(known.joined(separator: ", ")))")
+                                    + (suggest(source, from: known).map { "; did you mean '\($0)'?" } ?? ""), at: node.mark)
+                }
+                guard earlier.promptFrom == nil else {
+                    throw YAMLError("task '\(source)' takes its prompts from '\(earlier.promptFrom!)' itself; name that task instead", at: node.mark)
+                }
+                return source
+            }
             let datasetNode = try fields.required("dataset")
             let dataset = try datasetNode.string()
             /// A dataset's loader and split names: a manifest dataset, or one the pipeline renders.
@@ -226,11 +239,11 @@ extension PipelineSpec {
             }
             tasks.append(TaskSpec(
                 name: name, dataset: dataset, loader: loader, preferred: preferred.map { ($0.name, $0.loader) },
-                train: try split("train"), test: try split("test"),
+                train: promptFrom != nil && fields.optional("train") == nil ? try split("test") : try split("train"), test: try split("test"),
                 sampling: SamplingSpec(rawValue: try fields.choice("sampling", SamplingSpec.allCases.map(\.rawValue), default: "first"))!,
                 seed: try fields.int("seed", default: 0),
                 question: try fields.string("question", default: ClassificationPrompts.officialQuestion),
-                classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}")))
+                classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}"), promptFrom: promptFrom))
         }
         guard !tasks.isEmpty else { throw YAMLError("'data' must define at least one task", at: node.mark) }
         return tasks

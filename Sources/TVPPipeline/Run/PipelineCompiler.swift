@@ -81,6 +81,7 @@ public struct PipelineCompiler {
         let promptJSON = layout.json
         var evaluations: [JSONValue] = [], evaluationIDs: [String] = []
         var trainings: [JSONValue] = [], trainingIDs: [String] = []
+        var trainIDsByTask: [String: [PromptVariant: String]] = [:]
         let variants = PromptVariant.allCases.filter { variant in spec.evaluate.protocols.contains { $0.variant == variant } }
 
         var datasetsUsed: [String: JSONValue] = [:]
@@ -135,11 +136,13 @@ public struct PipelineCompiler {
                 ]
                 return try add("load[\(task.name)/\(role)]", StageKinds.loadSplit, .object(parameters), inputs: inputs)
             }
-            let trainLoad = try load("train", task.train)
             let testLoad = try load("test", task.test)
 
             var trainIDs: [PromptVariant: String] = [:]
-            for variant in variants {
+            // Cross-dataset transfer: evaluated with an earlier task's prompts, trains none of its own.
+            if let source = task.promptFrom { trainIDs = trainIDsByTask[source] ?? [:] }
+            let trainLoad = task.promptFrom == nil ? try load("train", task.train) : ""
+            for variant in variants where task.promptFrom == nil {
                 let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
                 var inputs = [trainLoad]
                 for surrogate in spec.surrogates where loss.fca > 0 {
@@ -179,6 +182,8 @@ public struct PipelineCompiler {
                     trainingIDs.append(id)
                 }
             }
+
+            trainIDsByTask[task.name] = trainIDs
 
             for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
                 for evaluation in spec.evaluate.protocols {
