@@ -136,12 +136,13 @@ public struct PipelineCompiler {
                 ]
                 return try add("load[\(task.name)/\(role)]", StageKinds.loadSplit, .object(parameters), inputs: inputs)
             }
+            // A task evaluated with another task's prompts reads no train split.
+            let trainLoad = task.promptFrom == nil ? try load("train", task.train) : ""
             let testLoad = try load("test", task.test)
 
             var trainIDs: [PromptVariant: String] = [:]
             // Cross-dataset transfer: evaluated with an earlier task's prompts, trains none of its own.
             if let source = task.promptFrom { trainIDs = trainIDsByTask[source] ?? [:] }
-            let trainLoad = task.promptFrom == nil ? try load("train", task.train) : ""
             for variant in variants where task.promptFrom == nil {
                 let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
                 var inputs = [trainLoad]
