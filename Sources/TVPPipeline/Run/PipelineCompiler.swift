@@ -66,7 +66,7 @@ public struct PipelineCompiler {
                 guard FileManager.default.fileExists(atPath: resolved) else {
                     throw PipelineError.missingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
                 }
-                assets = ["\(model.name):\(path)": try hashPath(resolved)]
+                assets = ["\(model.name):\(resolved)": try hashPath(resolved)]
             }
             // Assets the family reads besides its weights: fetched first, their checksums in the key.
             for assetName in registry.backend?.requiredAssets(family: model.family, options: model.options) ?? [] {
@@ -236,8 +236,11 @@ public struct PipelineCompiler {
         return ["name": .string(model.name), "family": .string(model.family), "weights": weights, "options": model.options]
     }
 
+    /// `path` against `baseDirectory`, normalized (`./Pipelines/paper/../zoo/connectors` →
+    /// `Pipelines/zoo/connectors`), so a model's stage parameters, and so its stages' keys, do not
+    /// depend on how the pipeline file was named on the command line or which folder declared it.
     func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
+        normalizedPath(path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path))
     }
 
     /// Split entries as stage parameters: [{file, member}].
@@ -251,6 +254,24 @@ public struct PipelineCompiler {
         for file in asset.files { out["\(asset.name)/\(file.name)"] = file.checksum.description }
         return out
     }
+}
+
+/// `path` with `.` components, empty components and `name/..` pairs removed, by text alone (no
+/// file system access): `./a/b/../c/` → `a/c`, `/a/../../b` → `/b`, `../a/./b` → `../a/b`, `a/..` → `.`.
+public func normalizedPath(_ path: String) -> String {
+    let absolute = path.hasPrefix("/")
+    var parts: [Substring] = []
+    for component in path.split(separator: "/", omittingEmptySubsequences: true) where component != "." {
+        if component == "..", let last = parts.last, last != ".." {
+            parts.removeLast()
+        } else if component == "..", absolute {
+            continue    // `/..` is `/`
+        } else {
+            parts.append(component)
+        }
+    }
+    let joined = parts.joined(separator: "/")
+    return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
 }
 
 /// The SHA-256 of a file, or of a folder (its files' relative paths and SHA-256s, sorted).

@@ -1,0 +1,53 @@
+import Foundation
+import TVPPipeline
+import XCTest
+
+/// A model's `weights: {path: …}` enters its stages' parameters normalized, so the stage keys do
+/// not depend on how the pipeline file was named (`./Pipelines/x.yaml`, `Pipelines/sub/../x.yaml`)
+/// or on which folder's file declared the path: one computation, one cache entry.
+final class WeightPathKeyTests: XCTestCase {
+    func testNormalizedPath() {
+        XCTAssertEqual(normalizedPath("./a/b/../c/"), "a/c")
+        XCTAssertEqual(normalizedPath("Pipelines/paper/../zoo/connectors"), "Pipelines/zoo/connectors")
+        XCTAssertEqual(normalizedPath("../a/./b"), "../a/b")
+        XCTAssertEqual(normalizedPath("../../a"), "../../a")
+        XCTAssertEqual(normalizedPath("a/../../b"), "../b")
+        XCTAssertEqual(normalizedPath("/a/../../b"), "/b")
+        XCTAssertEqual(normalizedPath("a/.."), ".")
+        XCTAssertEqual(normalizedPath("/"), "/")
+        XCTAssertEqual(normalizedPath("//x//y"), "/x/y")
+    }
+
+    func testStageKeysDoNotDependOnHowThePipelineFileIsNamed() throws {
+        let pipeline = ToyWorld.pipeline.replacingOccurrences(of: "tiny-b: {family: tiny-mllm, weights: {random: 2}}",
+                                                              with: "tiny-b: {family: tiny-mllm, weights: {path: ../weights/b}}")
+        let world = try ToyWorld.make(pipeline: pipeline, file: "pipelines/toy.yaml")
+        defer { world.remove() }
+        for folder in ["weights/b", "pipelines/paper"] {
+            try FileManager.default.createDirectory(atPath: world.root + "/" + folder, withIntermediateDirectories: true)
+        }
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: world.root + "/weights/b/w.bin"))
+        // A pipeline in another folder that extends it: the base's path is rewritten relative to it.
+        try "extends: ../toy.yaml\n".write(toFile: world.root + "/pipelines/paper/child.yaml", atomically: true, encoding: .utf8)
+
+        func keys(_ path: String) throws -> (keys: Set<StageKey>, weights: String?) {
+            let registry = StageRegistry(manifest: world.manifest, fetcher: Fetcher(cacheDirectory: world.cacheRoot, offline: true, log: { _ in }),
+                                         backend: TinyBackend())
+            let loaded = try world.load(path: path)
+            let session = try PipelineSession(loaded: loaded, registry: registry, cache: try StageCache(root: world.cacheRoot))
+            let compiler = PipelineCompiler(registry: registry, baseDirectory: (path as NSString).deletingLastPathComponent)
+            let model = try XCTUnwrap(loaded.points[0].spec.model("tiny-b"))
+            // Every stage that computes (aggregate and report are light and hold where each claim is written).
+            let computing = session.graph.nodes.filter { ![StageKinds.aggregate, StageKinds.report].contains($0.stage.kind) }
+            return (Set(computing.map(\.key)), compiler.modelJSON(model)["weights"]?["path"]?.stringValue)
+        }
+        let plain = try keys(world.root + "/pipelines/toy.yaml")
+        XCTAssertEqual(plain.weights, world.root + "/weights/b")
+        XCTAssertEqual(plain.keys.count, 13)     // fetch, 2 loads, features, text, 2 trainings, 3 protocols × 2 models
+        for variant in [world.root + "/pipelines/./toy.yaml", world.root + "/pipelines/paper/../toy.yaml", world.root + "/pipelines/paper/child.yaml"] {
+            let other = try keys(variant)
+            XCTAssertEqual(other.weights, plain.weights, variant)
+            XCTAssertEqual(other.keys, plain.keys, variant)
+        }
+    }
+}
