@@ -47,8 +47,11 @@ final class PaperSmokeTests: XCTestCase {
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/meta.json"))) as? [String: Any]
             XCTAssertEqual(meta?["failed"] as? Int, 0, "\(path): a stage failed\n\(result.output)")
             XCTAssertEqual(meta?["scale"] as? String, "smoke")
-            let pointFolders = loaded.isSweep ? try FileManager.default.contentsOfDirectory(atPath: folder + "/points").sorted().map { folder + "/points/" + $0 } : [folder]
-            XCTAssertEqual(pointFolders.count, loaded.points.count, path)
+            // Each point's folder by its label (a sorted listing puts limit=16 before limit=8).
+            let pointFolders = loaded.isSweep ? loaded.points.map { folder + "/points/" + $0.label } : [folder]
+            XCTAssertEqual(try loaded.isSweep ? FileManager.default.contentsOfDirectory(atPath: folder + "/points").count : 1, loaded.points.count, path)
+            if loaded.isSweep { PaperTableChecks.checkSummary(loaded, folder: folder) }
+            PaperTableChecks.checkPrintedVerdicts(loaded, output: result.output)
             for (point, pointFolder) in zip(loaded.points, pointFolders) {
                 let spec = point.spec
                 let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pointFolder + "/results.json"))) as? [String: Any]
@@ -64,6 +67,7 @@ final class PaperSmokeTests: XCTestCase {
                     XCTAssertEqual(row.count, expected.count, "\(pointFolder): \(row)")
                     for cell in row.dropFirst(2) { XCTAssertNotNil(Double(cell), "\(pointFolder): '\(cell)' in \(row)") }
                 }
+                PaperTableChecks.checkPoint(spec, folder: pointFolder, clean: rows.map { $0.map(String.init) })
             }
         }
     }
