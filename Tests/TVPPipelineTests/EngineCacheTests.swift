@@ -145,6 +145,30 @@ final class EngineCacheTests: XCTestCase {
         XCTAssertEqual(cache.lastKey(forStageID: "c1"), manifest(1).key)
     }
 
+    /// A render stage's scenes live in renders/<key>: counted in its entry's size and removed with it;
+    /// render folders no entry owns are removed too.
+    func testRenderFoldersBelongToTheirEntry() throws {
+        let cache = try StageCache(root: root)
+        for value in 0..<2 { _ = try cache.compute(manifest: manifest(value), stageID: "r\(value)", inputIDs: []) { try output(Float(value)) } }
+        let bare = try cache.entries().first { $0.key == manifest(0).key }!.bytes
+        let drawn = cache.renderFolder(for: manifest(0).key) + "/images/train"
+        try FileManager.default.createDirectory(atPath: drawn, withIntermediateDirectories: true)
+        try Data(count: 5000).write(to: URL(fileURLWithPath: drawn + "/CLEVR_train_000000.png"))
+        let orphan = cache.renderFolder(for: manifest(7).key)
+        try FileManager.default.createDirectory(atPath: orphan, withIntermediateDirectories: true)
+        try Data(count: 300).write(to: URL(fileURLWithPath: orphan + "/scene.json"))
+        let kept = cache.renderFolder(for: manifest(1).key)
+        try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+        XCTAssertEqual(try cache.entries().first { $0.key == manifest(0).key }!.bytes, bare + 5000)
+
+        let report = try cache.collectGarbage(keep: [manifest(1).key])
+        XCTAssertEqual(report.removed, [manifest(0).key])
+        XCTAssertEqual(report.freedBytes, bare + 5000 + 300)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.renderFolder(for: manifest(0).key)))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: orphan))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: kept))
+    }
+
     func testGarbageCollectionLeavesAnEntryARunIsComputing() throws {
         let cache = try StageCache(root: root)
         let m = manifest(9)

@@ -94,6 +94,38 @@ final class ZooAssemblyTests: XCTestCase {
     }
 }
 
+final class ZooSceneCorpusTests: XCTestCase {
+    func testSceneDescriptionWording() {
+        XCTAssertEqual(Zoo.sceneDescription(["red cube"]), "There is 1 object: a red cube.")
+        XCTAssertEqual(Zoo.sceneDescription(["red cube", "blue sphere"]), "There are 2 objects: a red cube and a blue sphere.")
+        XCTAssertEqual(Zoo.sceneDescription(["red cube", "blue sphere", "gray cylinder"]),
+                       "There are 3 objects: a red cube, a blue sphere and a gray cylinder.")
+    }
+
+    /// Rendered scenes asked the counting question, POPE probes and the description: every
+    /// description lists as many objects as the count, and every object a "yes" probe asks about.
+    func testRenderedScenesAreCountedProbedAndDescribed() throws {
+        let root = try ZooTiny.temporaryDirectory()
+        let set = try ZooImageSet.clevr(root: root, split: "train", count: 3, seed: 5, setting: "adversarial", probesPerImage: 2, describe: true)
+        XCTAssertEqual(set.images.shape, [3, 3, 128, 128])
+        XCTAssertEqual(set.samples.count, 3 * 4)
+        for image in 0..<3 {
+            let asked = set.samples.filter { $0.image == image }
+            let count = asked.first { $0.question == CLEVR.countingQuestion }!.answer
+            XCTAssertEqual(count, set.classNames[set.labels[image]])
+            let description = asked.first { $0.question == Zoo.describeQuestion }!.answer
+            XCTAssertTrue(description.hasPrefix("There are \(count) objects: a "), description)
+            XCTAssertEqual(description.components(separatedBy: " a ").count - 1, Int(count)!, description)
+            let probes = asked.filter { $0.question.hasPrefix("Is there a ") }
+            XCTAssertEqual(probes.map(\.answer), ["yes", "no"])
+            let asksAbout = probes[0].question.replacingOccurrences(of: "Is there a ", with: "").replacingOccurrences(of: " in the image?", with: "")
+            XCTAssertTrue(description.contains("a \(asksAbout)"), "\(description) should name \(asksAbout)")
+        }
+        let plain = try ZooImageSet.clevr(root: root, split: "train", count: 3, seed: 5, probesPerImage: 0)
+        XCTAssertEqual(plain.samples.map(\.question), Array(repeating: CLEVR.countingQuestion, count: 3))
+    }
+}
+
 final class ZooTrainingTests: XCTestCase {
     func testConnectorTrainingLowersTheLossAndResumes() throws {
         let encoder = try ZooTiny.encoder()

@@ -5,7 +5,8 @@ public struct CacheEntry: Sendable, Equatable {
     public var key: StageKey
     /// The `done` record; nil for an entry a run never finished.
     public var record: CacheRecord?
-    /// Bytes of all files in the entry folder.
+    /// Bytes of all files in the entry folder and in the folder a render stage drew into
+    /// (`renders/<key>`, which belongs to the entry).
     public var bytes: Int
     /// When the entry was finished (or last written, if unfinished).
     public var date: Date
@@ -36,11 +37,26 @@ extension StageCache {
                     bytes += (attributes[.size] as? NSNumber)?.intValue ?? 0
                     if let modified = attributes[.modificationDate] as? Date, modified > newest { newest = modified }
                 }
+                bytes += Self.treeBytes(renderFolder(for: key))
                 let record = record(for: key)
                 found.append(CacheEntry(key: key, record: record, bytes: bytes, date: record?.finished ?? newest))
             }
         }
         return found.sorted { ($0.date, $0.key) < ($1.date, $1.key) }
+    }
+
+    /// The folder a `render` stage of `key` draws its scenes into (see `DataStages.renderStage`).
+    public func renderFolder(for key: StageKey) -> String { root + "/renders/" + key.hex }
+
+    /// Bytes of every regular file under `path` (0 when it does not exist).
+    static func treeBytes(_ path: String) -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var bytes = 0
+        while let name = walker.nextObject() as? String {
+            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { bytes += (walker.fileAttributes?[.size] as? NSNumber)?.intValue ?? 0 }
+            _ = name
+        }
+        return bytes
     }
 
     /// The number of entries and their total size in bytes.
@@ -51,7 +67,8 @@ extension StageCache {
 
     /// Removes every entry whose key is not in `keep` and, when `olderThan` is given, that is older
     /// than that many seconds (unfinished entries count by their last write). Entries a run is
-    /// computing right now (locked) are left alone; index records of removed keys are dropped.
+    /// computing right now (locked) are left alone; index records of removed keys are dropped, and so
+    /// are the render folders of removed entries and render folders no entry owns.
     public func collectGarbage(keep: Set<StageKey>, olderThan: TimeInterval? = nil, now: Date = Date()) throws -> GarbageReport {
         var report = GarbageReport(removed: [], freedBytes: 0, busy: [])
         let manager = FileManager.default
@@ -65,6 +82,7 @@ extension StageCache {
                 continue
             }
             do {
+                if manager.fileExists(atPath: renderFolder(for: entry.key)) { try manager.removeItem(atPath: renderFolder(for: entry.key)) }
                 try manager.removeItem(atPath: folder)
             } catch {
                 lock.release()
@@ -76,6 +94,14 @@ extension StageCache {
             // The shard folder goes when it is empty (Foundation's removeItem would take its other entries too).
             let shard = (folder as NSString).deletingLastPathComponent
             if (try? manager.contentsOfDirectory(atPath: shard))?.isEmpty == true { try? manager.removeItem(atPath: shard) }
+        }
+        // Render folders whose entry is gone (left by a version of gc that did not remove them).
+        let remaining = Set(try entries().map(\.key))
+        for name in (try? manager.contentsOfDirectory(atPath: root + "/renders")) ?? [] {
+            guard let key = StageKey(hex: name), !remaining.contains(key), !keep.contains(key) else { continue }
+            let folder = renderFolder(for: key)
+            report.freedBytes += Self.treeBytes(folder)
+            try? manager.removeItem(atPath: folder)
         }
         let removed = Set(report.removed)
         let index = root + "/index"

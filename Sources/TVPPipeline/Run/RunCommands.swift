@@ -84,11 +84,13 @@ extension TVPRunCommand {
 
     public static let cacheUsage = """
     Usage:
-      tvp-run cache ls [--cache DIR]        one line per entry: key, kind, stage, size, date
+      tvp-run cache ls [--cache DIR]        one line per entry: key, kind, stage, size, date (a render
+                                            stage's size includes the scenes it drew under renders/)
       tvp-run cache du [--cache DIR]        number of entries and their total size
       tvp-run cache gc [--cache DIR] (--keep-pipelines FILE… | --older-than DAYS | --all)
                                             remove entries not needed by the given pipelines and/or
-                                            older than DAYS; entries being computed are left alone
+                                            older than DAYS, with their rendered scenes; entries being
+                                            computed are left alone
       Exit codes: 0 ok, 2 usage or configuration error.
     """
 

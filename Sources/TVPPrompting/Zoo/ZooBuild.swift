@@ -9,15 +9,19 @@ public struct ZooBuildOptions: Sendable, Equatable {
     /// Connector corpus: train images per class from Fashion-MNIST's train split and from
     /// mnist-5k's zoo train rows, and rendered CLEVR-style train scenes (`clevrSeed`; the default
     /// pipelines render theirs from seed 0, so the zoo's scenes are not theirs).
-    public var fashionPerClass = 20, mnistPerClass = 20, clevrScenes = 450
-    /// POPE probes per training scene (yes and no alternate).
-    public var probesPerScene = 2
+    public var fashionPerClass = 40, mnistPerClass = 40, clevrScenes = 1000
+    /// POPE probes per training scene (yes and no alternate), with `probeSetting`'s negatives
+    /// (adversarial: objects that often co-occur, the hardest).
+    public var probesPerScene = 2, probeSetting = "adversarial"
+    /// Also ask every scene "Describe the image." answered by all its objects (`Zoo.sceneDescription`):
+    /// a caption with one supervised token per object word, as LLaVA's first stage learns from captions.
+    public var describeScenes = true
     public var clevrSeed: UInt64 = 1
     /// ViT classification pretraining (`vitPerClass` images per Fashion-MNIST/MNIST class plus
     /// `vitClevrScenes` scenes classed by their object count).
     public var vitPerClass = 300, vitClevrScenes = 1600, vitSteps = 400, vitBatchSize = 64, vitLR: Float = 1e-3
     /// Connector training.
-    public var connector = ZooTrainingOptions(epochs: 2, batchSize: 8, lr: 1e-3, seed: 42, logEvery: 25)
+    public var connector = ZooTrainingOptions(epochs: 1, batchSize: 8, lr: 1e-3, seed: 42, logEvery: 25)
     /// Guide projections: InfoNCE steps on cached features of the ViT's images.
     public var guideSteps = 400, guideBatchSize = 64, guideLR: Float = 2e-3
     /// Zero-shot table: `evaluationCount` test images of Fashion-MNIST and of mnist-5k's test rows
@@ -100,7 +104,8 @@ extension Zoo {
         let mnistTrain = try ZooImageSet.mnist(split: "train", assets: assets)
         let scenes = max(o.clevrScenes, o.vitClevrScenes)
         let clevrTrain = try timed("render \(scenes) train scenes") {
-            try ZooImageSet.clevr(root: cached("renders-seed\(o.clevrSeed)-\(scenes)-scenes"), split: "train", count: scenes, seed: o.clevrSeed, probesPerImage: o.probesPerScene)
+            try ZooImageSet.clevr(root: cached("renders-seed\(o.clevrSeed)-\(scenes)-scenes"), split: "train", count: scenes, seed: o.clevrSeed, setting: o.probeSetting,
+                                  probesPerImage: o.probesPerScene, describe: o.describeScenes)
         }
         let (language, tokenizer) = try loadLanguage(assets: assets)
         let efficientNet = try EfficientNetLite.load(efficientNetAsset.path(in: assets))
@@ -128,7 +133,9 @@ extension Zoo {
         // 2. The connectors' corpus and its cached features.
         let corpus = try ZooCorpus(sets: [fashionTrain.firstPerClass(o.fashionPerClass), mnistTrain.firstPerClass(o.mnistPerClass),
                                           clevrTrain.subset(Array(0..<o.clevrScenes))])
-        let corpusKey = "fashion-train-first\(o.fashionPerClass)+mnist5k-train-first\(o.mnistPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.clevrScenes)-probes\(o.probesPerScene)@\(imageSize)/\(frame)"
+        let corpusKey = "fashion-train-first\(o.fashionPerClass)+mnist5k-train-first\(o.mnistPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(o.clevrScenes)-probes\(o.probesPerScene)\(o.probeSetting)\(o.describeScenes ? "+described" : "")@\(imageSize)/\(frame)"
+        let c = o.connector
+        let trainingKey = " epochs \(c.epochs) batch \(c.batchSize) lr \(c.lr) wd \(c.weightDecay) \(c.lossAveraging)"
         log("corpus: \(corpus.imageCount) train images, \(corpus.samples.count) samples")
         let taps = Array(Set(specs.compactMap { spec -> EfficientNetLite.Tap? in if case .efficientNet(let t) = spec.tower { return t }; return nil }))
             .sorted { ZooFeatureCache.tapName($0) < ZooFeatureCache.tapName($1) }
@@ -161,7 +168,7 @@ extension Zoo {
             log("\(spec.name): \(connector.parameterCount) connector values, \(model.visualTokenCount) visual tokens")
             report.training[spec.name] = try timed("train \(spec.name)") {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
-                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey).prefix(12))-checkpoint.safetensors"), log: log)
+                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey).prefix(12))-checkpoint.safetensors"), log: log)
             }
             try Float16Safetensors.write(connector.namedParameters, metadata: ["seed": String(o.connector.seed), "corpus": corpusKey],
                                          to: connectorFile(spec.name, in: output))

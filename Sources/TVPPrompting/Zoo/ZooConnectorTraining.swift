@@ -13,9 +13,14 @@ public struct ZooTrainingOptions: Sendable, Equatable {
     public var seed: UInt64
     /// Print a progress line every this many steps.
     public var logEvery: Int
+    /// How a batch's answer tokens are averaged. Per sample by default: a scene description of 30
+    /// tokens then weighs as much as a one-token count or yes/no, instead of drowning them.
+    public var lossAveraging: AnswerLossAveraging
 
-    public init(epochs: Int = 1, batchSize: Int = 8, lr: Float = 1e-3, weightDecay: Double = 0.01, seed: UInt64 = 42, logEvery: Int = 10) {
+    public init(epochs: Int = 1, batchSize: Int = 8, lr: Float = 1e-3, weightDecay: Double = 0.01, seed: UInt64 = 42, logEvery: Int = 10,
+                lossAveraging: AnswerLossAveraging = .perSample) {
         (self.epochs, self.batchSize, self.lr, self.weightDecay, self.seed, self.logEvery) = (epochs, batchSize, lr, weightDecay, seed, logEvery)
+        self.lossAveraging = lossAveraging
     }
 }
 
@@ -64,7 +69,9 @@ public enum ZooConnectorTrainer {
         let tokenShape = Array(features.shape.dropFirst())
         let optimizer = try AdamW(weightDecay: o.weightDecay)
         connector.setTrainable(true)
-        defer { connector.setTrainable(false) }
+        let averaging = model.lossAveraging
+        model.lossAveraging = o.lossAveraging
+        defer { connector.setTrainable(false); model.lossAveraging = averaging }
         let start = Date()
         var first: Float = 0, last: Float = 0, steps = 0
         for epoch in firstEpoch..<o.epochs {

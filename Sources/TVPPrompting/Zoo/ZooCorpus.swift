@@ -84,10 +84,11 @@ public struct ZooImageSet {
 
     /// `count` CLEVR-style scenes of `split` drawn by `CLEVRRenderer` under `root` (reused when
     /// already there) at the zoo's image size. Class: the object count ("3" … "10"). Questions: CLEVR's
-    /// counting question and the first `probesPerImage` POPE probes of each image (`setting`
-    /// negatives; yes and no alternate, so an even number is balanced).
+    /// counting question, the first `probesPerImage` POPE probes of each image (`setting`
+    /// negatives; yes and no alternate, so an even number is balanced) and, when `describe`, the
+    /// caption request answered by `sceneDescription` (every object, left to right).
     public static func clevr(root: String, split: String, count: Int, seed: UInt64, setting: String = "random",
-                             probesPerImage: Int = 2) throws -> ZooImageSet {
+                             probesPerImage: Int = 2, describe: Bool = false) throws -> ZooImageSet {
         try CLEVRRenderer.render(root: root, split: split, count: count, size: Zoo.imageSize, seed: seed)
         let counting = try CLEVR.counting(root: root, split: split)
         let images = try counting.images.load(Array(0..<counting.count))
@@ -110,12 +111,46 @@ public struct ZooImageSet {
             asked[i, default: 0] += 1
             samples.append(ZooSample(image: i, question: probe.question, answer: probes.candidates[probe.answer]))
         }
+        if describe {
+            let descriptions = try sceneDescriptions(root: root, split: split)
+            for (name, i) in row.sorted(by: { $0.value < $1.value }) {
+                guard let text = descriptions[name] else { throw ZooError("\(root): scene file has no scene for \(name)") }
+                samples.append(ZooSample(image: i, question: Zoo.describeQuestion, answer: text))
+            }
+        }
         return try ZooImageSet(name: "clevr", images: images, labels: labels, classNames: counting.candidates,
                                caption: Zoo.countingCaption, samples: samples)
     }
 }
 
+extension ZooImageSet {
+    /// Image file name → `sceneDescription` of its scene, from `split`'s CLEVR scenes file under `root`.
+    static func sceneDescriptions(root: String, split: String) throws -> [String: String] {
+        struct Scenes: Decodable { let scenes: [Scene] }
+        struct Scene: Decodable { let image_filename: String; let objects: [Object] }
+        struct Object: Decodable { let color: String; let shape: String; let pixel_coords: [Double] }
+        let path = CLEVRLayout.scenesPath(root: root, split: split)
+        let scenes: [Scene]
+        do { scenes = try JSONDecoder().decode(Scenes.self, from: Data(contentsOf: URL(fileURLWithPath: path))).scenes }
+        catch { throw ZooError("\(path): not a CLEVR scenes file with colors, shapes and pixel_coords (\(error))") }
+        var descriptions: [String: String] = [:]
+        for scene in scenes {
+            let objects = scene.objects.sorted { ($0.pixel_coords.first ?? 0) < ($1.pixel_coords.first ?? 0) }
+            descriptions[scene.image_filename] = Zoo.sceneDescription(objects.map { "\($0.color) \($0.shape)" })
+        }
+        return descriptions
+    }
+}
+
 extension Zoo {
+    /// A scene's caption: "There are 3 objects: a red cube, a blue sphere and a gray cylinder."
+    /// (`objects` as POPE names them, "{color} {shape}", in the order given).
+    public static func sceneDescription(_ objects: [String]) -> String {
+        let listed = objects.map { "a \($0)" }
+        let list = listed.count < 2 ? listed.joined() : listed.dropLast().joined(separator: ", ") + " and " + listed.last!
+        return "There \(objects.count == 1 ? "is 1 object" : "are \(objects.count) objects"): \(list)."
+    }
+
     /// The caption request every corpus image is also asked.
     public static let describeQuestion = "Describe the image."
     /// The guide's caption of an object count (Pipelines/clevr.yaml's `caption:`).
