@@ -63,6 +63,8 @@ final class TinyMLLM: MultimodalModel {
         }
         return out
     }
+
+    func candidateTokenCounts(_ candidates: [String]) throws -> [Int] { candidates.map { tokens($0).count } }
 }
 
 /// A tiny CLIP-like TSE guide: pooled pixels → linear image features; mean byte embeddings → text features.

@@ -92,6 +92,8 @@ final class TinyMLLM: MultimodalModel {
             try llm.meanLogLikelihood(prefixEmbeddings: prefix(tokens, b, prompts[b]), continuations: candidates.map(StepFixture.ids))
         }, axis: 0)
     }
+
+    func candidateTokenCounts(_ candidates: [String]) throws -> [Int] { candidates.map { StepFixture.ids($0).count } }
 }
 
 /// Compares two tensors value by value: |a − b| ≤ atol + rtol·|b|; reports the largest difference.

@@ -43,6 +43,7 @@ final class PoisonedModel: MultimodalModel {
     func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor {
         try inner.logLikelihood(images: images, prompts: prompts, candidates: candidates)
     }
+    func candidateTokenCounts(_ candidates: [String]) throws -> [Int] { try inner.candidateTokenCounts(candidates) }
 }
 
 final class TrainerLoopTests: XCTestCase {

@@ -94,6 +94,8 @@ public final class ComposedMLLM: MultimodalModel {
     /// A candidate's ids (no suffix).
     public func candidateTokens(_ candidate: String) throws -> [Int] { try requireTokenizer().encode(candidate) }
 
+    public func candidateTokenCounts(_ candidates: [String]) throws -> [Int] { try candidates.map { try candidateTokens($0).count } }
+
     /// See `MultimodalModel.loss`; averaging follows `lossAveraging`.
     public func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor {
         try loss(images: images, promptTokens: prompts.map { try promptTokens(question: $0) }, answerTokens: answers.map { try answerTokens($0) })

@@ -31,17 +31,41 @@ public protocol MultimodalModel: AnyObject {
     /// every candidate; logits are computed only where a candidate token is scored.
     func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor
 
+    /// How many tokens each candidate answer has (what `logLikelihood` averages over).
+    func candidateTokenCounts(_ candidates: [String]) throws -> [Int]
+
     /// The number of values of the part that adapts the vision tower to the language model (the
     /// connector a visual prompt is compared against in the paper's cost table), when known.
     var adapterValueCount: Int? { get }
 }
 
+/// How a candidate answer is scored.
+public enum CandidateScoring: String, Sendable, Equatable, CaseIterable {
+    /// The mean token log-likelihood (the official TVP code's per-candidate loss): class names of
+    /// different lengths compete on equal footing.
+    case mean
+    /// The sum, i.e. the log-probability of the whole answer. For numbers: "10" is two tokens whose
+    /// second is nearly certain after "1", so its mean is about half its first token's
+    /// log-probability and wins whenever the model is unsure; the sum is the answer's probability.
+    case sum
+}
+
 extension MultimodalModel {
     public var adapterValueCount: Int? { nil }
 
+    /// [B, C] candidate scores under `scoring` (see `logLikelihood`).
+    public func scores(images: Tensor, prompts: [String], candidates: [String], scoring: CandidateScoring) throws -> Tensor {
+        let mean = try logLikelihood(images: images, prompts: prompts, candidates: candidates)
+        guard scoring == .sum else { return mean }
+        let counts = try candidateTokenCounts(candidates)
+        let c = candidates.count
+        let lengths = try Tensor((0..<mean.dim(0)).flatMap { _ in counts.map(Float.init) }, shape: [mean.dim(0), c])
+        return try mean * lengths
+    }
+
     /// The index of the best candidate for each image (argmax of `logLikelihood`).
-    public func predict(images: Tensor, prompts: [String], candidates: [String]) throws -> [Int] {
-        let scores = try withoutGrad { try logLikelihood(images: images, prompts: prompts, candidates: candidates) }
+    public func predict(images: Tensor, prompts: [String], candidates: [String], scoring: CandidateScoring = .mean) throws -> [Int] {
+        let scores = try withoutGrad { try self.scores(images: images, prompts: prompts, candidates: candidates, scoring: scoring) }
         let c = candidates.count
         return (0..<scores.dim(0)).map { b in
             var best = 0

@@ -98,6 +98,11 @@ extension Blip2Model {
                                  candidateIDs: candidates.map { t.encode($0) }, instructionIDs: instructionIDs(prompts))
     }
 
+    public func candidateTokenCounts(_ candidates: [String]) throws -> [Int] {
+        let t = try requireTokenizer()
+        return candidates.map { t.encode($0).count }
+    }
+
     private func requireTokenizer() throws -> any Tokenizer {
         guard let tokenizer else {
             throw TensorError("Blip2Model", "\(name) has no LM tokenizer: set `tokenizer` or use the token-id methods")

@@ -62,6 +62,9 @@ public struct TaskSpec: Sendable {
     /// transfer) instead of training its own; nil: the task trains its prompts. Its `train` split
     /// is then optional and never read.
     public var promptFrom: String? = nil
+    /// `scoring:` how candidate answers are scored (`mean` token log-likelihood, the official; `sum`:
+    /// the answer's log-probability, for numbers such as CLEVR's counts).
+    public var scoring = CandidateScoring.mean
 }
 
 /// A split of a dataset and how many of its samples to use.

@@ -170,7 +170,7 @@ extension PipelineSpec {
             let name = try key.string()
             let path = "data.\(name)"
             let fields = try YAMLFields(value, path: path, allowed: ["dataset", "prefer", "train", "test", "limit", "sampling", "seed",
-                                                                     "question", "classes", "caption", "prompt_from"])
+                                                                     "question", "classes", "caption", "prompt_from", "scoring"])
             let promptFrom = try fields.optional("prompt_from").map { node -> String in
                 let source = try node.string()
                 guard let earlier = tasks.first(where: { $0.name == source }) else {
@@ -243,7 +243,8 @@ extension PipelineSpec {
                 sampling: SamplingSpec(rawValue: try fields.choice("sampling", SamplingSpec.allCases.map(\.rawValue), default: "first"))!,
                 seed: try fields.int("seed", default: 0),
                 question: try fields.string("question", default: ClassificationPrompts.officialQuestion),
-                classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}"), promptFrom: promptFrom))
+                classes: classes, caption: try fields.string("caption", default: "this is a photo of a {class}"), promptFrom: promptFrom,
+                scoring: CandidateScoring(rawValue: try fields.choice("scoring", CandidateScoring.allCases.map(\.rawValue), default: "mean"))!))
         }
         guard !tasks.isEmpty else { throw YAMLError("'data' must define at least one task", at: node.mark) }
         return tasks

@@ -125,7 +125,7 @@ extension StageRegistry {
                                     "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null })])
     }
 
-    /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption}: inputs are the
+    /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption[, scoring]}: inputs are the
     /// test split, then the trained prompt for vp/tvp (then the model's fetch stage, if any). Runs the
     /// `Evaluator` (through the backend) under the protocol's `EvaluationProtocol`, on the corrupted
     /// images when a corruption is given. Tensor `predictions` [N]; result {metrics, count, correct}.
@@ -146,8 +146,11 @@ extension StageRegistry {
             source = CorruptedSource(base: source, corruption: kind, severity: severity,
                                      seed: UInt64(bitPattern: Int64(parameters["seed"]?.intValue ?? 0)))
         }
+        guard let scoring = CandidateScoring(rawValue: parameters["scoring"]?.stringValue ?? "mean") else {
+            throw PipelineError.stage(id, "unknown 'scoring' \(parameters["scoring"]!)")
+        }
         let job = EvaluationJob(model: model, source: source, evaluation: try evaluation.evaluatorProtocol(prompt: spec, trained: trained),
-                                batch: max(1, parameters["batch"]?.intValue ?? 16))
+                                batch: max(1, parameters["batch"]?.intValue ?? 16), scoring: scoring)
         let result = try backend.evaluate(job, progress: progress(context))
         guard result.predictions.count == split.labels.count else {
             throw PipelineError.stage(id, "the backend returned \(result.predictions.count) predictions for \(split.labels.count) samples")

@@ -89,6 +89,8 @@ public struct EvaluationJob {
     public var source: any PromptBatchSource
     public var evaluation: TVPPrompting.EvaluationProtocol
     public var batch: Int
+    /// The task's `scoring:` (mean token log-likelihood unless the task says sum).
+    public var scoring = CandidateScoring.mean
 }
 
 /// The model side of a pipeline: builds the models of its families. Training and evaluation default
@@ -142,10 +144,11 @@ public func trainWithPromptTrainer(_ job: PromptTrainingJob, progress: StageProg
     return TrainedPrompt(prompt: job.prompt, curve: curve)
 }
 
-/// Evaluates `job.model` under `job.evaluation` with the `Evaluator` (candidates scored by mean token
-/// log-likelihood; top-1, top-5, ROC-AUC and POPE metrics).
+/// Evaluates `job.model` under `job.evaluation` with the `Evaluator` (candidates scored as
+/// `job.scoring` says; top-1, top-5, ROC-AUC and POPE metrics).
 public func evaluateWithEvaluator(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult {
     var evaluator = Evaluator(batchSize: job.batch)
+    evaluator.scoring = job.scoring
     evaluator.onBatch = { done, total in progress.update(completed: done, total: total, unit: "img") }
     return try evaluator.evaluate(model: job.model, protocol: job.evaluation, source: job.source)
 }

@@ -193,12 +193,15 @@ public struct PipelineCompiler {
                         var inputs = [testLoad]
                         if let variant = evaluation.variant, let train = trainIDs[variant] { inputs.append(train) }
                         let id = "eval[\(task.name)/\(modelName)/\(evaluation.rawValue)\(corruption.map { "/" + $0.label } ?? "")]"
-                        try add(id, StageKinds.evaluate, [
+                        var parameters: [String: JSONValue] = [
                             "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
                             "prompt": promptJSON, "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
                             "batch": .integer(spec.evaluate.batch), "seed": .integer(spec.train.seed),
                             "corruption": corruption.map { ["name": .string($0.name), "severity": .integer($0.severity)] } ?? .null,
-                        ], inputs: inputs + info.inputs, assets: info.assets)
+                        ]
+                        // Only a non-default scoring enters the manifest, so mean-scored stages keep their keys.
+                        if task.scoring != .mean { parameters["scoring"] = .string(task.scoring.rawValue) }
+                        try add(id, StageKinds.evaluate, .object(parameters), inputs: inputs + info.inputs, assets: info.assets)
                         evaluations.append(["task": .string(task.name), "model": .string(modelName), "protocol": .string(evaluation.rawValue),
                                             "corruption": corruption.map { .string($0.label) } ?? .null])
                         evaluationIDs.append(id)

@@ -61,6 +61,8 @@ public struct Evaluator {
     public var positiveAnswer = "yes", negativeAnswer = "no"
     /// Called after every batch of `scores` with the samples done so far and the total (progress bars).
     public var onBatch: ((_ done: Int, _ total: Int) -> Void)?
+    /// How candidates are scored: mean token log-likelihood (official) or the answer's whole log-probability.
+    public var scoring = CandidateScoring.mean
 
     public init(batchSize: Int = 32) {
         self.batchSize = batchSize
@@ -94,8 +96,8 @@ public struct Evaluator {
         for (b, start) in stride(from: 0, to: all.count, by: batchSize).enumerated() {
             let batch = try source.batch(Array(all[start..<min(start + batchSize, all.count)]))
             let table = try withoutGrad {
-                try model.logLikelihood(images: inputs(batch.images, model: model, protocol: evaluation, draw: b),
-                                        prompts: batch.questions, candidates: candidates)
+                try model.scores(images: inputs(batch.images, model: model, protocol: evaluation, draw: b),
+                                 prompts: batch.questions, candidates: candidates, scoring: scoring)
             }
             let c = candidates.count
             for i in 0..<batch.count { scores.append(Array(UnsafeBufferPointer(start: table.data + i * c, count: c))) }

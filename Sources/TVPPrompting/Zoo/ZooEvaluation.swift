@@ -12,12 +12,14 @@ public struct ZooEvaluationTask {
     /// The samples asked (rows of `set`), their answers among `candidates`.
     public let samples: [ZooSample]
     public let candidates: [String]
+    /// How candidates are scored, as the task's pipeline scores them (counts: `sum`).
+    public let scoring: CandidateScoring
 
-    public init(name: String, set: ZooImageSet, samples: [ZooSample], candidates: [String]) throws {
+    public init(name: String, set: ZooImageSet, samples: [ZooSample], candidates: [String], scoring: CandidateScoring = .mean) throws {
         let unknown = samples.filter { !candidates.contains($0.answer) }.map(\.answer)
         try require(!samples.isEmpty && unknown.isEmpty, "ZooEvaluationTask",
                     "\(name): \(samples.count) samples; answers \(Set(unknown).sorted()) are not among the candidates \(candidates)")
-        (self.name, self.set, self.samples, self.candidates) = (name, set, samples, candidates)
+        (self.name, self.set, self.samples, self.candidates, self.scoring) = (name, set, samples, candidates, scoring)
     }
 
     /// Chance accuracy: one over the candidates.
@@ -28,9 +30,11 @@ public struct ZooEvaluationTask {
         try ZooEvaluationTask(name: set.name, set: set, samples: set.samples(asking: Zoo.classificationPrompt), candidates: set.classNames)
     }
 
-    /// Rendered scenes asked CLEVR's counting question, the counts as candidates.
+    /// Rendered scenes asked CLEVR's counting question, the counts as candidates, scored by their
+    /// whole log-probability (as Pipelines/clevr.yaml scores them: `scoring: sum`).
     public static func counting(_ set: ZooImageSet) throws -> ZooEvaluationTask {
-        try ZooEvaluationTask(name: "clevr-counting", set: set, samples: set.samples(asking: CLEVR.countingQuestion), candidates: set.classNames)
+        try ZooEvaluationTask(name: "clevr-counting", set: set, samples: set.samples(asking: CLEVR.countingQuestion), candidates: set.classNames,
+                              scoring: .sum)
     }
 
     /// Rendered scenes asked their POPE probes, "no" and "yes" as candidates.
@@ -41,8 +45,8 @@ public struct ZooEvaluationTask {
 }
 
 extension Zoo {
-    /// Zero-shot top-1 accuracy of `model` on `task`: argmax over the candidates of the mean token
-    /// log-likelihood (the evaluator's scoring) of each sample's framed clean image and question.
+    /// Zero-shot top-1 accuracy of `model` on `task`: argmax over the candidates of their score (the
+    /// task's `scoring`, as the evaluator scores it) given each sample's framed clean image and question.
     public static func zeroShotAccuracy(_ model: ComposedMLLM, task: ZooEvaluationTask, batchSize: Int = 16) throws -> Double {
         let predicted = try zeroShotPredictions(model, task: task, batchSize: batchSize)
         return Double(zip(predicted, task.samples).filter { task.candidates[$0] == $1.answer }.count) / Double(task.samples.count)
@@ -56,7 +60,7 @@ extension Zoo {
         for start in stride(from: 0, to: task.samples.count, by: batchSize) {
             let batch = Array(task.samples[start..<min(task.samples.count, start + batchSize)])
             let raw = try withoutGrad { try gatherRows(flat, batch.map(\.image)) }.reshaped([batch.count] + shape)
-            predictions += try model.predict(images: framedImages(raw), prompts: batch.map(\.question), candidates: task.candidates)
+            predictions += try model.predict(images: framedImages(raw), prompts: batch.map(\.question), candidates: task.candidates, scoring: task.scoring)
         }
         return predictions
     }
