@@ -52,9 +52,9 @@ extension StageCache {
     static func treeBytes(_ path: String) -> Int {
         guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
         var bytes = 0
-        while let name = walker.nextObject() as? String {
-            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { bytes += (walker.fileAttributes?[.size] as? NSNumber)?.intValue ?? 0 }
-            _ = name
+        while walker.nextObject() != nil {
+            guard let attributes = walker.fileAttributes, attributes[.type] as? FileAttributeType == .typeRegular else { continue }
+            bytes += (attributes[.size] as? NSNumber)?.intValue ?? 0
         }
         return bytes
     }
