@@ -15,7 +15,8 @@ extension TVPRunCommand {
       tvp-run zoo evaluate [--weights DIR] [--cache DIR] [--models A,B,…] [--count N] [--verbose]
                                        the zero-shot table of the zoo in DIR (default: the
                                        committed one); --verbose also prints how often each
-                                       candidate was predicted and its true frequency
+                                       candidate was predicted and its true frequency, and
+                                       each POPE question's answers by truth
 
     Options:
       --output DIR     where the weight files go (default: Pipelines/zoo/connectors)
@@ -130,6 +131,7 @@ extension TVPRunCommand {
                         for (c, candidate) in task.candidates.enumerated() {
                             print("    \(candidate): predicted \(predicted.filter { $0 == c }.count), true \(task.samples.filter { $0.answer == candidate }.count)")
                         }
+                        printPerQuestion(task: task, predicted: predicted)
                     }
                 }
             }
@@ -137,6 +139,23 @@ extension TVPRunCommand {
             return 0
         } catch {
             return fail("\(error)", 1)
+        }
+    }
+
+    /// For a task asking several questions (POPE's probes), each question's accuracy and, per true
+    /// answer, what was predicted: a model answering by the wording shows the same prediction whatever the truth.
+    static func printPerQuestion(task: ZooEvaluationTask, predicted: [Int]) {
+        let questions = Array(Set(task.samples.map(\.question))).sorted()
+        guard questions.count > 1 else { return }
+        for question in questions {
+            let asked = zip(task.samples, predicted).filter { $0.0.question == question }
+            let right = asked.filter { task.candidates[$0.1] == $0.0.answer }.count
+            let byTruth = task.candidates.map { truth in
+                "true \(truth) → " + task.candidates.enumerated().map { c, name in
+                    "\(name) \(asked.filter { $0.0.answer == truth && $0.1 == c }.count)"
+                }.joined(separator: ", ")
+            }
+            print("    \(question) right \(right)/\(asked.count); " + byTruth.joined(separator: "; "))
         }
     }
 }
