@@ -124,6 +124,29 @@ final class ZooSceneCorpusTests: XCTestCase {
         let plain = try ZooImageSet.clevr(root: root, split: "train", count: 3, seed: 5, probesPerImage: 0)
         XCTAssertEqual(plain.samples.map(\.question), Array(repeating: CLEVR.countingQuestion, count: 3))
     }
+
+    /// The build's training probes must not give their answer away in their wording: answering each
+    /// category by its majority label over the corpus (reading the question, not the image) stays
+    /// near a coin for the default setting, while adversarial negatives, the same few categories
+    /// over and over, let the wording alone answer most probes.
+    func testDefaultTrainingProbesCarryNoAnswerInTheirWording() throws {
+        let root = try ZooTiny.temporaryDirectory()
+        func wordingOnlyAccuracy(setting: String) throws -> Double {
+            let set = try ZooImageSet.clevr(root: root, split: "train", count: 120, seed: 1, setting: setting,
+                                            probesPerImage: ZooBuildOptions().probesPerScene)
+            let probes = set.samples.filter { $0.question.hasPrefix("Is there a ") }
+            XCTAssertEqual(probes.count, 120 * ZooBuildOptions().probesPerScene)
+            var yes: [String: Int] = [:], no: [String: Int] = [:]
+            for probe in probes {
+                if probe.answer == "yes" { yes[probe.question, default: 0] += 1 } else { no[probe.question, default: 0] += 1 }
+            }
+            let majority = Set(yes.keys).union(no.keys).map { max(yes[$0] ?? 0, no[$0] ?? 0) }.reduce(0, +)
+            return Double(majority) / Double(probes.count)
+        }
+        let wordingAnswers = try wordingOnlyAccuracy(setting: ZooBuildOptions().probeSetting)
+        XCTAssertLessThan(wordingAnswers, 0.68, "the default probes' wording answers \(wordingAnswers) of them")   // random: 0.61
+        XCTAssertGreaterThan(try wordingOnlyAccuracy(setting: "adversarial"), 0.75)                                 // 0.79
+    }
 }
 
 final class ZooTrainingTests: XCTestCase {
