@@ -13,10 +13,14 @@ extension TVPRunCommand {
                                        write F16 safetensors to DIR, reload them and print the
                                        zero-shot table (Markdown) of the files written
       tvp-run zoo evaluate [--weights DIR] [--cache DIR] [--models A,B,…] [--count N] [--verbose]
+                           [--descriptions]
                                        the zero-shot table of the zoo in DIR (default: the
                                        committed one); --verbose also prints how often each
                                        candidate was predicted and its true frequency, and
-                                       each POPE question's answers by truth
+                                       each POPE question's answers by truth; --descriptions
+                                       also asks the frozen language model the scene questions
+                                       with each scene's true description in the image's place
+                                       (what a perfect connector could at best hand it)
 
     Options:
       --output DIR     where the weight files go (default: Pipelines/zoo/connectors)
@@ -103,6 +107,8 @@ extension TVPRunCommand {
         var rest = args
         if rest.contains("--help") || rest.contains("-h") { print(zooUsage); return 0 }
         if let i = rest.firstIndex(of: "--verbose") { verbose = true; rest.remove(at: i) }
+        var descriptions = false
+        if let i = rest.firstIndex(of: "--descriptions") { descriptions = true; rest.remove(at: i) }
         let problem = parseOptions(rest) { name, value in
             switch name {
             case "--weights": weights = value
@@ -136,9 +142,29 @@ extension TVPRunCommand {
                 }
             }
             print("\n" + report.zeroShotTable)
+            if descriptions, let model = zoo.models.first { try printDescriptionReference(model, tasks: tasks, verbose: verbose) }
             return 0
         } catch {
             return fail("\(error)", 1)
+        }
+    }
+
+    /// The frozen LM's answers from each scene's true description (`Zoo.descriptionScores`): accuracy
+    /// and, for yes/no tasks, the ROC-AUC of the yes − no score (how well it separates the answers
+    /// whatever its bias).
+    static func printDescriptionReference(_ model: ComposedMLLM, tasks: [ZooEvaluationTask], verbose: Bool) throws {
+        print("\nThe frozen language model with each scene's true description in the image's place:")
+        for task in tasks where task.set.name == "clevr" {   // a class caption would name the answer
+            guard let scores = try Zoo.descriptionScores(model, task: task) else { continue }
+            let predicted = scores.map { row in row.indices.reduce(0) { row[$1] > row[$0] ? $1 : $0 } }   // argmax, the first on ties
+            let right = zip(predicted, task.samples).filter { task.candidates[$0] == $1.answer }.count
+            var line = String(format: "  %@: %.1f%% (chance %.1f%%)", task.name, 100 * Double(right) / Double(task.samples.count), 100 * task.chance)
+            if let yes = task.candidates.firstIndex(of: "yes"), let no = task.candidates.firstIndex(of: "no"), task.candidates.count == 2,
+               let auc = Metrics.rocAUC(scores: scores.map { Double($0[yes]) - Double($0[no]) }, positives: task.samples.map { $0.answer == "yes" }) {
+                line += String(format: "; ROC-AUC of yes − no %.3f", auc)
+            }
+            print(line)
+            if verbose { printPerQuestion(task: task, predicted: predicted) }
         }
     }
 

@@ -149,6 +149,46 @@ final class ZooSceneCorpusTests: XCTestCase {
     }
 }
 
+/// One id per character (its scalar value folded into the tiny LM's 64 ids): splicing text pieces
+/// and encoding their concatenation give the same ids.
+final class CharacterTokenizer: Tokenizer, @unchecked Sendable {
+    let vocabularySize = 64
+    let bosTokenID: Int? = nil, eosTokenID: Int? = nil, padTokenID: Int? = nil, unkTokenID: Int? = nil
+    func encode(_ text: String) -> [Int] { text.unicodeScalars.map { Int($0.value % 60) + 4 } }
+    func encodeWithSpecials(_ text: String) -> [Int] { encode(text) }
+    func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String { "" }
+    func token(forID id: Int) -> String? { nil }
+    func id(forToken token: String) -> Int? { nil }
+}
+
+final class ZooDescriptionReferenceTests: XCTestCase {
+    /// The description reference scores each candidate exactly as the LM scores the all-text prompt
+    /// `before ‖ description ‖ after`: the description sits where the visual tokens go.
+    func testDescriptionTakesTheImagesPlaceInTheSamePrompt() throws {
+        let tokenizer = CharacterTokenizer()
+        let spec = ZooTiny.spec(.mlp)
+        let model = try Zoo.assemble(spec, encoder: ZooTiny.encoder(), connector: Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16),
+                                     language: ZooTiny.language, tokenizer: tokenizer)
+        let root = try ZooTiny.temporaryDirectory()
+        let set = try ZooImageSet.clevr(root: root, split: "val", count: 2, seed: 3, setting: "adversarial", probesPerImage: 2, describe: true)
+        let descriptions = Dictionary(uniqueKeysWithValues: set.samples(asking: Zoo.describeQuestion).map { ($0.image, $0.answer) })
+        for task in [try ZooEvaluationTask.pope(set, setting: "adversarial"), try ZooEvaluationTask.counting(set)] {
+            let scores = try XCTUnwrap(Zoo.descriptionScores(model, task: task))
+            XCTAssertEqual(scores.count, task.samples.count)
+            let candidates = task.candidates.map(tokenizer.encode)
+            for (sample, row) in zip(task.samples, scores) {
+                let (before, after) = PromptTemplate.smolLM2Chat.filled(question: sample.question)
+                let text = try ZooTiny.language.embed([tokenizer.encode(before + descriptions[sample.image]! + after)])
+                let mean = try withoutGrad { try ZooTiny.language.meanLogLikelihood(prefixEmbeddings: text, continuations: candidates) }.toArray()
+                let expected = task.scoring == .sum ? zip(mean, candidates).map { $0 * Float($1.count) } : mean
+                for (got, want) in zip(row, expected) { XCTAssertEqual(got, want, accuracy: 1e-4 * max(1, abs(want)), "\(task.name): \(sample.question)") }
+            }
+        }
+        let undescribed = try ZooImageSet.clevr(root: root, split: "val", count: 2, seed: 3, setting: "adversarial", probesPerImage: 2)
+        XCTAssertNil(try Zoo.descriptionScores(model, task: .pope(undescribed, setting: "adversarial")))
+    }
+}
+
 final class ZooTrainingTests: XCTestCase {
     func testConnectorTrainingLowersTheLossAndResumes() throws {
         let encoder = try ZooTiny.encoder()

@@ -65,11 +65,33 @@ extension Zoo {
         return predictions
     }
 
+    /// [samples, C]: each sample's candidate scores (the task's `scoring`) when the frozen language
+    /// model of `model` reads the scene's true description (`sceneDescription`, the set's "Describe
+    /// the image." answer) as text in the visual tokens' place: the same template, question and
+    /// candidates as the zero-shot table, no image. What the frozen LM makes of a perfect caption is
+    /// a reference for what any connector can hand it; nil when the set holds no descriptions.
+    public static func descriptionScores(_ model: ComposedMLLM, task: ZooEvaluationTask) throws -> [[Float]]? {
+        guard let tokenizer = model.tokenizer else { throw ZooError("\(model.name) has no tokenizer to read descriptions with") }
+        var descriptions: [Int: String] = [:]
+        for sample in task.set.samples(asking: describeQuestion) { descriptions[sample.image] = sample.answer }
+        guard task.samples.allSatisfy({ descriptions[$0.image] != nil }) else { return nil }
+        let candidates = try task.candidates.map { try model.candidateTokens($0) }
+        return try withoutGrad {
+            try task.samples.map { sample in
+                let text = try model.language.embed([tokenizer.encode(descriptions[sample.image]!)])
+                let mean = try model.logLikelihood(visualTokens: text, promptTokens: [model.promptTokens(question: sample.question)],
+                                                   candidateTokens: candidates).toArray()
+                return task.scoring == .sum ? zip(mean, candidates).map { $0 * Float($1.count) } : mean
+            }
+        }
+    }
+
     /// The zero-shot table's columns: `count` test images of Fashion-MNIST and of mnist-5k's test
     /// rows, evenly spaced over each split (mnist-5k is sorted by label), and `scenes` scenes of render split `val` from seed 0 (rendered under
     /// `renders`/N-scenes when absent) asked CLEVR's counting question and their adversarial POPE probes.
     public static func evaluationTasks(assets: String, renders: String, count: Int, scenes: Int) throws -> [ZooEvaluationTask] {
-        let val = try ZooImageSet.clevr(root: (renders as NSString).appendingPathComponent("\(scenes)-scenes"), split: "val", count: scenes, seed: 0, setting: "adversarial", probesPerImage: 6)
+        let val = try ZooImageSet.clevr(root: (renders as NSString).appendingPathComponent("\(scenes)-scenes"), split: "val", count: scenes, seed: 0,
+                                        setting: "adversarial", probesPerImage: 6, describe: true)
         func spread(_ set: ZooImageSet) throws -> ZooImageSet { try set.subset((0..<min(count, set.count)).map { $0 * set.count / min(count, set.count) }) }
         return [try .classification(spread(ZooImageSet.fashionMNIST(split: "test", assets: assets))),
                 try .classification(spread(ZooImageSet.mnist(split: "test", assets: assets))),

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Developer tool: do the zoo's frozen EfficientNet features carry object presence?
+
+Reads a zoo build's cached tower features (`<cache>/zoo-build/effnet-*.safetensors`, F32 [images,
+tokens, width] per tap; the connectors' corpus order: Fashion-MNIST, MNIST, then the scenes) and
+the training scenes (`renders-seed1-*/scenes/CLEVR_train_scenes.json`), and fits one logistic
+regression per colour x shape category (present in the scene or not) on the first `--train`
+scenes' pooled features; prints the mean ROC-AUC over the categories on the next `--test` scenes.
+
+    python3 scripts/zoo/presence_probe.py ~/.cache/tvp/zoo-build/effnet-<key>.safetensors \
+        ~/.cache/tvp/zoo-build/renders-seed1-1600-scenes/scenes/CLEVR_train_scenes.json --skip 800
+
+Needs numpy only; never used by the product or CI.
+"""
+import argparse, json, struct
+import numpy as np
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        tensors = {}
+        for key, info in header.items():
+            if key == "__metadata__":
+                continue
+            assert info["dtype"] == "F32", f"{path}: {key} is {info['dtype']}, expected F32"
+            start, end = info["data_offsets"]
+            f.seek(8 + n + start)
+            tensors[key] = np.frombuffer(f.read(end - start), dtype=np.float32).reshape(info["shape"])
+    return tensors
+
+
+def auc(scores, positives):
+    pos, neg = scores[positives], scores[~positives]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    return ((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def probe(x, y, train, steps=300, lr=0.1, decay=1e-3):
+    mean, std = x[:train].mean(0), x[:train].std(0) + 1e-5
+    x = (x - mean) / std
+    w, b = np.zeros((x.shape[1], y.shape[1]), np.float32), np.zeros(y.shape[1], np.float32)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(x[:train] @ w + b, -30, 30)))
+        g = p - y[:train]
+        w -= lr * (x[:train].T @ g / train + decay * w)
+        b -= lr * g.mean(0)
+    scores = x[train:] @ w + b
+    aucs = [auc(scores[:, j], y[train:, j] == 1) for j in range(y.shape[1])]
+    return np.mean([a for a in aucs if a is not None])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("features"), ap.add_argument("scenes")
+    ap.add_argument("--skip", type=int, default=800, help="corpus images before the scenes (default 800: 400 Fashion-MNIST + 400 MNIST)")
+    ap.add_argument("--train", type=int, default=800), ap.add_argument("--test", type=int, default=200)
+    a = ap.parse_args()
+    features = read_safetensors(a.features)
+    scenes = json.load(open(a.scenes))["scenes"][: a.train + a.test]
+    colors = sorted({o["color"] for s in scenes for o in s["objects"]})
+    shapes = sorted({o["shape"] for s in scenes for o in s["objects"]})
+    y = np.array([[any(o["color"] == c and o["shape"] == h for o in s["objects"]) for c in colors for h in shapes] for s in scenes], np.float32)
+    print(f"{len(colors) * len(shapes)} categories, each present in {y.mean():.0%} of the scenes")
+    for tap, t in sorted(features.items()):
+        t = t[a.skip : a.skip + len(scenes)]
+        assert len(t) == len(scenes), f"{tap}: {len(t)} scene rows after skipping {a.skip}, expected {len(scenes)}"
+        for pool, x in [("mean", t.mean(1)), ("max", t.max(1)), ("all tokens", t.reshape(len(t), -1))]:
+            print(f"{tap:>8} {pool:>10}: mean ROC-AUC {probe(x, y, a.train):.3f}")
+
+
+if __name__ == "__main__":
+    main()
