@@ -17,6 +17,17 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
 }
 
+/// The central difference (f(t + h) − f(t − h)) / 2h of the scalar `f` in one entry of `t`, without gradients.
+func centralDifference(_ t: Tensor, _ flat: Int, h: Float = 1e-2, _ f: () throws -> Tensor) throws -> Float {
+    let saved = t.data[flat]
+    t.data[flat] = saved + h
+    let up = try withoutGrad { try f().item }
+    t.data[flat] = saved - h
+    let down = try withoutGrad { try f().item }
+    t.data[flat] = saved
+    return (up - down) / (2 * h)
+}
+
 /// A small untied random model for consistency checks (no golden needed).
 func randomLlama(tied: Bool = false, layers: Int = 2) throws -> LlamaModel {
     let config = LlamaConfig(hiddenSize: 16, intermediateSize: 24, numHiddenLayers: layers, numAttentionHeads: 4,

@@ -213,6 +213,47 @@ final class ZooTrainingTests: XCTestCase {
         XCTAssertEqual(resumed.steps, 0)
     }
 
+    /// A spec with LoRA trains its connector and its adapters together, writes both to one file
+    /// (adapters under `Zoo.adapterPrefix`) and reloads to the same scores; files and specs that
+    /// disagree on adapters fail with a message.
+    func testLoRAAdaptersTrainWithTheConnectorAndRoundTrip() throws {
+        let encoder = try ZooTiny.encoder()
+        let spec = ZooModelSpec(name: "tiny-lora", tower: .vit, connector: .mlp, seed: 5, lora: ZooLoRA(rank: 2, alpha: 4))
+        let language = try Zoo.makeLanguage(spec, base: ZooTiny.language)
+        let lora = try XCTUnwrap(language.lora)
+        XCTAssertNil(try Zoo.makeLanguage(ZooTiny.spec(.mlp), base: ZooTiny.language).lora)
+        let model = try Zoo.assemble(spec, encoder: encoder, connector: Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16),
+                                     language: language, tokenizer: nil)
+        let features = Tensor.randn([2, 4, 16], seed: 9)
+        let prompt = PromptTokens(beforeImage: [1], afterImage: [2, 3])
+        let samples = [(image: 0, prompt: prompt, answer: [10, 11]), (image: 1, prompt: prompt, answer: [20])]
+        let options = ZooTrainingOptions(epochs: 3, batchSize: 2, lr: 1e-2, seed: 1, logEvery: 100)
+        _ = try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: options, log: { _ in })
+        XCTAssertTrue(lora.layers[0]["q_proj"]!.b.toArray().contains { $0 != 0 }, "the adapters should have trained")
+        XCTAssertFalse(lora.parameters.contains { $0.requiresGrad })
+
+        let trained = Zoo.trainedParameters(model)
+        XCTAssertEqual(trained.count, model.connector.namedParameters.count + lora.namedParameters.count)
+        XCTAssertNotNil(trained["language_model.model.layers.1.self_attn.v_proj.lora_B.weight"])
+        let path = try ZooTiny.temporaryDirectory() + "/tiny-lora.safetensors"
+        try Float16Safetensors.write(trained, metadata: [:], to: path)
+        let file = try Safetensors.read(path)
+        let reloaded = try Zoo.loadLanguage(spec, base: ZooTiny.language, weights: file, source: path)
+        let connector = try Zoo.loadConnector(spec, inputWidth: 16, weights: file.filter { !$0.key.hasPrefix(Zoo.adapterPrefix) }, source: path)
+        let again = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: reloaded, tokenizer: nil)
+        func scores(_ m: ComposedMLLM) throws -> [Float] {
+            try withoutGrad { try m.logLikelihood(visualTokens: m.connector(features), promptTokens: [prompt, prompt], candidateTokens: [[10, 11], [20]]) }.toArray()
+        }
+        XCTAssertLessThan(zip(try scores(model), try scores(again)).map { abs($0 - $1) }.max()!, 2e-2)
+
+        XCTAssertThrowsError(try Zoo.loadLanguage(ZooTiny.spec(.mlp), base: ZooTiny.language, weights: file, source: path)) {
+            XCTAssertTrue("\($0)".contains("keeps the LM frozen"), "\($0)")
+        }
+        XCTAssertThrowsError(try Zoo.loadLanguage(spec, base: ZooTiny.language, weights: model.connector.namedParameters, source: "old.safetensors")) {
+            XCTAssertTrue("\($0)".contains("rebuild"), "\($0)")
+        }
+    }
+
     func testGuideInfoNCEGradientMatchesFiniteDifferences() throws {
         let image = Tensor.randn([3, 5], seed: 1), text = Tensor.randn([2, 4], seed: 2)
         let imageProjection = LinearLayer(inputs: 5, outputs: 3, seed: 3), textProjection = LinearLayer(inputs: 4, outputs: 3, seed: 4)

@@ -10,7 +10,7 @@ extension LlamaModel {
     /// - cache: when given, attention also sees the cached tokens (the new ones are the last N of
     ///   the key sequence: causal mask aligned bottom-right) and the new keys and values are appended.
     ///
-    /// Gradients flow to `inputEmbeddings` (and through the cache to earlier calls' inputs), never to weights.
+    /// Gradients flow to `inputEmbeddings` (and through the cache to earlier calls' inputs), and to `lora` when it trains; never to base weights.
     public func forward(inputEmbeddings x: Tensor, positions: [Int]? = nil, attentionMask: [Bool]? = nil,
                         cache: LlamaKVCache? = nil) throws -> Tensor {
         let op = "LlamaModel.forward"
@@ -47,11 +47,14 @@ extension LlamaModel {
         let c = config
         // Attention: [B, N, D] → q [B, H, N, Dh], k and v [B, Hkv, N, Dh].
         let normed = try rmsNorm(x, weight: layer.inputLayerNorm, eps: c.rmsNormEps)
-        let q = try rope(splitHeads(linear(normed, layer.qProj), heads: c.numAttentionHeads),
+        func project(_ weight: Tensor, _ target: String) throws -> Tensor {
+            try lora?.project(normed, weight, layer: index, target: target) ?? linear(normed, weight)
+        }
+        let q = try rope(splitHeads(project(layer.qProj, "q_proj"), heads: c.numAttentionHeads),
                          positions: positions, base: c.ropeTheta, style: .halfSplit)
         var k = try rope(splitHeads(linear(normed, layer.kProj), heads: c.numKeyValueHeads),
                          positions: positions, base: c.ropeTheta, style: .halfSplit)
-        var v = try splitHeads(linear(normed, layer.vProj), heads: c.numKeyValueHeads)
+        var v = try splitHeads(project(layer.vProj, "v_proj"), heads: c.numKeyValueHeads)
         if let cache { (k, v) = try cache.append(layer: index, keys: k, values: v) }
         let attended = try scaledDotProductAttention(q: q, k: k, v: v, mask: mask, causal: true, causalAlignment: .bottomRight)
         let h = try x + linear(mergeHeads(attended), layer.oProj)

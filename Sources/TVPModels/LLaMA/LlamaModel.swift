@@ -10,7 +10,8 @@ import Foundation
 ///
 /// Shapes: B batch, N tokens, D width, H query heads, Hkv key/value heads, Dh head width, V vocabulary.
 /// Weights never require grad, so backward computes only input gradients (visual-prompt training
-/// back-propagates through the frozen LM into its input embeddings).
+/// back-propagates through the frozen LM into its input embeddings); optional LoRA adapters
+/// (`LlamaLoRA`, `adapted(_:)`) on the attention projections are the only weights that may train.
 public struct LlamaModel: @unchecked Sendable {
     /// One decoder layer's weights (HF names in the comments; Linear weights are [out, in]).
     public struct Layer {
@@ -28,6 +29,8 @@ public struct LlamaModel: @unchecked Sendable {
     public let norm: Tensor
     /// lm_head.weight [V, D]; the same tensor as `embedTokens` when the embeddings are tied.
     public let lmHead: Tensor
+    /// Low-rank adapters on the attention projections (`adapted(_:)`); nil for the plain model.
+    public internal(set) var lora: LlamaLoRA?
 
     /// Takes every tensor under `prefix` (e.g. "language_model." inside an MLLM checkpoint) with
     /// shape checks. `lm_head.weight` may be absent only when `config.tieWordEmbeddings`; when tied,

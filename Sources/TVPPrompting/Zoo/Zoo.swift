@@ -80,16 +80,29 @@ public enum ZooConnectorKind: Sendable, Equatable {
     case qformer(ZooQFormerConnector.Shape)
 }
 
-/// One zoo MLLM: a tower tap and a connector.
+/// LoRA adapters a zoo model trains on the shared language model's attention (LLaVA's second
+/// stage tunes the LM too): without them the frozen SmolLM2 cannot answer object-presence
+/// questions even from a true caption (`tvp-run zoo evaluate --descriptions`).
+public struct ZooLoRA: Sendable, Equatable {
+    public let rank: Int
+    public let alpha: Float
+    public init(rank: Int, alpha: Float) { (self.rank, self.alpha) = (rank, alpha) }
+    /// Rank 8, alpha 16 on q_proj and v_proj (PEFT's usual LLaMA setting).
+    public static let standard = ZooLoRA(rank: 8, alpha: 16)
+}
+
+/// One zoo MLLM: a tower tap, a connector and, optionally, its own LoRA on the shared LM.
 public struct ZooModelSpec: Sendable, Equatable {
     public let name: String
     public let tower: ZooTower
     public let connector: ZooConnectorKind
-    /// Seeds the connector's random initialization.
+    /// Seeds the connector's random initialization (and, plus 1000, the adapters').
     public let seed: UInt64
+    /// The model's own adapters on the shared language model; nil keeps the LM frozen.
+    public let lora: ZooLoRA?
 
-    public init(name: String, tower: ZooTower, connector: ZooConnectorKind, seed: UInt64) {
-        (self.name, self.tower, self.connector, self.seed) = (name, tower, connector, seed)
+    public init(name: String, tower: ZooTower, connector: ZooConnectorKind, seed: UInt64, lora: ZooLoRA? = nil) {
+        (self.name, self.tower, self.connector, self.seed, self.lora) = (name, tower, connector, seed, lora)
     }
 
     /// (a) LLaVA-like: the EfficientNet head (4×4 at 128 px → 16 tokens × 1280) → MLP → 576.

@@ -166,13 +166,13 @@ extension Zoo {
                 }
             }
             let connector = try makeConnector(spec, inputWidth: encoder.featureWidth, outputWidth: language.config.hiddenSize)
-            let model = try assemble(spec, encoder: encoder, connector: connector, language: language, tokenizer: tokenizer)
-            log("\(spec.name): \(connector.parameterCount) connector values, \(model.visualTokenCount) visual tokens")
+            let model = try assemble(spec, encoder: encoder, connector: connector, language: makeLanguage(spec, base: language), tokenizer: tokenizer)
+            log("\(spec.name): \(connector.parameterCount) connector values, \(model.language.lora?.parameterCount ?? 0) LoRA values, \(model.visualTokenCount) visual tokens")
             report.training[spec.name] = try timed("train \(spec.name)") {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
-                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey).prefix(12))-checkpoint.safetensors"), log: log)
+                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors"), log: log)
             }
-            try Float16Safetensors.write(connector.namedParameters, metadata: ["seed": String(o.connector.seed), "corpus": corpusKey],
+            try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey],
                                          to: connectorFile(spec.name, in: output))
         }
 

@@ -32,8 +32,8 @@ public struct ZooTrainingReport: Sendable, Equatable {
     public var seconds: Double
 }
 
-/// Trains a connector through a frozen language model on cached vision features with the
-/// answer-only LM loss. Deterministic given the seed (shuffles via `Sampling.shuffledIndices`);
+/// Trains a connector (and the language model's LoRA adapters, when the model has them) through
+/// the otherwise frozen language model on cached vision features with the answer-only LM loss. Deterministic given the seed (shuffles via `Sampling.shuffledIndices`);
 /// resumable at epoch granularity: after every epoch the weights and the epoch count go to
 /// `checkpoint`, and a later run with the same checkpoint path continues after the last finished
 /// epoch (AdamW's moments restart there).
@@ -46,9 +46,9 @@ public enum ZooConnectorTrainer {
         let op = "ZooConnectorTrainer"
         try require(features.rank == 3 && !samples.isEmpty && o.batchSize >= 1 && o.epochs >= 1, op,
                     "features \(describe(features.shape)), \(samples.count) samples, batch \(o.batchSize), \(o.epochs) epochs")
-        let connector = model.connector
-        let named = connector.namedParameters
-        let params = connector.parameters
+        let connector = model.connector, lora = model.language.lora
+        let named = Zoo.trainedParameters(model)
+        let params = named.sorted { $0.key < $1.key }.map(\.value)
         var firstEpoch = 0
         if let checkpoint, FileManager.default.fileExists(atPath: checkpoint) {
             let file = try SafetensorsFile(path: checkpoint)
@@ -68,10 +68,10 @@ public enum ZooConnectorTrainer {
         let flat = try features.reshaped([features.dim(0), -1])
         let tokenShape = Array(features.shape.dropFirst())
         let optimizer = try AdamW(weightDecay: o.weightDecay)
-        connector.setTrainable(true)
+        connector.setTrainable(true); lora?.setTrainable(true)
         let averaging = model.lossAveraging
         model.lossAveraging = o.lossAveraging
-        defer { connector.setTrainable(false); model.lossAveraging = averaging }
+        defer { connector.setTrainable(false); lora?.setTrainable(false); model.lossAveraging = averaging }
         let start = Date()
         var first: Float = 0, last: Float = 0, steps = 0
         for epoch in firstEpoch..<o.epochs {

@@ -58,6 +58,23 @@ extension Zoo {
         return connector
     }
 
+    /// The prefix of a zoo model's LoRA tensors in its weight file (the rest is the connector's).
+    public static let adapterPrefix = "language_model."
+
+    /// `language` with fresh adapters of `spec` (A random, B zero: outputs unchanged), or as is without.
+    public static func makeLanguage(_ spec: ZooModelSpec, base language: LlamaModel) throws -> LlamaModel {
+        guard let lora = spec.lora else { return language }
+        return try language.adapted(LlamaLoRA(config: language.config, rank: lora.rank, alpha: lora.alpha, seed: spec.seed + 1000))
+    }
+
+    /// What a zoo build trains and writes for `model`: its connector's tensors and its LoRA tensors
+    /// (under `adapterPrefix`).
+    public static func trainedParameters(_ model: ComposedMLLM) -> [String: Tensor] {
+        var named = model.connector.namedParameters
+        for (name, tensor) in model.language.lora?.namedParameters ?? [:] { named[adapterPrefix + name] = tensor }
+        return named
+    }
+
     /// The vision encoder of `spec` over the given towers.
     public static func encoder(_ spec: ZooModelSpec, efficientNet: EfficientNetLite?, vit: VisionTransformer?) throws -> any VisionEncoder {
         switch spec.tower {
@@ -74,6 +91,24 @@ extension Zoo {
     public static func assemble(_ spec: ZooModelSpec, encoder: any VisionEncoder, connector: any Connector,
                                 language: LlamaModel, tokenizer: (any Tokenizer)?) throws -> ComposedMLLM {
         try ComposedMLLM(name: spec.name, encoder: encoder, connector: connector, language: language, tokenizer: tokenizer, template: .smolLM2Chat)
+    }
+
+    /// `language` with the LoRA tensors of `spec`'s weight file (those under `adapterPrefix`), or as
+    /// is when `spec` has none; a file whose adapters disagree with the spec is an error.
+    public static func loadLanguage(_ spec: ZooModelSpec, base language: LlamaModel, weights: [String: Tensor], source: String) throws -> LlamaModel {
+        let adapters = weights.filter { $0.key.hasPrefix(adapterPrefix) }
+        guard let lora = spec.lora else {
+            guard adapters.isEmpty else { throw ZooError("\(source): holds LoRA tensors (\(adapters.keys.sorted()[0]), …) but \(spec.name) keeps the LM frozen") }
+            return language
+        }
+        guard !adapters.isEmpty else {
+            throw ZooError("\(source): no LoRA tensors under '\(adapterPrefix)' for \(spec.name) (rank \(lora.rank)); a file from an older zoo? rebuild with `tvp-run Pipelines/zoo.yaml`")
+        }
+        let w = Weights(Dictionary(uniqueKeysWithValues: adapters.map { (String($0.key.dropFirst(adapterPrefix.count)), $0.value) }), source: source)
+        let adapted = try LlamaLoRA(config: language.config, weights: w, scale: lora.alpha / Float(lora.rank))
+        try w.finish()
+        try require(adapted.rank == lora.rank, "Zoo", "\(source): LoRA rank \(adapted.rank), \(spec.name) expects \(lora.rank)")
+        return try language.adapted(adapted)
     }
 
     /// The shared frozen language model and its tokenizer from the SmolLM2 GGUF.
@@ -100,8 +135,10 @@ extension Zoo {
         let models = try specs.map { spec -> ComposedMLLM in
             let encoder = try encoder(spec, efficientNet: efficientNet, vit: vit)
             let path = connectorFile(spec.name, in: weights)
-            let connector = try loadConnector(spec, inputWidth: encoder.featureWidth, weights: committed(path), source: path)
-            return try assemble(spec, encoder: encoder, connector: connector, language: language, tokenizer: tokenizer)
+            let file = try committed(path)
+            let connector = try loadConnector(spec, inputWidth: encoder.featureWidth, weights: file.filter { !$0.key.hasPrefix(adapterPrefix) }, source: path)
+            return try assemble(spec, encoder: encoder, connector: connector, language: loadLanguage(spec, base: language, weights: file, source: path),
+                                tokenizer: tokenizer)
         }
         let textDirectory = (try textTowerAsset.path(in: assets) as NSString).deletingLastPathComponent
         let text = try BERTEncoder(directory: textDirectory)
