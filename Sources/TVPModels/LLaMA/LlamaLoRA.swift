@@ -26,7 +26,7 @@ public struct LlamaLoRA: @unchecked Sendable {
     /// Fresh adapters for `config`: A ~ U(−1/√in, 1/√in) (PEFT's Kaiming-uniform with a = √5), B = 0.
     public init(config c: LlamaConfig, rank: Int, alpha: Float, seed: UInt64) throws {
         try require(rank >= 1, "LlamaLoRA", "rank \(rank) should be ≥ 1")
-        let d = c.hiddenSize, outs = ["q_proj": c.numAttentionHeads * c.headDim, "v_proj": c.numKeyValueHeads * c.headDim]
+        let d = c.hiddenSize, outs = Self.outputWidths(c)
         var counter = seed
         layers = (0..<c.numHiddenLayers).map { _ in
             var pairs: [String: Pair] = [:]
@@ -41,9 +41,10 @@ public struct LlamaLoRA: @unchecked Sendable {
         (self.rank, self.scale) = (rank, alpha / Float(rank))
     }
 
-    /// Adapters from PEFT-named tensors (`prefix` + names above); `scale` is alpha / r from the file's metadata.
+    /// Adapters from PEFT-named tensors (`prefix` + names above), the rank read from their shapes;
+    /// `scale` is alpha / r (PEFT keeps alpha in adapter_config.json, not with the tensors).
     public init(config c: LlamaConfig, weights w: Weights, prefix p: String = "", scale: Float) throws {
-        let d = c.hiddenSize, outs = ["q_proj": c.numAttentionHeads * c.headDim, "v_proj": c.numKeyValueHeads * c.headDim]
+        let d = c.hiddenSize, outs = Self.outputWidths(c)
         let r = try w.take(p + "model.layers.0.self_attn.q_proj.lora_A.weight", shape: [-1, d]).dim(0)
         layers = try (0..<c.numHiddenLayers).map { i in
             var pairs: [String: Pair] = [:]
@@ -54,6 +55,11 @@ public struct LlamaLoRA: @unchecked Sendable {
             return pairs
         }
         (self.rank, self.scale) = (r, scale)
+    }
+
+    /// Each target's output width: q_proj H·Dh, v_proj Hkv·Dh.
+    static func outputWidths(_ c: LlamaConfig) -> [String: Int] {
+        ["q_proj": c.numAttentionHeads * c.headDim, "v_proj": c.numKeyValueHeads * c.headDim]
     }
 
     /// Every A and B under its PEFT name.

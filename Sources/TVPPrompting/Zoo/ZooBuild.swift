@@ -172,7 +172,8 @@ extension Zoo {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
                                               checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors"), log: log)
             }
-            try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey],
+            let adapters = spec.lora.map { ["lora": "rank \($0.rank) alpha \($0.alpha) on q_proj, v_proj"] } ?? [:]
+            try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey].merging(adapters) { $1 },
                                          to: connectorFile(spec.name, in: output))
         }
 

@@ -33,10 +33,11 @@ public struct ZooTrainingReport: Sendable, Equatable {
 }
 
 /// Trains a connector (and the language model's LoRA adapters, when the model has them) through
-/// the otherwise frozen language model on cached vision features with the answer-only LM loss. Deterministic given the seed (shuffles via `Sampling.shuffledIndices`);
-/// resumable at epoch granularity: after every epoch the weights and the epoch count go to
-/// `checkpoint`, and a later run with the same checkpoint path continues after the last finished
-/// epoch (AdamW's moments restart there).
+/// the otherwise frozen language model on cached vision features with the answer-only LM loss.
+/// Deterministic given the seed (shuffles via `Sampling.shuffledIndices`); resumable at epoch
+/// granularity: after every epoch the weights and the epoch count go to `checkpoint`, and a later
+/// run with the same checkpoint path continues after the last finished epoch (AdamW's moments
+/// restart there).
 public enum ZooConnectorTrainer {
     /// - features: [N, T, C] cached tower features, one row per image.
     /// - samples: (image row, prompt tokens, answer tokens) triples.
