@@ -6,6 +6,8 @@ tokens, width] per tap; the connectors' corpus order: Fashion-MNIST, MNIST, then
 the training scenes (`renders-seed1-*/scenes/CLEVR_train_scenes.json`), and fits one logistic
 regression per colour x shape category (present in the scene or not) on the first `--train`
 scenes' pooled features; prints the mean ROC-AUC over the categories on the next `--test` scenes.
+With `--spatial`, also a two-layer probe applied at every place of the map and max-pooled (a
+smooth maximum) over the places, which can bind a colour to a shape at one place.
 
     python3 scripts/zoo/presence_probe.py ~/.cache/tvp/zoo-build/effnet-<key>.safetensors \
         ~/.cache/tvp/zoo-build/renders-seed1-1600-scenes/scenes/CLEVR_train_scenes.json --skip 800
@@ -52,11 +54,48 @@ def probe(x, y, train, steps=300, lr=0.1, decay=1e-3):
     return np.mean([a for a in aucs if a is not None])
 
 
+def spatial_probe(t, y, train, hidden=256, steps=400, lr=0.01, batch=128, seed=0):
+    """Per-place MLP (width `hidden`, ReLU) → per-category logits, log-sum-exp over places; Adam."""
+    rng = np.random.default_rng(seed)
+    n, places, width = t.shape
+    flat = t[:train].reshape(-1, width)
+    x = (t - flat.mean(0)) / (flat.std(0) + 1e-5)
+    k = y.shape[1]
+    p = {"w1": rng.normal(0, width ** -0.5, (width, hidden)).astype(np.float32), "b1": np.zeros(hidden, np.float32),
+         "w2": rng.normal(0, hidden ** -0.5, (hidden, k)).astype(np.float32), "b2": np.zeros(k, np.float32)}
+    m, v = {key: np.zeros_like(w) for key, w in p.items()}, {key: np.zeros_like(w) for key, w in p.items()}
+
+    def forward(xb):
+        h = np.maximum(xb @ p["w1"] + p["b1"], 0)
+        z = h @ p["w2"] + p["b2"]                                   # [n, places, k]
+        top = z.max(1, keepdims=True)
+        e = np.exp(z - top)
+        return h, e / e.sum(1, keepdims=True), (np.log(e.sum(1, keepdims=True)) + top)[:, 0]
+
+    for step in range(steps):
+        idx = rng.choice(train, batch, replace=False)
+        xb = x[idx]
+        h, weights, pooled = forward(xb)
+        g = (1 / (1 + np.exp(-np.clip(pooled, -30, 30))) - y[idx]) / batch
+        gz = weights * g[:, None, :]
+        gh = (gz @ p["w2"].T) * (h > 0)
+        grads = {"w2": np.einsum("npc,npk->ck", h, gz) + 1e-4 * p["w2"], "b2": gz.sum((0, 1)),
+                 "w1": np.einsum("npc,npk->ck", xb, gh) + 1e-4 * p["w1"], "b1": gh.sum((0, 1))}
+        for key in p:
+            m[key] = 0.9 * m[key] + 0.1 * grads[key]
+            v[key] = 0.999 * v[key] + 0.001 * grads[key] ** 2
+            p[key] -= lr * (m[key] / (1 - 0.9 ** (step + 1))) / (np.sqrt(v[key] / (1 - 0.999 ** (step + 1))) + 1e-8)
+    scores = forward(x[train:])[2]
+    aucs = [auc(scores[:, j], y[train:, j] == 1) for j in range(k)]
+    return np.mean([a for a in aucs if a is not None])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("features"), ap.add_argument("scenes")
     ap.add_argument("--skip", type=int, default=800, help="corpus images before the scenes (default 800: 400 Fashion-MNIST + 400 MNIST)")
     ap.add_argument("--train", type=int, default=800), ap.add_argument("--test", type=int, default=200)
+    ap.add_argument("--spatial", action="store_true", help="also the per-place two-layer probe, max-pooled (about a minute per tap)")
     a = ap.parse_args()
     features = read_safetensors(a.features)
     scenes = json.load(open(a.scenes))["scenes"][: a.train + a.test]
@@ -69,6 +108,8 @@ def main():
         assert len(t) == len(scenes), f"{tap}: {len(t)} scene rows after skipping {a.skip}, expected {len(scenes)}"
         for pool, x in [("mean", t.mean(1)), ("max", t.max(1)), ("all tokens", t.reshape(len(t), -1))]:
             print(f"{tap:>8} {pool:>10}: mean ROC-AUC {probe(x, y, a.train):.3f}")
+        if a.spatial and t.shape[1] > 1:
+            print(f"{tap:>8} {'per place':>10}: mean ROC-AUC {spatial_probe(t, y, a.train):.3f}  (two-layer, max-pooled)")
 
 
 if __name__ == "__main__":
