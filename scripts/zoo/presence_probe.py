@@ -40,6 +40,12 @@ def auc(scores, positives):
     return ((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
 
 
+def mean_auc(scores, y):
+    """Mean ROC-AUC over the categories (columns) that have both classes among the rows."""
+    aucs = [auc(scores[:, j], y[:, j] == 1) for j in range(y.shape[1])]
+    return np.mean([a for a in aucs if a is not None])
+
+
 def probe(x, y, train, steps=300, lr=0.1, decay=1e-3):
     mean, std = x[:train].mean(0), x[:train].std(0) + 1e-5
     x = (x - mean) / std
@@ -49,15 +55,13 @@ def probe(x, y, train, steps=300, lr=0.1, decay=1e-3):
         g = p - y[:train]
         w -= lr * (x[:train].T @ g / train + decay * w)
         b -= lr * g.mean(0)
-    scores = x[train:] @ w + b
-    aucs = [auc(scores[:, j], y[train:, j] == 1) for j in range(y.shape[1])]
-    return np.mean([a for a in aucs if a is not None])
+    return mean_auc(x[train:] @ w + b, y[train:])
 
 
 def spatial_probe(t, y, train, hidden=256, steps=400, lr=0.01, batch=128, seed=0):
     """Per-place MLP (width `hidden`, ReLU) → per-category logits, log-sum-exp over places; Adam."""
     rng = np.random.default_rng(seed)
-    n, places, width = t.shape
+    width = t.shape[2]
     flat = t[:train].reshape(-1, width)
     x = (t - flat.mean(0)) / (flat.std(0) + 1e-5)
     k = y.shape[1]
@@ -85,9 +89,7 @@ def spatial_probe(t, y, train, hidden=256, steps=400, lr=0.01, batch=128, seed=0
             m[key] = 0.9 * m[key] + 0.1 * grads[key]
             v[key] = 0.999 * v[key] + 0.001 * grads[key] ** 2
             p[key] -= lr * (m[key] / (1 - 0.9 ** (step + 1))) / (np.sqrt(v[key] / (1 - 0.999 ** (step + 1))) + 1e-8)
-    scores = forward(x[train:])[2]
-    aucs = [auc(scores[:, j], y[train:, j] == 1) for j in range(k)]
-    return np.mean([a for a in aucs if a is not None])
+    return mean_auc(forward(x[train:])[2], y[train:])
 
 
 def main():
