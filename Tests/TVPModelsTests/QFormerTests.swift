@@ -117,6 +117,35 @@ final class QFormerTests: XCTestCase {
         assertClose("d loss / d image", grad, golden["image_grad"], tolerance: 1e-3 * max(scale, 1e-3))
     }
 
+    /// An instruction handed in as word vectors (what a caller with its own word table does) equals
+    /// the same instruction as ids; a Q-Former loaded without its word table takes vectors only.
+    func testInstructionAsWordVectorsEqualsIDs() throws {
+        let folder = Blip2Fixture.folder("instructblip-tiny")
+        let model = try Blip2Model.load(directory: folder)
+        let images = Blip2Fixture.images()
+        let rows = Blip2Fixture.instructions, t = rows.map(\.count).max()!
+        let ids = rows.flatMap { $0 + Array(repeating: 0, count: t - $0.count) }
+        try withoutGrad {
+            let features = try model.imageFeatures(images: images)
+            let table = try XCTUnwrap(model.qformer.wordEmbeddings)
+            let words = try embedding(ids: ids, shape: [rows.count, t], table: table)
+            let fromWords = try model.qformer(queries: model.queryTokens, imageFeatures: features, instructionWords: words, lengths: rows.map(\.count))
+            XCTAssertLessThan(maxAbsDiff(fromWords.toArray(), try model.queryOutputs(images: images, instructionIDs: rows).toArray()), 1e-6)
+            let config = try Blip2Config(configJSON: folder + "/config.json")
+            let weights = Weights(try Safetensors.read(folder + "/model.safetensors"), source: "instructblip-tiny")
+            let wordless = try QFormer(config: config.qformerConfig, weights: weights, prefix: "qformer.", instruction: true, wordTable: false)
+            XCTAssertTrue(wordless.acceptsInstruction)
+            XCTAssertNil(wordless.wordEmbeddings)
+            let again = try wordless(queries: model.queryTokens, imageFeatures: features, instructionWords: words, lengths: rows.map(\.count))
+            XCTAssertEqual(again.toArray(), fromWords.toArray())
+            let batch = try BERTBatch(sequences: rows.map { $0.map { Int32($0) } })
+            XCTAssertThrowsError(try wordless(queries: model.queryTokens, imageFeatures: features, instruction: batch)) {
+                XCTAssertTrue("\($0)".contains("no word table"), "\($0)")
+            }
+            XCTAssertThrowsError(try wordless(queries: model.queryTokens, imageFeatures: features, instructionWords: words, lengths: [t + 1, 1]))
+        }
+    }
+
     /// Batched calls with ragged prompts, answers and instructions equal one call per image.
     func testBatchedEqualsRowByRow() throws {
         let model = try Blip2Model.load(directory: Blip2Fixture.folder("instructblip-tiny"))

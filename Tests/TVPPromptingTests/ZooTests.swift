@@ -20,7 +20,8 @@ enum ZooTiny {
     static func spec(_ connector: ZooConnectorKind) -> ZooModelSpec {
         ZooModelSpec(name: "tiny", tower: .vit, connector: connector, seed: 5)
     }
-    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3))]
+    static let instructed = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, instructed: true))
+    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed]
 
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "zoo-tests-\(UUID().uuidString)"
@@ -35,23 +36,95 @@ final class ZooAssemblyTests: XCTestCase {
         let images = Tensor.uniform([2, 3, 128, 128], seed: 1)
         let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1, 2], afterImage: [3])]
         let directory = try ZooTiny.temporaryDirectory()
-        for (kind, tokens) in zip(ZooTiny.kinds, [4, 2, 3]) {
+        let table = ZooTiny.language.embedTokens
+        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3]).enumerated() {
             let spec = ZooTiny.spec(kind)
-            let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16)
+            let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16, wordTable: table)
             let model = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: ZooTiny.language, tokenizer: nil)
             let visual = try model.visualTokens(images: images)
             XCTAssertEqual(visual.shape, [2, tokens, 16], "\(kind)")
             let loss = try model.loss(images: images, promptTokens: prompts, answerTokens: [[4, 5], [6]])
             XCTAssertTrue(loss.data[0].isFinite && loss.data[0] > 0)
 
-            let path = Zoo.connectorFile("tiny-\(tokens)", in: directory)
+            let path = Zoo.connectorFile("tiny-\(index)", in: directory)
             try Float16Safetensors.write(connector.namedParameters, metadata: ["k": "v"], to: path)
-            let reloaded = try Zoo.loadConnector(spec, inputWidth: 16, weights: Safetensors.read(path), source: path)
+            let reloaded = try Zoo.loadConnector(spec, inputWidth: 16, weights: Safetensors.read(path), source: path, wordTable: table)
             XCTAssertEqual(Set(reloaded.namedParameters.keys), Set(connector.namedParameters.keys))
             let again = try Zoo.assemble(spec, encoder: encoder, connector: reloaded, language: ZooTiny.language, tokenizer: nil).visualTokens(images: images)
             for i in 0..<visual.count { XCTAssertEqual(again.data[i], visual.data[i], accuracy: 2e-2 * max(1, abs(visual.data[i]))) }
         }
         XCTAssertThrowsError(try Zoo.loadConnector(ZooTiny.spec(.mlp), inputWidth: 16, weights: [:], source: "empty"))
+    }
+
+    /// The instructed Q-Former reads each prompt's after-image ids (padding masked out), the model
+    /// hands them over in its loss and scores, and its weight gradients match central differences.
+    func testInstructedQFormerReadsThePrompt() throws {
+        let spec = ZooTiny.spec(ZooTiny.instructed)
+        let table = ZooTiny.language.embedTokens
+        XCTAssertThrowsError(try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16)) { XCTAssertTrue("\($0)".contains("token embeddings"), "\($0)") }
+        let connector = try XCTUnwrap(try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16, wordTable: table) as? ZooQFormerConnector)
+        XCTAssertNotNil(connector.namedParameters["word_projection.weight"])
+        XCTAssertNil(connector.namedParameters["qformer.embeddings.word_embeddings.weight"], "the LM's table is not the connector's to save")
+        let x = Tensor.randn([2, 4, 16], seed: 21)
+        let both = try connector(x, instructions: [[3], [5, 6, 7]])
+        let first = try connector(slice(x, axis: 0, range: 0..<1), instructions: [[3]])
+        let second = try connector(slice(x, axis: 0, range: 1..<2), instructions: [[5, 6, 7]])
+        for i in 0..<first.count {
+            XCTAssertEqual(both.data[i], first.data[i], accuracy: 1e-5, "padding must not be read")
+            XCTAssertEqual(both.data[first.count + i], second.data[i], accuracy: 1e-5)
+        }
+        let other = try connector(slice(x, axis: 0, range: 0..<1), instructions: [[9]])
+        XCTAssertGreaterThan(zip(other.toArray(), first.toArray()).map { abs($0 - $1) }.max()!, 1e-4, "another instruction, other tokens")
+        let alone = try connector(slice(x, axis: 0, range: 0..<1))
+        XCTAssertGreaterThan(zip(alone.toArray(), first.toArray()).map { abs($0 - $1) }.max()!, 1e-4, "no instruction: the queries alone")
+        let long = Array(repeating: 4, count: ZooQFormerConnector.maxInstructionTokens)
+        let cut = try connector(slice(x, axis: 0, range: 0..<1), instructions: [long + [9, 9]])
+        XCTAssertEqual(cut.toArray(), try connector(slice(x, axis: 0, range: 0..<1), instructions: [long]).toArray(), "ids past the position table are cut")
+        XCTAssertThrowsError(try connector(x, instructions: [[3]]))
+        XCTAssertThrowsError(try connector(x, instructions: [[3], []]))
+
+        // The model passes each prompt's after-image ids, in its loss as in its scores.
+        let model = try Zoo.assemble(spec, encoder: ZooTiny.encoder(), connector: connector, language: ZooTiny.language, tokenizer: nil)
+        let images = Tensor.uniform([2, 3, 128, 128], seed: 4)
+        let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1], afterImage: [5, 6, 7])]
+        let features = try model.encoder.features(model.normalization(images))
+        let expected = try model.loss(visualTokens: connector(features, instructions: [[3], [5, 6, 7]]), promptTokens: prompts, answerTokens: [[4], [8, 9]])
+        XCTAssertEqual(try model.loss(images: images, promptTokens: prompts, answerTokens: [[4], [8, 9]]).item, expected.item, accuracy: 1e-5)
+        XCTAssertEqual(try model.connect(features, promptTokens: prompts).toArray(), try connector(features, instructions: [[3], [5, 6, 7]]).toArray())
+        let blind = try model.loss(visualTokens: model.visualTokens(images: images), promptTokens: prompts, answerTokens: [[4], [8, 9]])
+        XCTAssertNotEqual(blind.item, expected.item, accuracy: 1e-6)
+        let scores = try model.logLikelihood(images: images, promptTokens: prompts, candidateTokens: [[4], [8]])
+        XCTAssertEqual(scores.toArray(), try model.logLikelihood(visualTokens: connector(features, instructions: [[3], [5, 6, 7]]), promptTokens: prompts,
+                                                            candidateTokens: [[4], [8]]).toArray())
+
+        // Weight gradients against central differences, per tensor along a random direction (so every
+        // value counts: word projection, position table and text feed-forwards included).
+        let w = Tensor.randn(both.shape, seed: 6)
+        func objective() throws -> Double {
+            let y = try withoutGrad { try connector(x, instructions: [[3], [5, 6, 7]]) }
+            return (0..<y.count).reduce(0.0) { $0 + Double(y.data[$1]) * Double(w.data[$1]) }
+        }
+        connector.setTrainable(true)
+        defer { connector.setTrainable(false) }
+        try (connector(x, instructions: [[3], [5, 6, 7]]) * w).sum().backward()
+        for (index, (name, t)) in connector.namedParameters.sorted(by: { $0.key < $1.key }).enumerated() {
+            // The last layer runs its query rows alone (HF's output keeps only those): its text feed-forward is never used.
+            if name.hasPrefix("qformer.encoder.layer.1.intermediate.") || name.hasPrefix("qformer.encoder.layer.1.output.") {
+                XCTAssertNil(t.grad, name)
+                continue
+            }
+            let grad = try XCTUnwrap(t.grad, name)
+            let direction = Tensor.randn(t.shape, seed: 100 + UInt64(index))
+            let saved = t.toArray(), eps: Float = 1e-3
+            func shifted(_ sign: Float) throws -> Double {
+                for i in 0..<t.count { t.data[i] = saved[i] + sign * eps * direction.data[i] }
+                return try objective()
+            }
+            let numeric = (try shifted(1) - shifted(-1)) / Double(2 * eps)
+            for i in 0..<t.count { t.data[i] = saved[i] }
+            let analytic = (0..<t.count).reduce(0.0) { $0 + Double(grad.data[$1]) * Double(direction.data[$1]) }
+            XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(1, abs(numeric)), name)
+        }
     }
 
     func testZooDefinitionAndConstants() throws {

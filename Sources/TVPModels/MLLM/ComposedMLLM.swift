@@ -67,9 +67,30 @@ public final class ComposedMLLM: MultimodalModel {
 
     /// connector(encoder(normalize(images))): [B, 3, S, S] → [B, T', D].
     public func visualTokens(images: Tensor) throws -> Tensor {
+        try connector(features(images: images))
+    }
+
+    /// The visual tokens asked with `promptTokens`: an `InstructedConnector` also reads each
+    /// prompt's after-image ids; any other connector the image alone. [B, 3, S, S] → [B, T', D].
+    public func visualTokens(images: Tensor, promptTokens: [PromptTokens]) throws -> Tensor {
+        guard connector is any InstructedConnector else { return try visualTokens(images: images) }
+        try require(images.rank == 4 && images.dim(0) == promptTokens.count, "ComposedMLLM.visualTokens",
+                    "\(name): \(promptTokens.count) prompts for images \(describe(images.shape))")
+        return try connect(features(images: images), promptTokens: promptTokens)
+    }
+
+    /// encoder(normalize(images)): [B, 3, S, S] → [B, T, C].
+    private func features(images: Tensor) throws -> Tensor {
         try require(images.rank == 4 && images.dim(0) > 0 && images.dim(1) == 3 && images.dim(2) == inputSize && images.dim(3) == inputSize,
                     "ComposedMLLM.visualTokens", "\(name): images \(describe(images.shape)) should be [B, 3, \(inputSize), \(inputSize)]")
-        return try connector(encoder.features(normalization(images)))
+        return try encoder.features(normalization(images))
+    }
+
+    /// connector(features), with each prompt's after-image ids when the connector reads them:
+    /// features [B, T, C] (cached tower features) → [B, T', D].
+    public func connect(_ features: Tensor, promptTokens: [PromptTokens]) throws -> Tensor {
+        guard let instructed = connector as? any InstructedConnector else { return try connector(features) }
+        return try instructed(features, instructions: promptTokens.map(\.afterImage))
     }
 
     // MARK: String API (tokenizer + template)
@@ -111,12 +132,12 @@ public final class ComposedMLLM: MultimodalModel {
 
     /// The answer-only LM loss (scalar) for token ids; see `loss(visualTokens:promptTokens:answerTokens:)`.
     public func loss(images: Tensor, promptTokens: [PromptTokens], answerTokens: [[Int]]) throws -> Tensor {
-        try loss(visualTokens: visualTokens(images: images), promptTokens: promptTokens, answerTokens: answerTokens)
+        try loss(visualTokens: visualTokens(images: images, promptTokens: promptTokens), promptTokens: promptTokens, answerTokens: answerTokens)
     }
 
     /// [B, C] mean candidate log-probabilities for token ids; see `logLikelihood(visualTokens:…)`.
     public func logLikelihood(images: Tensor, promptTokens: [PromptTokens], candidateTokens: [[Int]]) throws -> Tensor {
-        try logLikelihood(visualTokens: visualTokens(images: images), promptTokens: promptTokens, candidateTokens: candidateTokens)
+        try logLikelihood(visualTokens: visualTokens(images: images, promptTokens: promptTokens), promptTokens: promptTokens, candidateTokens: candidateTokens)
     }
 
     /// The best candidate for each image (argmax of the scores, the first on ties), without gradients.

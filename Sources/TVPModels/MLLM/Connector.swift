@@ -21,6 +21,19 @@ public protocol Connector {
     func callAsFunction(_ features: Tensor) throws -> Tensor
 }
 
+/// A connector that also reads the prompt, as InstructBLIP's instruction-aware Q-Former does: the
+/// language model's token ids of the text after the image (`PromptTokens.afterImage`), one list
+/// per sample. Without instructions (`callAsFunction(_:)`, e.g. the FCA loss's clean reference) it
+/// reads the image alone.
+public protocol InstructedConnector: Connector {
+    /// features [B, T, C] and B instructions (nil: none) → tokens [B, T', D].
+    func callAsFunction(_ features: Tensor, instructions: [[Int]]?) throws -> Tensor
+}
+
+extension InstructedConnector {
+    public func callAsFunction(_ features: Tensor) throws -> Tensor { try callAsFunction(features, instructions: nil) }
+}
+
 extension Connector {
     /// The weights in name order (a stable order for optimizers and checkpoints).
     public var parameters: [Tensor] { namedParameters.sorted { $0.key < $1.key }.map(\.value) }

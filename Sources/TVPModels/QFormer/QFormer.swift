@@ -46,17 +46,20 @@ public struct QFormer {
     /// The embedding LayerNorm: `layernorm` (BLIP-2) or `embeddings.layernorm` (InstructBLIP) [D].
     public let embeddingNormWeight, embeddingNormBias: Tensor
     /// InstructBLIP's instruction tables: `embeddings.word_embeddings` [V, D] and
-    /// `embeddings.position_embeddings` [P, D]; nil for BLIP-2.
+    /// `embeddings.position_embeddings` [P, D]; nil for BLIP-2. A Q-Former whose caller embeds the
+    /// instruction's words itself has the position table and no word table.
     public let wordEmbeddings, positionEmbeddings: Tensor?
     public let layers: [Layer]
 
-    /// Whether the Q-Former reads instruction tokens (InstructBLIP).
-    public var acceptsInstruction: Bool { wordEmbeddings != nil }
+    /// Whether the Q-Former reads an instruction (InstructBLIP).
+    public var acceptsInstruction: Bool { positionEmbeddings != nil }
 
-    /// Takes the Q-Former's tensors under `prefix`; `instruction` selects InstructBLIP's layout. A
-    /// BLIP-2 Q-Former saved with `use_qformer_text_input` carries text feed-forward weights that
-    /// BLIP-2 never runs: they are marked used and dropped.
-    public init(config c: Blip2Config.QFormer, weights w: Weights, prefix p: String = "qformer.", instruction: Bool) throws {
+    /// Takes the Q-Former's tensors under `prefix`; `instruction` selects InstructBLIP's layout,
+    /// without `embeddings.word_embeddings` when `wordTable` is false (the caller then hands the
+    /// instruction in as word vectors). A BLIP-2 Q-Former saved with `use_qformer_text_input`
+    /// carries text feed-forward weights that BLIP-2 never runs: they are marked used and dropped.
+    public init(config c: Blip2Config.QFormer, weights w: Weights, prefix p: String = "qformer.", instruction: Bool,
+                wordTable: Bool = true) throws {
         let d = c.hiddenSize, inner = c.intermediateSize
         config = c
         func dense(_ name: String, _ out: Int, _ inputs: Int) throws -> Dense {
@@ -77,7 +80,7 @@ public struct QFormer {
                                normWeight: nw, normBias: nb)
         }
         if instruction {
-            wordEmbeddings = try w.take(p + "embeddings.word_embeddings.weight", shape: [c.vocabSize, d])
+            wordEmbeddings = wordTable ? try w.take(p + "embeddings.word_embeddings.weight", shape: [c.vocabSize, d]) : nil
             positionEmbeddings = try w.take(p + "embeddings.position_embeddings.weight", shape: [c.maxPositionEmbeddings, d])
             (embeddingNormWeight, embeddingNormBias) = try norm(p + "embeddings.layernorm")
             w.ignore { $0 == p + "embeddings.position_ids" }

@@ -22,6 +22,20 @@ extension QFormer {
     ///   hidden as attention keys); nil runs the queries alone. Throws when this Q-Former reads no
     ///   instruction but one is given.
     public func callAsFunction(queries: Tensor, imageFeatures image: Tensor, instruction: BERTBatch? = nil) throws -> Tensor {
+        guard let instruction else { return try callAsFunction(queries: queries, imageFeatures: image, instructionWords: nil, lengths: []) }
+        guard let wordEmbeddings else {
+            throw TensorError("QFormer", acceptsInstruction ? "this Q-Former has no word table: hand the instruction in as word vectors (instructionWords:)"
+                                                            : "this Q-Former (BLIP-2) reads no instruction; only InstructBLIP's does")
+        }
+        try require(instruction.batchSize == image.dim(0), "QFormer", "instruction batch \(instruction.batchSize) differs from image batch \(image.dim(0))")
+        let words = try embedding(ids: instruction.ids, shape: [instruction.batchSize, instruction.tokens], table: wordEmbeddings)
+        return try callAsFunction(queries: queries, imageFeatures: image, instructionWords: words, lengths: instruction.lengths)
+    }
+
+    /// The Q query outputs [B, Q, D] for an instruction given as word vectors `instructionWords`
+    /// [B, T, D] (before the position table is added; right-padded, row b valid up to `lengths[b]`),
+    /// or for the queries alone when nil.
+    public func callAsFunction(queries: Tensor, imageFeatures image: Tensor, instructionWords: Tensor?, lengths: [Int]) throws -> Tensor {
         let op = "QFormer", c = config, d = c.hiddenSize
         try require(image.rank == 3 && image.dim(2) == c.encoderHiddenSize && image.dim(0) > 0 && image.dim(1) > 0, op,
                     "image features \(describe(image.shape)) should be [B, Ni, \(c.encoderHiddenSize)]")
@@ -32,18 +46,16 @@ extension QFormer {
         var x = queries.dim(0) == b ? queries : try queries.broadcast(to: [b, q, d])
         var mask: AttentionMask?
         var t = 0
-        if let instruction {
-            guard let wordEmbeddings, let positionEmbeddings else {
-                throw TensorError(op, "this Q-Former (BLIP-2) reads no instruction; only InstructBLIP's does")
-            }
-            t = instruction.tokens
-            try require(instruction.batchSize == b, op, "instruction batch \(instruction.batchSize) differs from image batch \(b)")
+        if let words = instructionWords {
+            guard let positionEmbeddings else { throw TensorError(op, "this Q-Former (BLIP-2) reads no instruction; only InstructBLIP's does") }
+            t = words.rank == 3 ? words.dim(1) : 0
+            try require(words.rank == 3 && words.dim(0) == b && t > 0 && words.dim(2) == d, op,
+                        "instruction words \(describe(words.shape)) should be [\(b), T, \(d)]")
+            try require(lengths.count == b && lengths.allSatisfy { (1...t).contains($0) }, op, "instruction lengths \(lengths) should be \(b) values in 1...\(t)")
             try require(t <= c.maxPositionEmbeddings, op, "instruction of \(t) tokens; the position table holds \(c.maxPositionEmbeddings)")
-            let words = try embedding(ids: instruction.ids, shape: [b, t], table: wordEmbeddings)
-                + slice(positionEmbeddings, axis: 0, range: 0..<t)
-            x = try concat([x, words], axis: 1)
-            if instruction.lengths.contains(where: { $0 < t }) {
-                mask = .keyLengths(instruction.lengths.map { q + $0 }, keys: q + t)
+            x = try concat([x, words + slice(positionEmbeddings, axis: 0, range: 0..<t)], axis: 1)
+            if lengths.contains(where: { $0 < t }) {
+                mask = .keyLengths(lengths.map { q + $0 }, keys: q + t)
             }
         }
         x = try layerNorm(x, weight: embeddingNormWeight, bias: embeddingNormBias, eps: c.layerNormEps)

@@ -76,8 +76,16 @@ public enum ZooConnectorKind: Sendable, Equatable {
     case mlp
     /// Groups of `groupSize` tokens averaged, then one linear map (MiniGPT-4-like short prefix).
     case pooledLinear(groupSize: Int)
-    /// A small random-init Q-Former with learned queries, then a linear map (BLIP-2-like).
+    /// A small random-init Q-Former with learned queries, then a linear map (BLIP-2-like; reading
+    /// the prompt too when its shape is instructed: InstructBLIP-like).
     case qformer(ZooQFormerConnector.Shape)
+
+    /// What a connector checkpoint's key adds for this kind (empty for the kinds of the first zoos,
+    /// so their checkpoints keep their keys).
+    var checkpointKey: String {
+        if case .qformer(let shape) = self, shape.instructed { return " instructed" }
+        return ""
+    }
 }
 
 /// LoRA adapters a zoo model trains on the shared language model's attention (LLaVA's second

@@ -165,12 +165,12 @@ extension Zoo {
                     }["features"]!
                 }
             }
-            let connector = try makeConnector(spec, inputWidth: encoder.featureWidth, outputWidth: language.config.hiddenSize)
+            let connector = try makeConnector(spec, inputWidth: encoder.featureWidth, outputWidth: language.config.hiddenSize, wordTable: language.embedTokens)
             let model = try assemble(spec, encoder: encoder, connector: connector, language: makeLanguage(spec, base: language), tokenizer: tokenizer)
             log("\(spec.name): \(connector.parameterCount) connector values, \(model.language.lora?.parameterCount ?? 0) LoRA values, \(model.visualTokenCount) visual tokens")
             report.training[spec.name] = try timed("train \(spec.name)") {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
-                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors"), log: log)
+                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + trainingKey + spec.connector.checkpointKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors"), log: log)
             }
             let adapters = spec.lora.map { ["lora": "rank \($0.rank) alpha \($0.alpha) on q_proj, v_proj"] } ?? [:]
             try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey].merging(adapters) { $1 },

@@ -83,7 +83,7 @@ public enum ZooConnectorTrainer {
                 let lr = o.lr * 0.5 * (1 + cos(Float.pi * Float(step) / Float(total)))
                 let chosen = batch.map { samples[$0] }
                 let x = try gatherRows(flat, chosen.map(\.image)).reshaped([batch.count] + tokenShape)
-                let loss = try model.loss(visualTokens: connector(x), promptTokens: chosen.map(\.prompt), answerTokens: chosen.map(\.answer))
+                let loss = try model.loss(visualTokens: model.connect(x, promptTokens: chosen.map(\.prompt)), promptTokens: chosen.map(\.prompt), answerTokens: chosen.map(\.answer))
                 try loss.backward()
                 try optimizer.step(params, lr: lr)
                 optimizer.zeroGrad(params)

@@ -36,22 +36,24 @@ extension Zoo {
     public static func guideFile(in directory: String) -> String { (directory as NSString).appendingPathComponent("zoo-guide.safetensors") }
 
     /// A freshly initialized connector of `spec` (seeded by `spec.seed`).
-    public static func makeConnector(_ spec: ZooModelSpec, inputWidth: Int, outputWidth: Int) throws -> any Connector {
+    /// `wordTable` (the language model's token embeddings) is what an instructed Q-Former reads the prompt with.
+    public static func makeConnector(_ spec: ZooModelSpec, inputWidth: Int, outputWidth: Int, wordTable: Tensor? = nil) throws -> any Connector {
         switch spec.connector {
         case .mlp: return MLPProjector(inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
         case .pooledLinear(let k): return try PooledLinearProjector(inputWidth: inputWidth, outputWidth: outputWidth, groupSize: k, seed: spec.seed)
-        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
+        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, outputWidth: outputWidth, wordTable: wordTable, seed: spec.seed)
         }
     }
 
     /// A connector of `spec` from its weights (every tensor used).
-    public static func loadConnector(_ spec: ZooModelSpec, inputWidth: Int, weights: [String: Tensor], source: String) throws -> any Connector {
+    public static func loadConnector(_ spec: ZooModelSpec, inputWidth: Int, weights: [String: Tensor], source: String,
+                                     wordTable: Tensor? = nil) throws -> any Connector {
         let w = Weights(weights, source: source)
         let connector: any Connector
         switch spec.connector {
         case .mlp: connector = try MLPProjector(weights: w, prefix: "")
         case .pooledLinear(let k): connector = try PooledLinearProjector(weights: w, prefix: "", groupSize: k)
-        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, weights: w)
+        case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, weights: w, wordTable: wordTable)
         }
         try w.finish()
         try require(connector.inputWidth == inputWidth, "Zoo", "\(source): the connector takes width \(connector.inputWidth), the tower gives \(inputWidth)")
@@ -136,7 +138,8 @@ extension Zoo {
             let encoder = try encoder(spec, efficientNet: efficientNet, vit: vit)
             let path = connectorFile(spec.name, in: weights)
             let file = try committed(path)
-            let connector = try loadConnector(spec, inputWidth: encoder.featureWidth, weights: file.filter { !$0.key.hasPrefix(adapterPrefix) }, source: path)
+            let connector = try loadConnector(spec, inputWidth: encoder.featureWidth, weights: file.filter { !$0.key.hasPrefix(adapterPrefix) }, source: path,
+                                              wordTable: language.embedTokens)
             return try assemble(spec, encoder: encoder, connector: connector, language: loadLanguage(spec, base: language, weights: file, source: path),
                                 tokenizer: tokenizer)
         }

@@ -1,39 +1,63 @@
 import TVPModels
 import TVPTensor
 
-/// A BLIP-2-like connector: Q learned queries read the vision features through a small Q-Former
+/// A BLIP-2-like connector (InstructBLIP-like when instructed): Q learned queries read the vision features through a small Q-Former
 /// (TVPModels `QFormer`, cross-attention in every layer), then one linear map to the LM width:
 ///
 ///     features [B, T, C] → Q-Former(queries [1, Q, H], image = features) [B, Q, H] → linear → [B, Q, D]
 ///
-/// Tensor names: `query_tokens` [1, Q, H], `qformer.*` (HF BLIP-2 names), `language_projection.{weight,bias}`.
-public struct ZooQFormerConnector: Connector {
-    /// The Q-Former's size.
+/// Instructed (InstructBLIP-like), the queries also attend to the prompt in the Q-Former's
+/// self-attention: the language model's frozen embeddings of the after-image ids through a
+/// trained linear map to H, plus a position table (the first `maxInstructionTokens` ids are read).
+///
+/// Tensor names: `query_tokens` [1, Q, H], `qformer.*` (HF BLIP-2 names; InstructBLIP's when
+/// instructed, without `embeddings.word_embeddings`), `language_projection.{weight,bias}`, and when
+/// instructed `word_projection.{weight,bias}` [H, D].
+public struct ZooQFormerConnector: InstructedConnector {
+    /// The Q-Former's size, and whether it reads the prompt.
     public struct Shape: Sendable, Equatable {
         public var hidden: Int, layers: Int, heads: Int, queries: Int
-        public init(hidden: Int, layers: Int, heads: Int, queries: Int) {
-            (self.hidden, self.layers, self.heads, self.queries) = (hidden, layers, heads, queries)
+        public var instructed: Bool
+        public init(hidden: Int, layers: Int, heads: Int, queries: Int, instructed: Bool = false) {
+            (self.hidden, self.layers, self.heads, self.queries, self.instructed) = (hidden, layers, heads, queries, instructed)
         }
     }
+
+    /// Instruction ids read per sample (the rest is cut), the rows of the position table.
+    public static let maxInstructionTokens = 64
 
     public let qformer: QFormer
     public let queryTokens: Tensor
     public let projection: LinearLayer
-    /// Every tensor under its name (the same objects the modules hold).
+    /// Instructed: the language model's token embeddings [V, D] (frozen, not saved) and the trained
+    /// map D → H that reads them; nil for a BLIP-2-like connector, which ignores instructions.
+    public let instructionReader: (table: Tensor, projection: LinearLayer)?
+    /// Every trained tensor under its name (the same objects the modules hold).
     public let namedParameters: [String: Tensor]
 
     /// The Q-Former config of `shape` over features of width `inputWidth`.
     public static func config(_ shape: Shape, inputWidth: Int) -> Blip2Config.QFormer {
         Blip2Config.QFormer(hiddenSize: shape.hidden, numHiddenLayers: shape.layers, numAttentionHeads: shape.heads,
-                            intermediateSize: 4 * shape.hidden, crossAttentionFrequency: 1, encoderHiddenSize: inputWidth)
+                            intermediateSize: 4 * shape.hidden, maxPositionEmbeddings: maxInstructionTokens, crossAttentionFrequency: 1,
+                            encoderHiddenSize: inputWidth)
     }
 
-    /// Loads from `weights` (all names, none left over).
-    public init(shape: Shape, inputWidth: Int, weights w: Weights) throws {
+    /// Loads from `weights` (all names, none left over); an instructed shape needs `wordTable`, the
+    /// language model's token embeddings.
+    public init(shape: Shape, inputWidth: Int, weights w: Weights, wordTable: Tensor? = nil) throws {
         let c = Self.config(shape, inputWidth: inputWidth)
-        qformer = try QFormer(config: c, weights: w, prefix: "qformer.", instruction: false)
+        qformer = try QFormer(config: c, weights: w, prefix: "qformer.", instruction: shape.instructed, wordTable: false)
         queryTokens = try w.take("query_tokens", shape: [1, shape.queries, shape.hidden])
         projection = try LinearLayer(weights: w, prefix: "language_projection.", inputs: shape.hidden, requireBias: true)
+        if shape.instructed {
+            guard let wordTable, wordTable.rank == 2 else {
+                throw TensorError("ZooQFormerConnector", "\(w.source): an instructed Q-Former needs the language model's token embeddings [V, D]")
+            }
+            instructionReader = (wordTable, try LinearLayer(weights: w, prefix: "word_projection.", inputs: wordTable.dim(1), outputs: shape.hidden,
+                                                             requireBias: true))
+        } else {
+            instructionReader = nil
+        }
         var named: [String: Tensor] = [:]
         for key in w.keys { named[key] = try w.take(key) }
         try w.finish()
@@ -41,9 +65,10 @@ public struct ZooQFormerConnector: Connector {
     }
 
     /// A seeded random initialization (BERT-like: N(0, 0.02) matrices, unit LayerNorms, zero biases).
-    public init(shape: Shape, inputWidth: Int, outputWidth: Int, seed: UInt64) throws {
+    public init(shape: Shape, inputWidth: Int, outputWidth: Int, wordTable: Tensor? = nil, seed: UInt64) throws {
         try self.init(shape: shape, inputWidth: inputWidth,
-                      weights: Weights(Self.randomWeights(shape, inputWidth: inputWidth, outputWidth: outputWidth, seed: seed), source: "random"))
+                      weights: Weights(Self.randomWeights(shape, inputWidth: inputWidth, outputWidth: outputWidth, seed: seed), source: "random"),
+                      wordTable: wordTable)
     }
 
     /// Random weights in this connector's names.
@@ -58,7 +83,7 @@ public struct ZooQFormerConnector: Connector {
         func norm(_ name: String) {
             w[name + ".weight"] = Tensor(repeating: 1, shape: [h]); w[name + ".bias"] = Tensor(zeros: [h])
         }
-        norm("qformer.layernorm")
+        norm(s.instructed ? "qformer.embeddings.layernorm" : "qformer.layernorm")
         for i in 0..<s.layers {
             let l = "qformer.encoder.layer.\(i)."
             for (part, keyWidth) in [("attention", h), ("crossattention", inputWidth)] {
@@ -68,11 +93,19 @@ public struct ZooQFormerConnector: Connector {
                 dense(l + part + ".output.dense", h, h)
                 norm(l + part + ".output.LayerNorm")
             }
-            dense(l + "intermediate_query.dense", inner, h)
-            dense(l + "output_query.dense", h, inner)
-            norm(l + "output_query.LayerNorm")
+            for (intermediate, output) in [("intermediate_query", "output_query")] + (s.instructed ? [("intermediate", "output")] : []) {
+                dense(l + intermediate + ".dense", inner, h)
+                dense(l + output + ".dense", h, inner)
+                norm(l + output + ".LayerNorm")
+            }
         }
         w["query_tokens"] = randn([1, s.queries, h])
+        if s.instructed {
+            w["qformer.embeddings.position_embeddings.weight"] = randn([maxInstructionTokens, h])
+            let words = LinearLayer(inputs: outputWidth, outputs: h, seed: seed &+ 0x3A7D)
+            w["word_projection.weight"] = words.weight
+            w["word_projection.bias"] = words.bias
+        }
         let projection = LinearLayer(inputs: h, outputs: outputWidth, seed: seed &+ 0x51ED)
         w["language_projection.weight"] = projection.weight
         w["language_projection.bias"] = projection.bias
@@ -83,9 +116,17 @@ public struct ZooQFormerConnector: Connector {
     public var outputWidth: Int { projection.outputs }
     public func outputTokenCount(inputTokens: Int) -> Int { queryTokens.dim(1) }
 
-    public func callAsFunction(_ features: Tensor) throws -> Tensor {
-        try require(features.rank == 3 && features.dim(2) == inputWidth, "ZooQFormerConnector",
-                    "features \(describe(features.shape)) should be [B, T, \(inputWidth)]")
-        return try projection(qformer(queries: queryTokens, imageFeatures: features))
+    /// Instructions are read when instructed (and given), ignored otherwise.
+    public func callAsFunction(_ features: Tensor, instructions: [[Int]]?) throws -> Tensor {
+        let op = "ZooQFormerConnector"
+        try require(features.rank == 3 && features.dim(2) == inputWidth, op, "features \(describe(features.shape)) should be [B, T, \(inputWidth)]")
+        guard let reader = instructionReader, let instructions else { return try projection(qformer(queries: queryTokens, imageFeatures: features)) }
+        try require(instructions.count == features.dim(0) && instructions.allSatisfy { !$0.isEmpty }, op,
+                    "\(instructions.count) instructions (none empty) for \(features.dim(0)) images")
+        let kept = instructions.map { Array($0.prefix(Self.maxInstructionTokens)) }
+        let t = kept.map(\.count).max()!
+        let ids = kept.flatMap { $0 + Array(repeating: $0[0], count: t - $0.count) }      // padding is masked out
+        let words = try reader.projection(embedding(ids: ids, shape: [kept.count, t], table: reader.table))
+        return try projection(qformer(queries: queryTokens, imageFeatures: features, instructionWords: words, lengths: kept.map(\.count)))
     }
 }
