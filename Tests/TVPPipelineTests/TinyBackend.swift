@@ -106,6 +106,10 @@ final class TinyBackend: PipelineBackend, @unchecked Sendable {
     /// The training jobs by "TASK/VARIANT", as the stages built them.
     private(set) var jobs: [String: PromptTrainingJob] = [:]
     var failNextTraining: String?
+    /// What `weightFiles` answers for every model (nil: the whole folder).
+    var weightFilesOfEveryModel: [String]?
+
+    func weightFiles(family: String, name: String, options: JSONValue) -> [String]? { weightFilesOfEveryModel }
 
     func makeModel(_ build: ModelBuild) throws -> any MultimodalModel {
         try TinyMLLM(name: build.name, inputSize: build.options["input_size"]?.intValue ?? 16, seed: build.randomSeed ?? 0)

@@ -50,4 +50,47 @@ final class WeightPathKeyTests: XCTestCase {
             XCTAssertEqual(other.keys, plain.keys, variant)
         }
     }
+
+    /// A model whose backend names the files it reads from a weight folder is keyed on those files
+    /// alone: rewriting a sibling's file (another zoo model's) leaves its stages cached.
+    func testStageKeysFollowOnlyTheFilesAModelReads() throws {
+        let pipeline = ToyWorld.pipeline.replacingOccurrences(of: "tiny-b: {family: tiny-mllm, weights: {random: 2}}",
+                                                              with: "tiny-b: {family: tiny-mllm, weights: {path: ../weights/b}}")
+        let world = try ToyWorld.make(pipeline: pipeline, file: "pipelines/toy.yaml")
+        defer { world.remove() }
+        let folder = world.root + "/weights/b"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func write(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        try write("own.bin", [1, 2, 3])
+        try write("sibling.bin", [4])
+        func keys(files: [String]?) throws -> Set<StageKey> {
+            let backend = TinyBackend()
+            backend.weightFilesOfEveryModel = files
+            let registry = StageRegistry(manifest: world.manifest, fetcher: Fetcher(cacheDirectory: world.cacheRoot, offline: true, log: { _ in }),
+                                         backend: backend)
+            let session = try PipelineSession(loaded: try world.load(path: world.root + "/pipelines/toy.yaml"), registry: registry,
+                                              cache: try StageCache(root: world.cacheRoot))
+            return Set(session.graph.nodes.map(\.key))
+        }
+        let wholeFolder = try keys(files: nil), ownFile = try keys(files: ["own.bin"])
+        XCTAssertFalse(wholeFolder.isEmpty)
+        try write("sibling.bin", [5])
+        XCTAssertNotEqual(try keys(files: nil), wholeFolder, "keyed on the whole folder, a sibling's change recomputes")
+        XCTAssertEqual(try keys(files: ["own.bin"]), ownFile, "keyed on its own file, a sibling's change does not")
+        try write("own.bin", [1, 2, 4])
+        XCTAssertNotEqual(try keys(files: ["own.bin"]), ownFile)
+        XCTAssertThrowsError(try keys(files: ["own.bin", "absent.bin"])) { error in
+            XCTAssertTrue("\(error)".contains("absent.bin"), "\(error)")
+        }
+    }
+
+    func testTheZooNamesTheFilesEachModelReads() {
+        let backend = PromptingBackend()
+        XCTAssertEqual(backend.weightFiles(family: "zoo", name: "zoo-effnet-mlp", options: .null), ["zoo-effnet-mlp.safetensors"])
+        XCTAssertEqual(backend.weightFiles(family: "zoo", name: "zoo-vit-mlp", options: .null), ["zoo-vit-mlp.safetensors", "zoo-vit-tower.safetensors"])
+        XCTAssertEqual(backend.weightFiles(family: "zoo", name: "mine", options: ["zoo_model": "zoo-effnet-pool"]), ["zoo-effnet-pool.safetensors"])
+        XCTAssertEqual(backend.weightFiles(family: "zoo-guide", name: "guide", options: .null), ["zoo-guide.safetensors"])
+        XCTAssertNil(backend.weightFiles(family: "zoo", name: "not-a-zoo-model", options: .null))
+        XCTAssertNil(backend.weightFiles(family: "llava", name: "llava", options: .null))
+    }
 }

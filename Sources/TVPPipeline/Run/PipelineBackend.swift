@@ -108,6 +108,10 @@ public protocol PipelineBackend: AnyObject {
     func requiredAssets(family: String, options: JSONValue) -> [String]
     /// What a model of `family` needs on disk, for the error when its weights are missing.
     func weightsHint(family: String) -> String?
+    /// The files a model (`name`, of `family`) reads from a `weights: {path: DIR}` folder, relative
+    /// to it: its stages are keyed on those files' SHA-256s alone, so rewriting a sibling's file does
+    /// not recompute it. nil (the default): every file of the folder.
+    func weightFiles(family: String, name: String, options: JSONValue) -> [String]?
     func makeModel(_ build: ModelBuild) throws -> any MultimodalModel
     func makeGuide(_ build: ModelBuild) throws -> any TSEGuide
     /// Trains one prompt; reports progress as it goes.
@@ -119,6 +123,7 @@ public protocol PipelineBackend: AnyObject {
 extension PipelineBackend {
     public func requiredAssets(family: String, options: JSONValue) -> [String] { [] }
     public func weightsHint(family: String) -> String? { nil }
+    public func weightFiles(family: String, name: String, options: JSONValue) -> [String]? { nil }
 
     public func trainPrompt(_ job: PromptTrainingJob, progress: StageProgress) throws -> TrainedPrompt {
         try trainWithPromptTrainer(job, progress: progress)

@@ -66,7 +66,17 @@ public struct PipelineCompiler {
                 guard FileManager.default.fileExists(atPath: resolved) else {
                     throw PipelineError.missingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
                 }
-                assets = ["\(model.name):\(resolved)": try hashPath(resolved)]
+                if let files = registry.backend?.weightFiles(family: model.family, name: model.name, options: model.options), isDirectory(resolved) {
+                    for file in files {
+                        let path = (resolved as NSString).appendingPathComponent(file)
+                        guard FileManager.default.fileExists(atPath: path) else {
+                            throw PipelineError.missingWeights(model: model.name, path: path, hint: registry.backend?.weightsHint(family: model.family))
+                        }
+                        assets["\(model.name):\(path)"] = try hashFile(path)
+                    }
+                } else {
+                    assets = ["\(model.name):\(resolved)": try hashPath(resolved)]
+                }
             }
             // Assets the family reads besides its weights: fetched first, their checksums in the key.
             for assetName in registry.backend?.requiredAssets(family: model.family, options: model.options) ?? [] {
@@ -277,17 +287,17 @@ public func normalizedPath(_ path: String) -> String {
     return absolute ? "/" + joined : (joined.isEmpty ? "." : joined)
 }
 
+/// Whether `path` is a folder (false when nothing is there).
+func isDirectory(_ path: String) -> Bool {
+    var folder: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &folder) && folder.boolValue
+}
+
 /// The SHA-256 of a file, or of a folder (its files' relative paths and SHA-256s, sorted).
 public func hashPath(_ path: String) throws -> String {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw PipelineError.stage("weights", "no file or folder at \(path)")
-    }
-    if !isDirectory.boolValue { return try hashFile(path) }
-    let files = (FileManager.default.subpaths(atPath: path) ?? []).sorted().filter { sub in
-        var folder: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path + "/" + sub, isDirectory: &folder) && !folder.boolValue
-    }
+    guard FileManager.default.fileExists(atPath: path) else { throw PipelineError.stage("weights", "no file or folder at \(path)") }
+    if !isDirectory(path) { return try hashFile(path) }
+    let files = (FileManager.default.subpaths(atPath: path) ?? []).sorted().filter { !isDirectory(path + "/" + $0) }
     return sha256Hex(try files.map { "\($0) \(try hashFile(path + "/" + $0))" }.joined(separator: "\n"))
 }
 

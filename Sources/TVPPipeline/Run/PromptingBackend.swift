@@ -74,6 +74,10 @@ public final class PromptingBackend: PipelineBackend {
 
     public func weightsHint(family: String) -> String? { PromptingBackend.weightsHint(family: family) }
 
+    public func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
+        ZooFamily.weightFiles(family: family, name: name, options: options)
+    }
+
     /// What to put where a model's weights are missing, by family (used in error messages).
     public static func weightsHint(family: String) -> String {
         switch family {

@@ -47,6 +47,16 @@ enum ZooFamily {
         try zoo(build).guide
     }
 
+    /// The files of the connector folder a zoo model reads: its own weight file, and the ViT tower
+    /// for a model on it; the guide's file for the guide; nil (the whole folder) for a name the zoo
+    /// does not hold (its stages fail later, naming the zoo's models).
+    static func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
+        if guideFamilies.contains(family) { return [(Zoo.guideFile(in: "") as NSString).lastPathComponent] }
+        guard modelFamilies.contains(family), let spec = try? ZooModelSpec.named(options["zoo_model"]?.stringValue ?? name) else { return nil }
+        let own = (Zoo.connectorFile(spec.name, in: "") as NSString).lastPathComponent
+        return spec.tower == .vit ? [own, (Zoo.vitFile(in: "") as NSString).lastPathComponent] : [own]
+    }
+
     static func weightsHint(family: String) -> String {
         "the zoo's connector folder (Pipelines/zoo/connectors: one safetensors file per zoo model, zoo-vit-tower and zoo-guide), " +
             "written by Zoo.build (the zoo pipeline rebuilds it)"
