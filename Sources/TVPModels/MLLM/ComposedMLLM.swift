@@ -73,10 +73,7 @@ public final class ComposedMLLM: MultimodalModel {
     /// The visual tokens asked with `promptTokens`: an `InstructedConnector` also reads each
     /// prompt's after-image ids; any other connector the image alone. [B, 3, S, S] → [B, T', D].
     public func visualTokens(images: Tensor, promptTokens: [PromptTokens]) throws -> Tensor {
-        guard connector is any InstructedConnector else { return try visualTokens(images: images) }
-        try require(images.rank == 4 && images.dim(0) == promptTokens.count, "ComposedMLLM.visualTokens",
-                    "\(name): \(promptTokens.count) prompts for images \(describe(images.shape))")
-        return try connect(features(images: images), promptTokens: promptTokens)
+        try connect(features(images: images), promptTokens: promptTokens)
     }
 
     /// encoder(normalize(images)): [B, 3, S, S] → [B, T, C].

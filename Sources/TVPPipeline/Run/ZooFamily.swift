@@ -51,10 +51,10 @@ enum ZooFamily {
     /// for a model on it; the guide's file for the guide; nil (the whole folder) for a name the zoo
     /// does not hold (its stages fail later, naming the zoo's models).
     static func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
-        if guideFamilies.contains(family) { return [(Zoo.guideFile(in: "") as NSString).lastPathComponent] }
+        if guideFamilies.contains(family) { return [Zoo.guideFile(in: "")] }
         guard modelFamilies.contains(family), let spec = try? ZooModelSpec.named(options["zoo_model"]?.stringValue ?? name) else { return nil }
-        let own = (Zoo.connectorFile(spec.name, in: "") as NSString).lastPathComponent
-        return spec.tower == .vit ? [own, (Zoo.vitFile(in: "") as NSString).lastPathComponent] : [own]
+        let own = Zoo.connectorFile(spec.name, in: "")
+        return spec.tower == .vit ? [own, Zoo.vitFile(in: "")] : [own]
     }
 
     static func weightsHint(family: String) -> String {
