@@ -114,7 +114,7 @@ enum BenchOutputs {
             let manifest = StageManifest(kind: sample.kind, parameters: parameters, inputKeys: inputs, assets: ["a/b": String(repeating: "0", count: 64)],
                                          codeVersion: "1")
             var key = manifest.key
-            let hash = try time { key = StageManifest(kind: manifest.kind, parameters: manifest.parameters, inputKeys: manifest.inputKeys,
+            let hash = time { key = StageManifest(kind: manifest.kind, parameters: manifest.parameters, inputKeys: manifest.inputKeys,
                                                        assets: manifest.assets, codeVersion: manifest.codeVersion).key }
             let total = try time {
                 _ = try cache.compute(manifest: manifest, stageID: "bench/\(sample.kind)", inputIDs: []) {

@@ -142,6 +142,20 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertThrowsError(try Zoo.load(assets: "/nonexistent")) { XCTAssertTrue("\($0)".contains("tvp-run fetch")) }
     }
 
+    /// The zoo ViT's encoder hands the connector the class token first (what the count-pretraining
+    /// head reads), then the 16 patch tokens, all from the last block.
+    func testViTEncoderKeepsTheClassTokenFirst() throws {
+        let tower = try ZooViT.tower(weights: ZooViT.randomWeights(classes: 3, seed: 4), source: "random")
+        let encoder = try ZooViT.encoder(tower)
+        XCTAssertEqual(encoder.tokenCount, 17)
+        let images = Tensor.uniform([1, 3, 128, 128], seed: 2)
+        let features = try encoder.features(images)
+        let hidden = try tower.hiddenState(images, layer: -1)
+        XCTAssertEqual(features.shape, [1, 17, 192])
+        XCTAssertEqual(hidden.shape, features.shape)
+        XCTAssertEqual((0..<features.count).map { features.data[$0] }, (0..<hidden.count).map { hidden.data[$0] })
+    }
+
     func testFeatureCacheRoundTripAndFingerprint() throws {
         let path = try ZooTiny.temporaryDirectory() + "/features.safetensors"
         let features = ["head": Tensor.randn([3, 4, 5], seed: 2)]

@@ -3,9 +3,10 @@ import TVPModels
 import TVPTensor
 
 /// The zoo's small ViT (CLIP layout, `VisionTransformer`): 128 px, patch 32 (4×4 = 16 patch tokens),
-/// width 192, 4 layers, 3 heads, trained from scratch by `Zoo.build` as a 20-way classifier
-/// (Fashion-MNIST's 10 classes, then MNIST's 10 digits) on the train splits, then frozen. Its zoo
-/// encoder takes every patch token after the last block (class token dropped).
+/// width 192, 4 layers, 3 heads, trained from scratch by `Zoo.build` as a 28-way classifier
+/// (Fashion-MNIST's 10 classes, MNIST's 10 digits, then the object counts 3…10 of rendered scenes)
+/// on the train splits, then frozen. Its zoo encoder takes every token after the last block, the
+/// class token first (it holds what the pretraining taught, the count among it; BLIP-2 keeps it too).
 public enum ZooViT {
     public static let config: VisionTransformer.Config = {
         var c = VisionTransformer.Config(imageSize: Zoo.imageSize, patchSize: 32, width: 192, layers: 4, heads: 3, outputDim: 192)
@@ -28,9 +29,9 @@ public enum ZooViT {
         return tower
     }
 
-    /// The zoo encoder over `tower`: all patch tokens after the last block, [B, 16, 192].
+    /// The zoo encoder over `tower`: the class token and the 16 patch tokens after the last block, [B, 17, 192].
     public static func encoder(_ tower: VisionTransformer) throws -> CLIPVisionEncoder {
-        try CLIPVisionEncoder(tower: tower, layer: -1, keepsClassToken: false, normalization: normalization)
+        try CLIPVisionEncoder(tower: tower, layer: -1, keepsClassToken: true, normalization: normalization)
     }
 
     /// Seeded random weights in the tower's names plus the classifier `head.{weight,bias}` [classes, 192].
