@@ -109,6 +109,16 @@ final class ReportPartsTests: XCTestCase {
                             tasks: ["t2"], metric: "accuracy", corruption: nil, mark: Mark(path: "f", line: 1, column: 1))
         XCTAssertEqual(relaxed.check(tasks: ["t1", "t2"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }.map(\.passed), [true])
     }
+
+    /// Means of the same answers summed in another order differ in their last bits; that is a tie.
+    func testRoundingNoiseIsATie() {
+        let (a, b) = (0.4975, 0.49749999999999994)
+        XCTAssertGreaterThan(a, b, "the two really differ in their last bits")
+        let verdicts = ClaimComparison.allCases.map { ($0.rawValue, $0.holds(a, b)) }
+        XCTAssertEqual(verdicts.map(\.0), [">=", "<=", ">", "<", "==", "!="])
+        XCTAssertEqual(verdicts.map(\.1), [true, true, false, false, true, false])
+        XCTAssertEqual(ClaimComparison.allCases.map { $0.holds(0.51, 0.5) }, [true, false, true, false, false, true])
+    }
 }
 
 final class CostTableTests: XCTestCase {

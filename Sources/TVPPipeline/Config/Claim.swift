@@ -39,14 +39,18 @@ public struct Claim: Sendable, Equatable {
 public enum ClaimComparison: String, Sendable, CaseIterable {
     case greaterOrEqual = ">=", lessOrEqual = "<=", greater = ">", less = "<", equal = "==", notEqual = "!="
 
+    /// Whether `a op b`, with values that differ only by floating-point rounding taken as equal
+    /// (a mean over models and one over the same answers counted another way can differ in the last
+    /// bits: 0.4975 against 0.49749999999999994 is a tie, not a win).
     public func holds(_ a: Double, _ b: Double) -> Bool {
+        let tie = abs(a - b) <= 1e-9 * max(1, abs(a), abs(b))
         switch self {
-        case .greaterOrEqual: return a >= b
-        case .lessOrEqual: return a <= b
-        case .greater: return a > b
-        case .less: return a < b
-        case .equal: return a == b
-        case .notEqual: return a != b
+        case .greaterOrEqual: return a > b || tie
+        case .lessOrEqual: return a < b || tie
+        case .greater: return a > b && !tie
+        case .less: return a < b && !tie
+        case .equal: return tie
+        case .notEqual: return !tie
         }
     }
 }

@@ -7,7 +7,7 @@ import TVPTensor
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.aggregate, codeVersion: "2", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.aggregate, codeVersion: "3", resources: .light) { context, parameters in
                 try aggregateStage(context, parameters)
             },
             StageKind(name: StageKinds.report, codeVersion: "2", resources: .light) { context, parameters in
