@@ -66,7 +66,7 @@ public struct ZooError: Error, CustomStringConvertible {
 public enum ZooTower: Sendable, Equatable {
     /// EfficientNet-Lite0 (ImageNet-1k, frozen) at one tap.
     case efficientNet(EfficientNetLite.Tap)
-    /// The zoo's small ViT (trained by `Zoo.build`), every patch token after its last block.
+    /// The zoo's small ViT (trained by `Zoo.build`): its class token and every patch token after its last block.
     case vit
 }
 
@@ -121,7 +121,7 @@ public struct ZooModelSpec: Sendable, Equatable {
     /// (c) BLIP-2-like: stage 6 (4×4 → 16 tokens × 320) → Q-Former (256 wide, 2 layers, 8 queries) → linear → 576.
     public static let effnetQFormer = ZooModelSpec(name: "zoo-effnet-qformer", tower: .efficientNet(.stage(6)),
                                                    connector: .qformer(.init(hidden: 256, layers: 2, heads: 4, queries: 8)), seed: 13)
-    /// (d) The zoo ViT (128 px, patch 32 → 16 tokens × 192) → MLP → 576.
+    /// (d) The zoo ViT (128 px, patch 32 → class token + 16 patch tokens × 192) → MLP → 576.
     public static let vitMLP = ZooModelSpec(name: "zoo-vit-mlp", tower: .vit, connector: .mlp, seed: 14)
 
     public static let all = [effnetMLP, effnetPool, effnetQFormer, vitMLP]
