@@ -58,8 +58,9 @@ final class ZooCommandTests: XCTestCase {
         XCTAssertTrue(result.output.contains("build and evaluate"), result.output)
     }
 
-    /// A real (tiny) build through the zoo build file: every stage runs on the real parts; the
-    /// weights land next to the file and the zero-shot table names the model and all four tasks.
+    /// A real (tiny) build through the zoo build file: every stage runs on the real parts (the gated
+    /// Q-Former's matching stage included); the weights land next to the file and the zero-shot
+    /// table names the models and all four tasks.
     func testATinyBuildWritesTheWeightsAndTheZeroShotTable() throws {
         let assets = (ProcessInfo.processInfo.environment["TVP_CACHE"] ?? (NSHomeDirectory() + "/.cache/tvp")) + "/assets"
         for file in ["smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf", "efficientnet-lite0/efficientnet-lite0-57934424.pth",
@@ -68,7 +69,7 @@ final class ZooCommandTests: XCTestCase {
             throw XCTSkip("the zoo's parts are not in \(assets) (missing \(file)): run scripts/test, which fetches them")
         }
         let binary = try KillResumeTests.tvpRunBinary()
-        let path = try write("build: zoo\noutput: built\nscale: tiny\nmodels: [zoo-effnet-pool]\n")
+        let path = try write("build: zoo\noutput: built\nscale: tiny\nmodels: [zoo-effnet-pool, zoo-effnet-qformer]\n")
         // The build's scratch cache is private to the test; the assets are linked from the real cache.
         let cache = folder + "/cache"
         try FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
@@ -76,10 +77,11 @@ final class ZooCommandTests: XCTestCase {
         let manifest = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let result = try CLI.run(binary, [path, "--cache", cache, "--offline"], in: manifest)
         XCTAssertEqual(result.status, 0, result.output)
-        for file in ["zoo-effnet-pool.safetensors", "zoo-guide.safetensors"] {
+        XCTAssertTrue(result.output.contains("[match zoo-effnet-qformer]"), result.output)
+        for file in ["zoo-effnet-pool.safetensors", "zoo-effnet-qformer.safetensors", "zoo-guide.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/built/" + file), "\(file) missing:\n\(result.output)")
         }
         XCTAssertTrue(result.output.contains("| model | clevr-counting | fashion-mnist | mnist | pope-adversarial |"), result.output)
-        XCTAssertTrue(result.output.contains("| zoo-effnet-pool | "), result.output)
+        XCTAssertTrue(result.output.contains("| zoo-effnet-pool | ") && result.output.contains("| zoo-effnet-qformer | "), result.output)
     }
 }

@@ -21,7 +21,37 @@ enum ZooTiny {
         ZooModelSpec(name: "tiny", tower: .vit, connector: connector, seed: 5)
     }
     static let instructed = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, instructed: true))
-    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed]
+    static let gated = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, gated: true))
+    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed, gated]
+
+    /// Each weight tensor's gradient of Σ w ⊙ output() (w random) against central differences along a
+    /// random direction, so every value counts; `unused` names tensors the output never reads (no gradient).
+    static func checkWeightGradients(_ named: [String: Tensor], unused: (String) -> Bool = { _ in false },
+                                     file: StaticString = #filePath, line: UInt = #line, _ output: () throws -> Tensor) throws {
+        for t in named.values { t.requiresGrad = true }
+        defer { for t in named.values { t.requiresGrad = false } }
+        let y = try output()
+        let w = Tensor.randn(y.shape, seed: 6)
+        func objective() throws -> Double {
+            let y = try withoutGrad { try output() }
+            return (0..<y.count).reduce(0.0) { $0 + Double(y.data[$1]) * Double(w.data[$1]) }
+        }
+        try (y * w).sum().backward()
+        for (index, (name, t)) in named.sorted(by: { $0.key < $1.key }).enumerated() {
+            if unused(name) { XCTAssertNil(t.grad, name, file: file, line: line); continue }
+            let grad = try XCTUnwrap(t.grad, name, file: file, line: line)
+            let direction = Tensor.randn(t.shape, seed: 100 + UInt64(index))
+            let saved = t.toArray(), eps: Float = 1e-3
+            func shifted(_ sign: Float) throws -> Double {
+                for i in 0..<t.count { t.data[i] = saved[i] + sign * eps * direction.data[i] }
+                return try objective()
+            }
+            let numeric = (try shifted(1) - shifted(-1)) / Double(2 * eps)
+            for i in 0..<t.count { t.data[i] = saved[i] }
+            let analytic = (0..<t.count).reduce(0.0) { $0 + Double(grad.data[$1]) * Double(direction.data[$1]) }
+            XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(1, abs(numeric)), name, file: file, line: line)
+        }
+    }
 
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "zoo-tests-\(UUID().uuidString)"
@@ -37,7 +67,7 @@ final class ZooAssemblyTests: XCTestCase {
         let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1, 2], afterImage: [3])]
         let directory = try ZooTiny.temporaryDirectory()
         let table = ZooTiny.language.embedTokens
-        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3]).enumerated() {
+        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3, 3]).enumerated() {
             let spec = ZooTiny.spec(kind)
             let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16, wordTable: table)
             let model = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: ZooTiny.language, tokenizer: nil)
@@ -97,33 +127,10 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertEqual(scores.toArray(), try model.logLikelihood(visualTokens: connector(features, instructions: [[3], [5, 6, 7]]), promptTokens: prompts,
                                                             candidateTokens: [[4], [8]]).toArray())
 
-        // Weight gradients against central differences, per tensor along a random direction (so every
-        // value counts: word projection, position table and text feed-forwards included).
-        let w = Tensor.randn(both.shape, seed: 6)
-        func objective() throws -> Double {
-            let y = try withoutGrad { try connector(x, instructions: [[3], [5, 6, 7]]) }
-            return (0..<y.count).reduce(0.0) { $0 + Double(y.data[$1]) * Double(w.data[$1]) }
-        }
-        connector.setTrainable(true)
-        defer { connector.setTrainable(false) }
-        try (connector(x, instructions: [[3], [5, 6, 7]]) * w).sum().backward()
-        for (index, (name, t)) in connector.namedParameters.sorted(by: { $0.key < $1.key }).enumerated() {
-            // The last layer runs its query rows alone (HF's output keeps only those): its text feed-forward is never used.
-            if name.hasPrefix("qformer.encoder.layer.1.intermediate.") || name.hasPrefix("qformer.encoder.layer.1.output.") {
-                XCTAssertNil(t.grad, name)
-                continue
-            }
-            let grad = try XCTUnwrap(t.grad, name)
-            let direction = Tensor.randn(t.shape, seed: 100 + UInt64(index))
-            let saved = t.toArray(), eps: Float = 1e-3
-            func shifted(_ sign: Float) throws -> Double {
-                for i in 0..<t.count { t.data[i] = saved[i] + sign * eps * direction.data[i] }
-                return try objective()
-            }
-            let numeric = (try shifted(1) - shifted(-1)) / Double(2 * eps)
-            for i in 0..<t.count { t.data[i] = saved[i] }
-            let analytic = (0..<t.count).reduce(0.0) { $0 + Double(grad.data[$1]) * Double(direction.data[$1]) }
-            XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(1, abs(numeric)), name)
+        // Weight gradients against central differences (word projection, position table and text feed-forwards included).
+        // The last layer runs its query rows alone (HF's output keeps only those): its text feed-forward is never used.
+        try ZooTiny.checkWeightGradients(connector.namedParameters, unused: { $0.hasPrefix("qformer.encoder.layer.1.intermediate.") || $0.hasPrefix("qformer.encoder.layer.1.output.") }) {
+            try connector(x, instructions: [[3], [5, 6, 7]])
         }
     }
 
@@ -207,7 +214,16 @@ final class ZooSceneCorpusTests: XCTestCase {
             XCTAssertEqual(probes.map(\.answer), ["yes", "no"])
             let asksAbout = probes[0].question.replacingOccurrences(of: "Is there a ", with: "").replacingOccurrences(of: " in the image?", with: "")
             XCTAssertTrue(description.contains("a \(asksAbout)"), "\(description) should name \(asksAbout)")
+            // The object categories are the description's objects, the "yes" probe's among them, the "no" probe's not.
+            let named = Set(CLEVRPOPE.categories.indices.filter { description.contains("a \(CLEVRPOPE.categories[$0])") })
+            XCTAssertEqual(set.objectCategories[image], named, description)
+            let deniedAbout = probes[1].question.replacingOccurrences(of: "Is there a ", with: "").replacingOccurrences(of: " in the image?", with: "")
+            XCTAssertFalse(set.objectCategories[image].contains(CLEVRPOPE.categories.firstIndex(of: deniedAbout)!))
         }
+        let corpus = try ZooCorpus(sets: [set.subset([0]), set])
+        XCTAssertEqual(corpus.scenes.map(\.row), [0, 1, 2, 3])
+        XCTAssertEqual(corpus.scenes.map(\.categories), [set.objectCategories[0]] + set.objectCategories)
+        XCTAssertEqual(try set.subset([2, 0]).objectCategories, [set.objectCategories[2], set.objectCategories[0]])
         let plain = try ZooImageSet.clevr(root: root, split: "train", count: 3, seed: 5, probesPerImage: 0)
         XCTAssertEqual(plain.samples.map(\.question), Array(repeating: CLEVR.countingQuestion, count: 3))
     }

@@ -77,13 +77,14 @@ public enum ZooConnectorKind: Sendable, Equatable {
     /// Groups of `groupSize` tokens averaged, then one linear map (MiniGPT-4-like short prefix).
     case pooledLinear(groupSize: Int)
     /// A small random-init Q-Former with learned queries, then a linear map (BLIP-2-like; reading
-    /// the prompt too when its shape is instructed: InstructBLIP-like).
+    /// the prompt too when its shape is instructed or gated: InstructBLIP-like).
     case qformer(ZooQFormerConnector.Shape)
 
     /// What a connector checkpoint's key adds for this kind (empty for the kinds of the first zoos,
     /// so their checkpoints keep their keys).
     var checkpointKey: String {
         if case .qformer(let shape) = self, shape.instructed { return " instructed" }
+        if case .qformer(let shape) = self, shape.gated { return " gated matching\(ZooPresenceMatching.Options().key)" }
         return ""
     }
 }
@@ -118,9 +119,11 @@ public struct ZooModelSpec: Sendable, Equatable {
     /// (b) MiniGPT-4-like: stage 4 (8×8 → 64 tokens × 112), each row of 8 tokens averaged → 8 tokens → linear → 576.
     public static let effnetPool = ZooModelSpec(name: "zoo-effnet-pool", tower: .efficientNet(.stage(4)),
                                                 connector: .pooledLinear(groupSize: 8), seed: 12)
-    /// (c) BLIP-2-like: stage 6 (4×4 → 16 tokens × 320) → Q-Former (256 wide, 2 layers, 8 queries) → linear → 576.
+    /// (c) InstructBLIP-like: stage 6 (4×4 → 16 tokens × 320) → Q-Former (256 wide, 2 layers, 8 queries)
+    /// gated by the question → linear → 576; BLIP-2's two stages: image–text matching on object
+    /// presence (`ZooPresenceMatching`), then the LM loss.
     public static let effnetQFormer = ZooModelSpec(name: "zoo-effnet-qformer", tower: .efficientNet(.stage(6)),
-                                                   connector: .qformer(.init(hidden: 256, layers: 2, heads: 4, queries: 8)), seed: 13)
+                                                   connector: .qformer(.init(hidden: 256, layers: 2, heads: 4, queries: 8, gated: true)), seed: 13)
     /// (d) The zoo ViT (128 px, patch 32 → class token + 16 patch tokens × 192) → MLP → 576.
     public static let vitMLP = ZooModelSpec(name: "zoo-vit-mlp", tower: .vit, connector: .mlp, seed: 14)
 

@@ -175,9 +175,17 @@ extension Zoo {
             let connector = try makeConnector(spec, inputWidth: encoder.featureWidth, outputWidth: language.config.hiddenSize, wordTable: language.embedTokens)
             let model = try assemble(spec, encoder: encoder, connector: connector, language: makeLanguage(spec, base: language), tokenizer: tokenizer)
             log("\(spec.name): \(connector.parameterCount) connector values, \(model.language.lora?.parameterCount ?? 0) LoRA values, \(model.visualTokenCount) visual tokens")
+            let checkpoint = cached("\(spec.name)-\(sha256Hex(corpusKey + towerKey + trainingKey + spec.connector.checkpointKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors")
+            // BLIP-2's first stage for a gated Q-Former (skipped when the LM stage has a checkpoint to resume).
+            if let gated = connector as? ZooQFormerConnector, gated.wordAttention != nil, !FileManager.default.fileExists(atPath: checkpoint) {
+                let questions = try CLEVRPOPE.categories.map { try promptTokens(tokenizer, question: CLEVRPOPE.text(category: $0)).afterImage }
+                let (first, last) = try timed("match \(spec.name)") {
+                    try ZooPresenceMatching.train(gated, features: features, scenes: corpus.scenes, questions: questions, log: log)
+                }
+                log(String(format: "  matching loss %.3f → %.3f", first, last))
+            }
             report.training[spec.name] = try timed("train \(spec.name)") {
-                try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector,
-                                              checkpoint: cached("\(spec.name)-\(sha256Hex(corpusKey + towerKey + trainingKey + spec.connector.checkpointKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors"), log: log)
+                try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector, checkpoint: checkpoint, log: log)
             }
             let adapters = spec.lora.map { ["lora": "rank \($0.rank) alpha \($0.alpha) on q_proj, v_proj"] } ?? [:]
             try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey].merging(adapters) { $1 },

@@ -26,13 +26,19 @@ public struct ZooImageSet {
     public let caption: String
     /// The questions about the images, `image` a row of `images`.
     public let samples: [ZooSample]
+    /// For scenes, the object categories in each image (indices of `CLEVRPOPE.categories`); empty otherwise.
+    public let objectCategories: [Set<Int>]
 
-    public init(name: String, images: Tensor, labels: [Int], classNames: [String], caption: String, samples: [ZooSample]) throws {
+    public init(name: String, images: Tensor, labels: [Int], classNames: [String], caption: String, samples: [ZooSample],
+                objectCategories: [Set<Int>] = []) throws {
         try require(images.rank == 4 && (images.dim(1) == 1 || images.dim(1) == 3) && images.dim(0) == labels.count, "ZooImageSet",
                     "\(name): images \(describe(images.shape)) should be [\(labels.count), 1 or 3, H, W]")
         try require(labels.allSatisfy { $0 >= 0 && $0 < classNames.count }, "ZooImageSet", "\(name): a label is outside 0..<\(classNames.count)")
         try require(samples.allSatisfy { $0.image >= 0 && $0.image < labels.count }, "ZooImageSet", "\(name): a sample's image is outside 0..<\(labels.count)")
+        try require(objectCategories.isEmpty || objectCategories.count == labels.count, "ZooImageSet",
+                    "\(name): \(objectCategories.count) object category sets for \(labels.count) images")
         (self.name, self.images, self.labels, self.classNames, self.caption, self.samples) = (name, images, labels, classNames, caption, samples)
+        self.objectCategories = objectCategories
     }
 
     /// A classification set asked two questions per image: the official classification prompt
@@ -54,7 +60,8 @@ public struct ZooImageSet {
         var row: [Int: Int] = [:]
         for (new, old) in indices.enumerated() where row[old] == nil { row[old] = new }
         let kept = samples.compactMap { s in row[s.image].map { ZooSample(image: $0, question: s.question, answer: s.answer) } }
-        return try ZooImageSet(name: name, images: picked, labels: indices.map { labels[$0] }, classNames: classNames, caption: caption, samples: kept)
+        return try ZooImageSet(name: name, images: picked, labels: indices.map { labels[$0] }, classNames: classNames, caption: caption, samples: kept,
+                               objectCategories: objectCategories.isEmpty ? [] : indices.map { objectCategories[$0] })
     }
 
     /// The first `n` images of each class, in index order (deterministic, no randomness).
@@ -111,21 +118,26 @@ public struct ZooImageSet {
             asked[i, default: 0] += 1
             samples.append(ZooSample(image: i, question: probe.question, answer: probes.candidates[probe.answer]))
         }
-        if describe {
-            let descriptions = try sceneDescriptions(root: root, split: split)
-            for (name, i) in row.sorted(by: { $0.value < $1.value }) {
-                guard let text = descriptions[name] else { throw ZooError("\(root): scene file has no scene for \(name)") }
-                samples.append(ZooSample(image: i, question: Zoo.describeQuestion, answer: text))
-            }
+        let objects = try sceneObjects(root: root, split: split)
+        var categories = [Set<Int>](repeating: [], count: counting.count)
+        let index = Dictionary(uniqueKeysWithValues: CLEVRPOPE.categories.enumerated().map { ($1, $0) })
+        for (name, i) in row.sorted(by: { $0.value < $1.value }) {
+            guard let inScene = objects[name] else { throw ZooError("\(root): scene file has no scene for \(name)") }
+            categories[i] = Set(try inScene.map { o in
+                guard let c = index[o] else { throw ZooError("\(root): \(name) holds a \(o), not one of the 24 POPE categories") }
+                return c
+            })
+            if describe { samples.append(ZooSample(image: i, question: Zoo.describeQuestion, answer: Zoo.sceneDescription(inScene))) }
         }
         return try ZooImageSet(name: "clevr", images: images, labels: labels, classNames: counting.candidates,
-                               caption: Zoo.countingCaption, samples: samples)
+                               caption: Zoo.countingCaption, samples: samples, objectCategories: categories)
     }
 }
 
 extension ZooImageSet {
-    /// Image file name → `sceneDescription` of its scene, from `split`'s CLEVR scenes file under `root`.
-    static func sceneDescriptions(root: String, split: String) throws -> [String: String] {
+    /// Image file name → its objects as POPE names them ("{color} {shape}"), left to right, from
+    /// `split`'s CLEVR scenes file under `root`.
+    static func sceneObjects(root: String, split: String) throws -> [String: [String]] {
         struct Scenes: Decodable { let scenes: [Scene] }
         struct Scene: Decodable { let image_filename: String; let objects: [Object] }
         struct Object: Decodable { let color: String; let shape: String; let pixel_coords: [Double] }
@@ -133,12 +145,12 @@ extension ZooImageSet {
         let scenes: [Scene]
         do { scenes = try JSONDecoder().decode(Scenes.self, from: Data(contentsOf: URL(fileURLWithPath: path))).scenes }
         catch { throw ZooError("\(path): not a CLEVR scenes file with colors, shapes and pixel_coords (\(error))") }
-        var descriptions: [String: String] = [:]
+        var objects: [String: [String]] = [:]
         for scene in scenes {
-            let objects = scene.objects.sorted { ($0.pixel_coords.first ?? 0) < ($1.pixel_coords.first ?? 0) }
-            descriptions[scene.image_filename] = Zoo.sceneDescription(objects.map { "\($0.color) \($0.shape)" })
+            let sorted = scene.objects.sorted { ($0.pixel_coords.first ?? 0) < ($1.pixel_coords.first ?? 0) }
+            objects[scene.image_filename] = sorted.map { "\($0.color) \($0.shape)" }
         }
-        return descriptions
+        return objects
     }
 }
 
@@ -195,6 +207,16 @@ public struct ZooCorpus {
     }
 
     public var imageCount: Int { labels.count }
+
+    /// Every scene's row (over all sets) and the object categories in it.
+    public var scenes: [(row: Int, categories: Set<Int>)] {
+        var offset = 0, scenes: [(row: Int, categories: Set<Int>)] = []
+        for set in sets {
+            scenes += set.objectCategories.enumerated().map { (offset + $0.offset, $0.element) }
+            offset += set.count
+        }
+        return scenes
+    }
 
     /// `encode` over every set's framed images in batches of `batchSize`, without gradients; each
     /// output concatenated over all images in corpus order.
