@@ -33,6 +33,9 @@ public enum CLEVRPOPE {
         CLEVRShape.allCases.map { "\(color.rawValue) \($0.rawValue)" }
     }
 
+    /// Category name → its index in `categories`.
+    public static let categoryIndex: [String: Int] = Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0) })
+
     /// "Is there a {category} in the image?" (POPE's wording).
     public static func text(category: String) -> String { "Is there a \(category) in the image?" }
 
@@ -48,8 +51,7 @@ public enum CLEVRPOPE {
         guard perImage >= 1, perImage <= categories.count / 2 else {
             throw DataError("CLEVRPOPE", "perImage \(perImage) must lie within 1…\(categories.count / 2)")
         }
-        let index = Dictionary(uniqueKeysWithValues: categories.enumerated().map { ($1, $0) })
-        let present = scenes.map { Set($0.categories.map { index[$0]! }) }
+        let present = scenes.map { Set($0.categories.map { categoryIndex[$0]! }) }
         let k = categories.count
         // Images containing each category, and each pair of categories.
         var frequency = [Int](repeating: 0, count: k)

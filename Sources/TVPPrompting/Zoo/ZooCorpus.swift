@@ -120,11 +120,10 @@ public struct ZooImageSet {
         }
         let objects = try sceneObjects(root: root, split: split)
         var categories = [Set<Int>](repeating: [], count: counting.count)
-        let index = Dictionary(uniqueKeysWithValues: CLEVRPOPE.categories.enumerated().map { ($1, $0) })
         for (name, i) in row.sorted(by: { $0.value < $1.value }) {
             guard let inScene = objects[name] else { throw ZooError("\(root): scene file has no scene for \(name)") }
             categories[i] = Set(try inScene.map { o in
-                guard let c = index[o] else { throw ZooError("\(root): \(name) holds a \(o), not one of the 24 POPE categories") }
+                guard let c = CLEVRPOPE.categoryIndex[o] else { throw ZooError("\(root): \(name) holds a \(o), not one of the 24 POPE categories") }
                 return c
             })
             if describe { samples.append(ZooSample(image: i, question: Zoo.describeQuestion, answer: Zoo.sceneDescription(inScene))) }

@@ -65,7 +65,7 @@ public enum ZooPresenceMatching {
         let epochs = (0..<o.epochs).map { pairs(scenes: scenes, epoch: $0, seed: o.seed) }
         try require(!epochs[0].isEmpty, op, "the scenes hold no object to ask about")
         let perEpoch = max(1, epochs[0].count / o.batchSize)          // full batches (a short one when there are fewer pairs)
-        let total = perEpoch * o.epochs
+        let schedule = try CosineAnnealingLR(baseLR: o.lr, tMax: perEpoch * o.epochs)
         let flat = try features.reshaped([features.dim(0), -1]), tokenShape = Array(features.shape.dropFirst())
         let optimizer = try AdamW(weightDecay: 0.01)
         let start = Date()
@@ -74,7 +74,7 @@ public enum ZooPresenceMatching {
             var sum: Float = 0
             for k in 0..<perEpoch {
                 let step = epoch * perEpoch + k
-                let lr = o.lr * 0.5 * (1 + cos(Float.pi * Float(step) / Float(total)))
+                let lr = schedule.learningRate(at: step)
                 let batch = epochPairs[k * o.batchSize..<min(epochPairs.count, (k + 1) * o.batchSize)]
                 let x = try gatherRows(flat, batch.map(\.row)).reshaped([batch.count] + tokenShape)
                 let z = try connector.queryOutputs(x, instructions: batch.map { questions[$0.category] })
