@@ -32,6 +32,8 @@ public enum TVPRunCommand {
       tvp-run bench --pipeline [--tasks N] [--images N] [--points N] [--iterations N]
                                        time planning, a fully cached rerun and the cache's
                                        bookkeeping per stage on a generated sweep
+      tvp-run blas [--coretype]        the OpenBLAS kernel in use and why; --coretype prints only
+                                       the OPENBLAS_CORETYPE in effect (empty: OpenBLAS's own choice)
       tvp-run fetch NAME… | --list [--cache DIR] [--offline] [--manifest PATH]
                                        fetch assets of datasets.manifest into the cache,
                                        verifying sizes and checksums (sources in order:
@@ -58,6 +60,9 @@ public enum TVPRunCommand {
       TVP_CACHE     cache folder (default ~/.cache/tvp; assets under assets/NAME/FILE)
       TVP_OFFLINE   1 to never touch the network (local sources and the cache only)
       TVP_MANIFEST  the dataset manifest (default ./datasets.manifest)
+      OPENBLAS_CORETYPE  OpenBLAS's kernel; when unset and OpenBLAS falls back to its generic
+                    kernel on a CPU it does not know, tvp-run restarts with SkylakeX (AVX-512) or
+                    Haswell (AVX2) set here
     """
 
     public static func main(_ args: [String]) -> Int32 {
@@ -93,6 +98,7 @@ public enum TVPRunCommand {
         "fetch": runFetch,
         "prompt": runPrompt,
         "bench": runBench,
+        "blas": runBLAS,
         "zoo": runZoo,
         "status": runStatus,
         "cancel": runCancel,
@@ -117,6 +123,21 @@ extension TVPRunCommand {
             i += 2
         }
         return nil
+    }
+
+    static func runBLAS(_ args: [String]) -> Int32 {
+        let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+        switch args {
+        case ["--coretype"]:
+            print(chosen)
+        case []:
+            let why = chosen.isEmpty ? "OpenBLAS's own choice for this CPU" : "OPENBLAS_CORETYPE=\(chosen)"
+            print("OpenBLAS kernel: \(BLASKernel.coreName) (\(why)); \(Parallel.threads) thread(s)")
+        default:
+            print("Usage: tvp-run blas [--coretype]\n  the OpenBLAS kernel in use; --coretype prints only the OPENBLAS_CORETYPE in effect")
+            return args == ["--help"] || args == ["-h"] ? 0 : 2
+        }
+        return 0
     }
 
     static func runBench(_ args: [String]) -> Int32 {

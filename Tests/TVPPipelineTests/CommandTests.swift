@@ -8,5 +8,8 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(TVPRunCommand.main(["frobnicate"]), 2)
         XCTAssertEqual(TVPRunCommand.main([]), 2)
         XCTAssertTrue(TVPRunCommand.usage.contains("tvp-run bench"))
+        XCTAssertEqual(TVPRunCommand.main(["blas"]), 0)
+        XCTAssertEqual(TVPRunCommand.main(["blas", "--coretype"]), 0)
+        XCTAssertEqual(TVPRunCommand.main(["blas", "--frobnicate"]), 2)
     }
 }
