@@ -13,11 +13,11 @@ final class ZooGatedQFormerTests: XCTestCase {
     /// without instructions the queries alone; each sample reads its own ids; gradients match central differences.
     func testTheQuestionGatesTheQueryOutputs() throws {
         XCTAssertThrowsError(try Zoo.makeConnector(ZooTiny.spec(ZooTiny.gated), inputWidth: 16, outputWidth: 16)) {
-            XCTAssertTrue("\($0)".contains("gated Q-Former needs the language model's token embeddings"), "\($0)")
+            XCTAssertTrue("\($0)".contains("question gate needs the language model's token embeddings"), "\($0)")
         }
         let c = try Self.connector()
-        XCTAssertEqual(c.wordAttention?.shape, [16, 1])
-        XCTAssertEqual(c.wordAttention?.toArray(), Array(repeating: 0, count: 16), "every word weighs the same at first")
+        XCTAssertEqual(c.questionGate?.attention.shape, [16, 1])
+        XCTAssertEqual(c.questionGate?.attention.toArray(), Array(repeating: 0, count: 16), "every word weighs the same at first")
         let x = Tensor.randn([2, 4, 16], seed: 21)
         let z = try c.qformer(queries: c.queryTokens, imageFeatures: layerNorm(x, weight: nil, bias: nil, eps: 1e-6))
         XCTAssertEqual(try c(x).toArray(), try c.projection(z).toArray(), "no instruction: the queries alone")
@@ -26,7 +26,7 @@ final class ZooGatedQFormerTests: XCTestCase {
         let table = ZooTiny.language.embedTokens, ids = [[3], [5, 6, 7]]
         let gated = try c(x, instructions: ids)
         for (b, row) in ids.enumerated() {
-            let words = try c.instructionReader!.projection(embedding(ids: row, shape: [1, row.count], table: table)).mean(axis: 1)
+            let words = try c.questionGate!.projection(embedding(ids: row, shape: [1, row.count], table: table)).mean(axis: 1)
             let gate = try layerNorm(words, weight: nil, bias: nil, eps: 1e-6).reshaped([1, 1, 8])
             let expected = try c.projection(slice(z, axis: 0, range: b..<b + 1) * (gate + 1))
             let got = try slice(gated, axis: 0, range: b..<b + 1)
@@ -38,7 +38,7 @@ final class ZooGatedQFormerTests: XCTestCase {
         XCTAssertThrowsError(try c(x, instructions: [[3], []]))
 
         // Weight gradients (word attention made non-zero so its path counts) against central differences.
-        for i in 0..<16 { c.wordAttention!.data[i] = Float(i % 5) * 0.3 - 0.6 }
+        for i in 0..<16 { c.questionGate!.attention.data[i] = Float(i % 5) * 0.3 - 0.6 }
         try ZooTiny.checkWeightGradients(c.namedParameters) { try c(x, instructions: ids) }
     }
 
@@ -61,26 +61,13 @@ final class ZooGatedQFormerTests: XCTestCase {
     /// matching stage learns to tell a question's object present from absent.
     func testMatchingLearnsPresenceWhenTheFeaturesShowIt() throws {
         let c = try Self.connector()
-        let n = 96
-        var scenes: [(row: Int, categories: Set<Int>)] = [], values = [Float](repeating: 0, count: n * 4 * 16)
-        for row in 0..<n {
-            let categories = Set((0..<4).map { (row * 7 + $0 * 5 + row / 4) % 24 }.prefix(1 + row % 4))
-            scenes.append((row, categories))
-            for (t, category) in categories.sorted().enumerated() { values[(row * 4 + t) * 16 + category % 16] = category < 16 ? 3 : -3 }
-        }
-        let features = try Tensor(values, shape: [n, 4, 16])
-        let questions = (0..<24).map { [$0 % 64, 40 + $0 % 24] }
-        var options = ZooPresenceMatching.Options()
-        (options.epochs, options.batchSize, options.lr, options.logEvery) = (12, 8, 1e-2, 1_000_000)
-        let (first, last) = try ZooPresenceMatching.train(c, features: features, scenes: scenes, questions: questions, options: options, log: { _ in })
-        XCTAssertLessThan(last, first)
-        XCTAssertLessThan(last, 0.6, "chance is ln 2 = 0.693")
-        XCTAssertFalse(c.parameters.contains { $0.requiresGrad }, "frozen again afterwards")
+        try ZooTiny.assertMatchingLearnsPresence(c)
+        let (features, scenes, questions) = try ZooTiny.presenceScenes()
         XCTAssertThrowsError(try ZooPresenceMatching.train(c, features: features, scenes: scenes, questions: Array(questions.prefix(3)), log: { _ in }))
         let plain = try XCTUnwrap(try Zoo.makeConnector(ZooTiny.spec(.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3))), inputWidth: 16,
                                                         outputWidth: 16) as? ZooQFormerConnector)
         XCTAssertThrowsError(try ZooPresenceMatching.train(plain, features: features, scenes: scenes, questions: questions, log: { _ in })) {
-            XCTAssertTrue("\($0)".contains("only a gated Q-Former"), "\($0)")
+            XCTAssertTrue("\($0)".contains("only a question-gated connector"), "\($0)")
         }
     }
 }

@@ -22,7 +22,7 @@ enum ZooTiny {
     }
     static let instructed = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, instructed: true))
     static let gated = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, gated: true))
-    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed, gated]
+    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed, gated, .gatedMLP]
 
     /// Each weight tensor's gradient of Σ w ⊙ output() (w random) against central differences along a
     /// random direction, so every value counts; `unused` names tensors the output never reads (no gradient).
@@ -53,6 +53,36 @@ enum ZooTiny {
         }
     }
 
+    /// 96 "scenes" whose features [96, 4, 16] show their categories (one token per object: ±3 at
+    /// the category's channel), and a two-id question per category: what the matching stage must learn.
+    static func presenceScenes() throws -> (features: Tensor, scenes: [(row: Int, categories: Set<Int>)], questions: [[Int]]) {
+        let n = 96
+        var scenes: [(row: Int, categories: Set<Int>)] = [], values = [Float](repeating: 0, count: n * 4 * 16)
+        for row in 0..<n {
+            let categories = Set((0..<4).map { (row * 7 + $0 * 5 + row / 4) % 24 }.prefix(1 + row % 4))
+            scenes.append((row, categories))
+            for (t, category) in categories.sorted().enumerated() { values[(row * 4 + t) * 16 + category % 16] = category < 16 ? 3 : -3 }
+        }
+        return (try Tensor(values, shape: [n, 4, 16]), scenes, (0..<24).map { [$0 % 64, 40 + $0 % 24] })
+    }
+
+    /// A short, fast matching run for `presenceScenes`.
+    static var quickMatching: ZooPresenceMatching.Options {
+        var options = ZooPresenceMatching.Options()
+        (options.epochs, options.batchSize, options.lr, options.logEvery) = (12, 8, 1e-2, 1_000_000)
+        return options
+    }
+
+    /// The matching stage on `presenceScenes` lowers the loss well below chance and leaves `c` frozen.
+    static func assertMatchingLearnsPresence(_ c: any ZooGatedConnector, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (features, scenes, questions) = try presenceScenes()
+        let (first, last) = try ZooPresenceMatching.train(c, features: features, scenes: scenes, questions: questions, options: quickMatching,
+                                                          log: { _ in })
+        XCTAssertLessThan(last, first, file: file, line: line)
+        XCTAssertLessThan(last, 0.6, "chance is ln 2 = 0.693", file: file, line: line)
+        XCTAssertFalse(c.parameters.contains { $0.requiresGrad }, "frozen again afterwards", file: file, line: line)
+    }
+
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "zoo-tests-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -67,7 +97,7 @@ final class ZooAssemblyTests: XCTestCase {
         let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1, 2], afterImage: [3])]
         let directory = try ZooTiny.temporaryDirectory()
         let table = ZooTiny.language.embedTokens
-        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3, 3]).enumerated() {
+        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3, 3, 4]).enumerated() {
             let spec = ZooTiny.spec(kind)
             let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16, wordTable: table)
             let model = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: ZooTiny.language, tokenizer: nil)

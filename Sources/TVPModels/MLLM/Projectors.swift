@@ -37,8 +37,13 @@ public struct MLPProjector: Connector {
     public var namedParameters: [String: Tensor] { linear1.named("linear_1.").merging(linear2.named("linear_2.")) { a, _ in a } }
 
     public func callAsFunction(_ features: Tensor) throws -> Tensor {
+        try linear2(hidden(features))
+    }
+
+    /// What linear_2 reads: GELU(linear_1(features)) [B, T, D].
+    public func hidden(_ features: Tensor) throws -> Tensor {
         try checkFeatures(features, width: inputWidth, "MLPProjector")
-        return try linear2(gelu(linear1(features), approximate: activation))
+        return try gelu(linear1(features), approximate: activation)
     }
 }
 

@@ -121,18 +121,24 @@ extension Zoo {
              "fashion-train-first\(o.vitPerClass)+mnist5k-train5-first\(o.vitPerClass)+clevr-r\(CLEVRRenderer.version)-s\(o.clevrSeed)-first\(scenes)@\(imageSize)/\(frame)")
         }
 
-        // 1. The ViT: classification pretraining (clothes, digits, object counts), then frozen (F16 as committed).
+        // 1. The ViT: classification pretraining (clothes, digits, object counts), then frozen (F16 as
+        //    committed). A tower already in `output` from the same seed, steps and corpus is kept.
         var vit: VisionTransformer?
         if specs.contains(where: { $0.tower == .vit }) {
             let path = vitFile(in: output)
-            try timed("vit pretraining") {
-                let (towerCorpus, towerKey) = try classCorpus(scenes: o.vitClevrScenes)
-                let framed = try towerCorpus.framedImages()
-                let weights = ZooViT.randomWeights(classes: towerCorpus.classNames.count, seed: o.seed)
-                let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, steps: o.vitSteps,
-                                                        batchSize: o.vitBatchSize, lr: o.vitLR, seed: o.seed, log: log)
-                log(String(format: "  vit loss %.3f → %.3f", first, last))
-                try Float16Safetensors.write(weights, metadata: ["seed": String(o.seed), "steps": String(o.vitSteps), "corpus": towerKey], to: path)
+            let (towerCorpus, towerKey) = try classCorpus(scenes: o.vitClevrScenes)
+            let metadata = ["seed": String(o.seed), "steps": String(o.vitSteps), "corpus": towerKey]
+            if let existing = try? SafetensorsFile(path: path), metadata.allSatisfy({ existing.metadata[$0.key] == $0.value }) {
+                log("[vit pretraining] kept \(path): the same seed, steps and corpus")
+            } else {
+                try timed("vit pretraining") {
+                    let framed = try towerCorpus.framedImages()
+                    let weights = ZooViT.randomWeights(classes: towerCorpus.classNames.count, seed: o.seed)
+                    let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, steps: o.vitSteps,
+                                                            batchSize: o.vitBatchSize, lr: o.vitLR, seed: o.seed, log: log)
+                    log(String(format: "  vit loss %.3f → %.3f", first, last))
+                    try Float16Safetensors.write(weights, metadata: metadata, to: path)
+                }
             }
             vit = try ZooViT.tower(weights: Safetensors.read(path), source: path)
         }
@@ -176,8 +182,8 @@ extension Zoo {
             let model = try assemble(spec, encoder: encoder, connector: connector, language: makeLanguage(spec, base: language), tokenizer: tokenizer)
             log("\(spec.name): \(connector.parameterCount) connector values, \(model.language.lora?.parameterCount ?? 0) LoRA values, \(model.visualTokenCount) visual tokens")
             let checkpoint = cached("\(spec.name)-\(sha256Hex(corpusKey + towerKey + trainingKey + spec.connector.checkpointKey + (spec.lora.map { " lora r\($0.rank) a\($0.alpha)" } ?? "")).prefix(12))-checkpoint.safetensors")
-            // BLIP-2's first stage for a gated Q-Former (skipped when the LM stage has a checkpoint to resume).
-            if let gated = connector as? ZooQFormerConnector, gated.wordAttention != nil, !FileManager.default.fileExists(atPath: checkpoint) {
+            // BLIP-2's first stage for a gated connector (skipped when the LM stage has a checkpoint to resume).
+            if spec.connector.isGated, let gated = connector as? any ZooGatedConnector, !FileManager.default.fileExists(atPath: checkpoint) {
                 let questions = try CLEVRPOPE.categories.map { try promptTokens(tokenizer, question: CLEVRPOPE.text(category: $0)).afterImage }
                 let (first, last) = try timed("match \(spec.name)") {
                     try ZooPresenceMatching.train(gated, features: features, scenes: corpus.scenes, questions: questions, log: log)

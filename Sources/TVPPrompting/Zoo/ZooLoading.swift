@@ -36,11 +36,12 @@ extension Zoo {
     public static func guideFile(in directory: String) -> String { (directory as NSString).appendingPathComponent("zoo-guide.safetensors") }
 
     /// A freshly initialized connector of `spec` (seeded by `spec.seed`).
-    /// `wordTable` (the language model's token embeddings) is what an instructed Q-Former reads the prompt with.
+    /// `wordTable` (the language model's token embeddings) is what a connector that reads the prompt reads it with.
     public static func makeConnector(_ spec: ZooModelSpec, inputWidth: Int, outputWidth: Int, wordTable: Tensor? = nil) throws -> any Connector {
         switch spec.connector {
         case .mlp: return MLPProjector(inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
         case .pooledLinear(let k): return try PooledLinearProjector(inputWidth: inputWidth, outputWidth: outputWidth, groupSize: k, seed: spec.seed)
+        case .gatedMLP: return try ZooGatedMLPConnector(inputWidth: inputWidth, outputWidth: outputWidth, wordTable: wordTable, seed: spec.seed)
         case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, outputWidth: outputWidth, wordTable: wordTable, seed: spec.seed)
         }
     }
@@ -53,6 +54,7 @@ extension Zoo {
         switch spec.connector {
         case .mlp: connector = try MLPProjector(weights: w, prefix: "")
         case .pooledLinear(let k): connector = try PooledLinearProjector(weights: w, prefix: "", groupSize: k)
+        case .gatedMLP: connector = try ZooGatedMLPConnector(weights: w, wordTable: wordTable)
         case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, weights: w, wordTable: wordTable)
         }
         try w.finish()

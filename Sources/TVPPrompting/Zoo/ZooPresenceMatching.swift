@@ -3,10 +3,10 @@ import TVPData
 import TVPModels
 import TVPTensor
 
-/// BLIP-2's first stage, image–text matching, on object presence: a gated `ZooQFormerConnector`
-/// learns, before it meets the language model, whether the object a presence question names is in
-/// the image. A linear head [H → 2] on its gated query outputs, averaged over the queries (BLIP-2's
-/// ITM head), is trained with cross-entropy on (scene, question) pairs: every category present in a
+/// BLIP-2's first stage, image–text matching, on object presence: a question-gated connector
+/// (`ZooGatedConnector`) learns, before it meets the language model, whether the object a presence
+/// question names is in the image. A linear head [H → 2] on its gated representation, averaged over
+/// its tokens (BLIP-2's ITM head over the query outputs), is trained with cross-entropy on (scene, question) pairs: every category present in a
 /// scene answered "yes" and as many absent ones, drawn anew each epoch, answered "no". The head is
 /// dropped afterwards; the connector keeps what it learned and the LM loss trains on from there.
 ///
@@ -45,18 +45,18 @@ public enum ZooPresenceMatching {
         return Sampling.shuffledIndices(count: pairs.count, seed: seed, epoch: epoch).map { pairs[$0] }
     }
 
-    /// Trains `connector` (gated) on `features` [N, T, C] for the `scenes`' pairs; `questions[c]` is
+    /// Trains `connector` (question-gated) on `features` [N, T, C] for the `scenes`' pairs; `questions[c]` is
     /// the prompt's after-image ids of category c's presence question (what the connector reads at
     /// inference). Returns the mean loss of the first and the last epoch.
-    public static func train(_ connector: ZooQFormerConnector, features: Tensor, scenes: [(row: Int, categories: Set<Int>)],
+    public static func train(_ connector: any ZooGatedConnector, features: Tensor, scenes: [(row: Int, categories: Set<Int>)],
                              questions: [[Int]], options o: Options = Options(),
                              log: (String) -> Void = { print($0) }) throws -> (first: Float, last: Float) {
         let op = "ZooPresenceMatching"
-        try require(connector.wordAttention != nil, op, "only a gated Q-Former reads the question this stage trains")
+        guard let gate = connector.questionGate else { throw TensorError(op, "only a question-gated connector reads the question this stage trains") }
         try require(questions.count == CLEVRPOPE.categories.count, op, "\(questions.count) questions for \(CLEVRPOPE.categories.count) categories")
         try require(!scenes.isEmpty && scenes.allSatisfy { $0.row >= 0 && $0.row < features.dim(0) }, op,
                     "\(scenes.count) scenes, rows within 0..<\(features.dim(0)) expected")
-        let hidden = connector.queryTokens.dim(2)
+        let hidden = gate.projection.outputs
         let head = LinearLayer(inputs: hidden, outputs: 2, seed: o.seed &+ 0x17A)
         let params = connector.parameters + [head.weight, head.bias!]
         for p in params { p.requiresGrad = true }
@@ -77,7 +77,7 @@ public enum ZooPresenceMatching {
                 let lr = schedule.learningRate(at: step)
                 let batch = epochPairs[k * o.batchSize..<min(epochPairs.count, (k + 1) * o.batchSize)]
                 let x = try gatherRows(flat, batch.map(\.row)).reshaped([batch.count] + tokenShape)
-                let z = try connector.queryOutputs(x, instructions: batch.map { questions[$0.category] })
+                let z = try connector.gatedRepresentation(x, instructions: batch.map { questions[$0.category] })
                 let loss = try crossEntropy(head(z).mean(axis: 1), targets: batch.map { $0.present ? 1 : 0 })
                 try loss.backward()
                 try optimizer.step(params, lr: lr)

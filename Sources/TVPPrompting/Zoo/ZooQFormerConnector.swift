@@ -11,23 +11,17 @@ import TVPTensor
 /// trained linear map to H, plus a position table (the first `maxInstructionTokens` ids are read).
 ///
 /// Gated by the question (the zoo's own InstructBLIP-like variant), the queries read the image
-/// alone, over layer-normalized features, and the prompt scales their outputs channel by channel:
-///
-///     Z = Q-Former(queries, image = LN(features)) [B, Q, H]
-///     w = softmax over the after-image ids of (word embedding · word_attention)    (which words matter)
-///     g = LN(Σ w · word_projection(word embedding)) [B, H]
-///     tokens = language_projection(Z ⊙ (1 + g))
-///
-/// so a yes/no question about one object picks the channels that tell whether that object is in
-/// the image: a product of image and question from the first step. (Measured on the zoo's scenes:
-/// trained to match presence questions to images, InstructBLIP's route, the words in the queries'
-/// self-attention, stays at chance, loss ln 2 for 2800 steps, while this gate learns it; see
-/// `ZooPresenceMatching`.) Without instructions (FCA's clean tokens) g = 0: the queries alone.
+/// alone, over layer-normalized features, and the prompt scales their outputs channel by channel
+/// (`ZooQuestionGate`): tokens = language_projection(Z ⊙ (1 + g)), Z = Q-Former(queries, LN(features)).
+/// (Measured on the zoo's scenes: trained to match presence questions to images, InstructBLIP's
+/// route, the words in the queries' self-attention, stays at chance, loss ln 2 for 2800 steps,
+/// while this gate learns it; see `ZooPresenceMatching`.) Without instructions (FCA's clean
+/// tokens) g = 0: the queries alone.
 ///
 /// Tensor names: `query_tokens` [1, Q, H], `qformer.*` (HF BLIP-2 names; InstructBLIP's when
 /// instructed, without `embeddings.word_embeddings`), `language_projection.{weight,bias}`, when
 /// instructed or gated `word_projection.{weight,bias}` [H, D], and when gated `word_attention` [D, 1].
-public struct ZooQFormerConnector: InstructedConnector {
+public struct ZooQFormerConnector: ZooGatedConnector {
     /// The Q-Former's size, and whether it reads the prompt.
     public struct Shape: Sendable, Equatable {
         public var hidden: Int, layers: Int, heads: Int, queries: Int
@@ -50,8 +44,8 @@ public struct ZooQFormerConnector: InstructedConnector {
     /// Instructed: the language model's token embeddings [V, D] (frozen, not saved) and the trained
     /// map D → H that reads them; nil for a BLIP-2-like connector, which ignores instructions.
     public let instructionReader: (table: Tensor, projection: LinearLayer)?
-    /// Gated: the vector [D, 1] that scores each prompt word; nil otherwise.
-    public let wordAttention: Tensor?
+    /// Gated: the question gate on the query outputs; nil otherwise.
+    public let questionGate: ZooQuestionGate?
     /// Every trained tensor under its name (the same objects the modules hold).
     public let namedParameters: [String: Tensor]
 
@@ -70,16 +64,16 @@ public struct ZooQFormerConnector: InstructedConnector {
         qformer = try QFormer(config: c, weights: w, prefix: "qformer.", instruction: shape.instructed, wordTable: false)
         queryTokens = try w.take("query_tokens", shape: [1, shape.queries, shape.hidden])
         projection = try LinearLayer(weights: w, prefix: "language_projection.", inputs: shape.hidden, requireBias: true)
-        if shape.readsPrompt {
+        if shape.instructed {
             guard let wordTable, wordTable.rank == 2 else {
-                throw TensorError("ZooQFormerConnector", "\(w.source): an \(shape.gated ? "gated" : "instructed") Q-Former needs the language model's token embeddings [V, D]")
+                throw TensorError("ZooQFormerConnector", "\(w.source): an instructed Q-Former needs the language model's token embeddings [V, D]")
             }
             instructionReader = (wordTable, try LinearLayer(weights: w, prefix: "word_projection.", inputs: wordTable.dim(1), outputs: shape.hidden,
                                                              requireBias: true))
         } else {
             instructionReader = nil
         }
-        wordAttention = shape.gated ? try w.take("word_attention", shape: [wordTable!.dim(1), 1]) : nil
+        questionGate = shape.gated ? try ZooQuestionGate(weights: w, table: wordTable, width: shape.hidden, owner: "ZooQFormerConnector") : nil
         var named: [String: Tensor] = [:]
         for key in w.keys { named[key] = try w.take(key) }
         try w.finish()
@@ -125,8 +119,8 @@ public struct ZooQFormerConnector: InstructedConnector {
         if s.instructed {
             w["qformer.embeddings.position_embeddings.weight"] = randn([maxInstructionTokens, h])
         }
-        if s.gated { w["word_attention"] = Tensor(zeros: [outputWidth, 1]) }       // every word alike at first
-        if s.readsPrompt {
+        if s.gated { w.merge(ZooQuestionGate.randomWeights(wordWidth: outputWidth, width: h, seed: seed &+ 0x3A7D)) { a, _ in a } }
+        if s.instructed {
             let words = LinearLayer(inputs: outputWidth, outputs: h, seed: seed &+ 0x3A7D)
             w["word_projection.weight"] = words.weight
             w["word_projection.bias"] = words.bias
@@ -143,26 +137,18 @@ public struct ZooQFormerConnector: InstructedConnector {
 
     /// Instructions are read when instructed or gated (and given), ignored otherwise.
     public func callAsFunction(_ features: Tensor, instructions: [[Int]]?) throws -> Tensor {
-        try projection(queryOutputs(features, instructions: instructions))
+        try projection(gatedRepresentation(features, instructions: instructions))
     }
 
     /// What the language projection reads: the query outputs [B, Q, H] (gated by the prompt when
     /// gated and given one). `ZooPresenceMatching` trains its matching head on them.
-    public func queryOutputs(_ features: Tensor, instructions: [[Int]]?) throws -> Tensor {
+    public func gatedRepresentation(_ features: Tensor, instructions: [[Int]]?) throws -> Tensor {
         let op = "ZooQFormerConnector"
         try require(features.rank == 3 && features.dim(2) == inputWidth, op, "features \(describe(features.shape)) should be [B, T, \(inputWidth)]")
-        if let wordAttention, let reader = instructionReader {
+        if let questionGate {
             let z = try qformer(queries: queryTokens, imageFeatures: layerNorm(features, weight: nil, bias: nil, eps: 1e-6))
             guard let instructions else { return z }
-            try require(instructions.count == features.dim(0) && instructions.allSatisfy { !$0.isEmpty }, op,
-                        "\(instructions.count) instructions (none empty) for \(features.dim(0)) images")
-            let pooled = try instructions.map { ids -> Tensor in
-                let words = try embedding(ids: Array(ids.prefix(Self.maxInstructionTokens)), shape: [1, min(ids.count, Self.maxInstructionTokens)], table: reader.table)
-                let weights = try softmax(matmul(words, wordAttention), axis: 1)                       // [1, T, 1]
-                return try (reader.projection(words) * weights).sum(axis: 1)                          // [1, H]
-            }
-            let gate = try layerNorm(concat(pooled, axis: 0), weight: nil, bias: nil, eps: 1e-6).reshaped([instructions.count, 1, z.dim(2)])
-            return try z * (gate + 1)
+            return try questionGate(z, instructions: instructions, owner: op)
         }
         guard let reader = instructionReader, let instructions else { return try qformer(queries: queryTokens, imageFeatures: features) }
         try require(instructions.count == features.dim(0) && instructions.allSatisfy { !$0.isEmpty }, op,
