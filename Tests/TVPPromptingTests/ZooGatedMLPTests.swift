@@ -58,7 +58,7 @@ final class ZooGatedMLPTests: XCTestCase {
     /// Which kinds the question gates (the build runs the matching stage for those), and which zoo
     /// models read the question.
     func testGatedKindsAndTheZoo() {
-        XCTAssertEqual(ZooTiny.kinds.map(\.isGated), [false, false, false, false, true, true])
-        XCTAssertEqual(ZooModelSpec.all.map(\.connector.isGated), [true, false, true, false])
+        XCTAssertEqual(ZooTiny.kinds.map(\.isGated), [false, false, false, false, true, true, true])
+        XCTAssertEqual(ZooModelSpec.all.map(\.connector.isGated), [true, true, true, true])
     }
 }

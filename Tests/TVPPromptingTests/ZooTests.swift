@@ -22,7 +22,8 @@ enum ZooTiny {
     }
     static let instructed = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, instructed: true))
     static let gated = ZooConnectorKind.qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3, gated: true))
-    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed, gated, .gatedMLP]
+    static let kinds: [ZooConnectorKind] = [.mlp, .pooledLinear(groupSize: 2), .qformer(.init(hidden: 8, layers: 2, heads: 2, queries: 3)), instructed, gated, .gatedMLP,
+                                                  .gatedPooledLinear(groupSize: 2)]
 
     /// Each weight tensor's gradient of Σ w ⊙ output() (w random) against central differences along a
     /// random direction, so every value counts; `unused` names tensors the output never reads (no gradient).
@@ -97,7 +98,7 @@ final class ZooAssemblyTests: XCTestCase {
         let prompts = [PromptTokens(beforeImage: [1, 2], afterImage: [3]), PromptTokens(beforeImage: [1, 2], afterImage: [3])]
         let directory = try ZooTiny.temporaryDirectory()
         let table = ZooTiny.language.embedTokens
-        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3, 3, 4]).enumerated() {
+        for (index, (kind, tokens)) in zip(ZooTiny.kinds, [4, 2, 3, 3, 3, 4, 2]).enumerated() {
             let spec = ZooTiny.spec(kind)
             let connector = try Zoo.makeConnector(spec, inputWidth: 16, outputWidth: 16, wordTable: table)
             let model = try Zoo.assemble(spec, encoder: encoder, connector: connector, language: ZooTiny.language, tokenizer: nil)
@@ -179,18 +180,58 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertThrowsError(try Zoo.load(assets: "/nonexistent")) { XCTAssertTrue("\($0)".contains("tvp-run fetch")) }
     }
 
-    /// The zoo ViT's encoder hands the connector the class token first (what the count-pretraining
-    /// head reads), then the 16 patch tokens, all from the last block.
-    func testViTEncoderKeepsTheClassTokenFirst() throws {
+    /// The zoo ViT's encoder hands the connector the class token first (what the pretraining heads
+    /// read), then the 8×8 patch tokens merged 2×2 (row-major), all from the last block.
+    func testViTEncoderKeepsTheClassTokenAndMergesPatches() throws {
         let tower = try ZooViT.tower(weights: ZooViT.randomWeights(classes: 3, seed: 4), source: "random")
         let encoder = try ZooViT.encoder(tower)
         XCTAssertEqual(encoder.tokenCount, 17)
         let images = Tensor.uniform([1, 3, 128, 128], seed: 2)
         let features = try encoder.features(images)
         let hidden = try tower.hiddenState(images, layer: -1)
+        XCTAssertEqual(hidden.shape, [1, 65, 192])
         XCTAssertEqual(features.shape, [1, 17, 192])
-        XCTAssertEqual(hidden.shape, features.shape)
-        XCTAssertEqual((0..<features.count).map { features.data[$0] }, (0..<hidden.count).map { hidden.data[$0] })
+        for c in [0, 77, 191] { XCTAssertEqual(features.data[c], hidden.data[c], "class token, channel \(c)") }
+        for (token, (row, column)) in [(1, (0, 0)), (2, (0, 1)), (8, (1, 3)), (16, (3, 3))] {
+            for c in [0, 50, 191] {
+                let patches = [(2 * row) * 8 + 2 * column, (2 * row) * 8 + 2 * column + 1, (2 * row + 1) * 8 + 2 * column, (2 * row + 1) * 8 + 2 * column + 1]
+                let mean = patches.map { hidden.data[(1 + $0) * 192 + c] }.reduce(0, +) / 4
+                XCTAssertEqual(features.data[token * 192 + c], mean, accuracy: 1e-5, "token \(token) channel \(c)")
+            }
+        }
+        let patch32 = VisionTransformer.Config(imageSize: 128, patchSize: 32, width: 192, layers: 1, heads: 3, outputDim: 192)
+        XCTAssertThrowsError(try ZooViT.tower(weights: VisionTransformer.randomWeights(patch32, seed: 1, prefix: ZooViT.prefix), source: "old.safetensors")) {
+            XCTAssertTrue("\($0)".contains("patch 32") && "\($0)".contains("zoo build --models zoo-vit-mlp"), "\($0)")
+        }
+    }
+
+    /// The ViT's pretraining teaches the presence tagger on the images with objects (a scene whose
+    /// colour shows its one category) and the classifier on all; a batch without scenes adds no
+    /// presence term; the tower loads back without its two heads.
+    func testViTPretrainingTagsObjectPresence() throws {
+        let weights = ZooViT.randomWeights(classes: 2, seed: 4)
+        XCTAssertEqual(weights["presence.weight"]?.shape, [48, 192])
+        var pixels = [Float](repeating: 0, count: 12 * 3 * 128 * 128), objects: [Set<Int>?] = []
+        for i in 0..<12 {
+            let category = i % 2, channel = i < 8 ? category : 2
+            for p in 0..<(128 * 128) { pixels[(i * 3 + channel) * 128 * 128 + p] = 1 }
+            objects.append(i < 8 ? [category] : nil)
+        }
+        let images = try Tensor(pixels, shape: [12, 3, 128, 128])
+        XCTAssertThrowsError(try ZooViT.pretrain(weights: weights, images: images, labels: Array(repeating: 0, count: 12), objects: [nil],
+                                                 steps: 1, batchSize: 4, lr: 1e-3, seed: 1, log: { _ in })) {
+            XCTAssertTrue("\($0)".contains("1 object sets"), "\($0)")
+        }
+        let presenceBefore = weights["presence.weight"]!.toArray()
+        let (first, last) = try ZooViT.pretrain(weights: weights, images: images, labels: (0..<12).map { $0 % 2 }, objects: objects,
+                                                steps: 40, batchSize: 4, lr: 1e-3, seed: 1, log: { _ in })
+        XCTAssertTrue(first.isFinite && last.isFinite)
+        XCTAssertLessThan(last, first / 2, "classes and presence learned")
+        XCTAssertNotEqual(weights["presence.weight"]!.toArray(), presenceBefore, "the tagger trained")
+        let onlyClasses = try ZooViT.pretrain(weights: weights, images: images, labels: (0..<12).map { $0 % 2 }, objects: Array(repeating: nil, count: 12),
+                                              steps: 2, batchSize: 4, lr: 1e-3, seed: 1, log: { _ in })
+        XCTAssertTrue(onlyClasses.first.isFinite, "no scene in any batch: the classifier's loss alone")
+        XCTAssertNoThrow(try ZooViT.tower(weights: weights, source: "pretrained"))
     }
 
     func testFeatureCacheRoundTripAndFingerprint() throws {

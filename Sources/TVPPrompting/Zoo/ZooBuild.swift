@@ -19,8 +19,9 @@ public struct ZooBuildOptions: Sendable, Equatable {
     /// a caption with one supervised token per object word, as LLaVA's first stage learns from captions.
     public var describeScenes = true
     public var clevrSeed: UInt64 = 1
-    /// ViT classification pretraining (`vitPerClass` images per Fashion-MNIST/MNIST class plus
-    /// `vitClevrScenes` scenes classed by their object count). Counting needs many scenes and steps:
+    /// ViT pretraining (`vitPerClass` images per Fashion-MNIST/MNIST class plus `vitClevrScenes`
+    /// scenes classed by their object count and tagged with their object categories,
+    /// `ZooViT.pretrain`). Counting needs many scenes and steps:
     /// on 200 held-out scenes the pretrained head counts 18.5 % right after 400 steps over 1400
     /// scenes, 23 % after 2400, 26 % after 2400 over 4600 scenes (chance 12.5 %).
     public var vitPerClass = 300, vitClevrScenes = 4800, vitSteps = 2400, vitBatchSize = 64, vitLR: Float = 1e-3
@@ -122,19 +123,21 @@ extension Zoo {
         }
 
         // 1. The ViT: classification pretraining (clothes, digits, object counts), then frozen (F16 as
-        //    committed). A tower already in `output` from the same seed, steps and corpus is kept.
+        //    committed). A tower already in `output` from the same seed, steps, corpus and objective is kept.
         var vit: VisionTransformer?
         if specs.contains(where: { $0.tower == .vit }) {
             let path = vitFile(in: output)
             let (towerCorpus, towerKey) = try classCorpus(scenes: o.vitClevrScenes)
-            let metadata = ["seed": String(o.seed), "steps": String(o.vitSteps), "corpus": towerKey]
+            let metadata = ["seed": String(o.seed), "steps": String(o.vitSteps), "corpus": towerKey, "objective": ZooViT.objective]
             if let existing = try? SafetensorsFile(path: path), metadata.allSatisfy({ existing.metadata[$0.key] == $0.value }) {
-                log("[vit pretraining] kept \(path): the same seed, steps and corpus")
+                log("[vit pretraining] kept \(path): the same seed, steps, corpus and objective")
             } else {
                 try timed("vit pretraining") {
                     let framed = try towerCorpus.framedImages()
                     let weights = ZooViT.randomWeights(classes: towerCorpus.classNames.count, seed: o.seed)
-                    let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, steps: o.vitSteps,
+                    var objects = [Set<Int>?](repeating: nil, count: towerCorpus.imageCount)
+                    for scene in towerCorpus.scenes { objects[scene.row] = scene.categories }
+                    let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, objects: objects, steps: o.vitSteps,
                                                             batchSize: o.vitBatchSize, lr: o.vitLR, seed: o.seed, log: log)
                     log(String(format: "  vit loss %.3f → %.3f", first, last))
                     try Float16Safetensors.write(weights, metadata: metadata, to: path)

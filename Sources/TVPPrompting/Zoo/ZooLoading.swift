@@ -42,6 +42,8 @@ extension Zoo {
         case .mlp: return MLPProjector(inputWidth: inputWidth, outputWidth: outputWidth, seed: spec.seed)
         case .pooledLinear(let k): return try PooledLinearProjector(inputWidth: inputWidth, outputWidth: outputWidth, groupSize: k, seed: spec.seed)
         case .gatedMLP: return try ZooGatedMLPConnector(inputWidth: inputWidth, outputWidth: outputWidth, wordTable: wordTable, seed: spec.seed)
+        case .gatedPooledLinear(let k):
+            return try ZooGatedPooledConnector(inputWidth: inputWidth, outputWidth: outputWidth, groupSize: k, wordTable: wordTable, seed: spec.seed)
         case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, outputWidth: outputWidth, wordTable: wordTable, seed: spec.seed)
         }
     }
@@ -55,6 +57,7 @@ extension Zoo {
         case .mlp: connector = try MLPProjector(weights: w, prefix: "")
         case .pooledLinear(let k): connector = try PooledLinearProjector(weights: w, prefix: "", groupSize: k)
         case .gatedMLP: connector = try ZooGatedMLPConnector(weights: w, wordTable: wordTable)
+        case .gatedPooledLinear(let k): connector = try ZooGatedPooledConnector(weights: w, groupSize: k, wordTable: wordTable)
         case .qformer(let shape): return try ZooQFormerConnector(shape: shape, inputWidth: inputWidth, weights: w, wordTable: wordTable)
         }
         try w.finish()
