@@ -83,11 +83,10 @@ public enum ZooViT {
             let lrNow = lr * 0.5 * (1 + cos(Float.pi * Float(step) / Float(steps)))
             let embedded = try tower(normalization(x))
             var loss = try crossEntropy(head(embedded), targets: batch.map { labels[$0] })
-            let tagged = batch.filter { objects[$0] != nil }
-            if !tagged.isEmpty {
-                let rows = batch.indices.filter { objects[batch[$0]] != nil }
+            let rows = batch.indices.filter { objects[batch[$0]] != nil }          // the scenes of the batch
+            if !rows.isEmpty {
                 let logits = try gatherRows(presence(embedded), rows).reshaped([rows.count * k, 2])
-                loss = try loss + crossEntropy(logits, targets: tagged.flatMap { i in (0..<k).map { objects[i]!.contains($0) ? 1 : 0 } })
+                loss = try loss + crossEntropy(logits, targets: rows.flatMap { r in (0..<k).map { objects[batch[r]]!.contains($0) ? 1 : 0 } })
             }
             try loss.backward()
             try optimizer.step(params, lr: lrNow)
