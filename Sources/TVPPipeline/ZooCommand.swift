@@ -27,7 +27,7 @@ extension TVPRunCommand {
       --cache DIR      cache folder (default: $TVP_CACHE, else ~/.cache/tvp); the build keeps its
                        renders, features and per-epoch connector checkpoints in DIR/zoo-build,
                        so a killed build resumes
-      --scale NAME     full (the committed zoo; about 90 min on 2 cores) or tiny (a minute; every
+      --scale NAME     full (the committed zoo; about 110 min on 2 cores) or tiny (a minute; every
                        stage runs, nothing is learned — for smoke tests)
       --models LIST    train only these zoo models (comma-separated; default: all four)
       --offline        never touch the network when fetching the zoo's parts
