@@ -50,8 +50,8 @@ public enum TVPRunCommand {
       tvp-run --version                the version
 
     Exit codes:
-      0  success (every stage ran or was cached, every expect: claim holds)
-      1  a stage failed, a claim does not hold, or an asset could not be fetched
+      0  success (every stage ran or was cached, no expect: claim fails)
+      1  a stage failed, a claim fails, or an asset could not be fetched
       2  usage or configuration error: bad options, a pipeline file that does not validate
          (file:line:column), unknown names; nothing ran
 
@@ -60,9 +60,11 @@ public enum TVPRunCommand {
       TVP_CACHE     cache folder (default ~/.cache/tvp; assets under assets/NAME/FILE)
       TVP_OFFLINE   1 to never touch the network (local sources and the cache only)
       TVP_MANIFEST  the dataset manifest (default ./datasets.manifest)
-      OPENBLAS_CORETYPE  OpenBLAS's kernel; when unset and OpenBLAS falls back to its generic
-                    kernel on a CPU it does not know, tvp-run restarts with SkylakeX (AVX-512) or
-                    Haswell (AVX2) set here
+      TVP_BLAS      unset: every CPU with AVX2 and FMA runs OpenBLAS's Haswell kernel, so the same
+                    file and seed give bit-identical prompts and tables on AMD and Intel machines;
+                    fastest: the fastest kernel this CPU has (AVX-512's SkylakeX on Intel Xeons;
+                    numbers then differ in the last bits, and cached results are keyed apart)
+      OPENBLAS_CORETYPE  OpenBLAS's kernel; when set, tvp-run keeps it (overrides TVP_BLAS)
     """
 
     public static func main(_ args: [String]) -> Int32 {
@@ -132,7 +134,9 @@ extension TVPRunCommand {
             print(chosen)
         case []:
             let why = chosen.isEmpty ? "OpenBLAS's own choice for this CPU" : "OPENBLAS_CORETYPE=\(chosen)"
-            print("OpenBLAS kernel: \(BLASKernel.coreName) (\(why)); \(Parallel.threads) thread(s)")
+            let mode = BLASKernel.cacheTag.isEmpty ? "reproducible: the same numbers on every AVX2 machine"
+                : "not the reproducible \(BLASKernel.reproducibleCoreType) kernel: numbers may differ from other machines'"
+            print("OpenBLAS kernel: \(BLASKernel.coreName) (\(why); \(mode)); \(Parallel.threads) thread(s)")
         default:
             print("Usage: tvp-run blas [--coretype]\n  the OpenBLAS kernel in use; --coretype prints only the OPENBLAS_CORETYPE in effect")
             return args == ["--help"] || args == ["-h"] ? 0 : 2

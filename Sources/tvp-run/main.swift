@@ -1,10 +1,13 @@
 import Foundation
 import TVPPipeline
 
-// OpenBLAS falls back to its generic kernel on a CPU newer than itself; it reads OPENBLAS_CORETYPE
-// only when it loads, so restart with the kernel this CPU can run (BLASKernel says why).
-if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil, let core = BLASKernel.betterCoreType() {
-    FileHandle.standardError.write(Data("tvp-run: OpenBLAS does not know this CPU and chose its generic \(BLASKernel.coreName) kernel; restarting with OPENBLAS_CORETYPE=\(core)\n".utf8))
+// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so restart once with the kernel tvp runs on:
+// the same one on every x86-64 CPU with AVX2 and FMA (the same prompts and tables on AMD and Intel
+// machines), or with TVP_BLAS=fastest the fastest this CPU has (BLASKernel says why).
+if let core = BLASKernel.restartCoreType() {
+    if BLASKernel.wantsFastest() {
+        FileHandle.standardError.write(Data("tvp-run: OpenBLAS does not know this CPU and chose its generic \(BLASKernel.coreName) kernel; restarting with OPENBLAS_CORETYPE=\(core)\n".utf8))
+    }
     setenv("OPENBLAS_CORETYPE", core, 1)
     execv("/proc/self/exe", CommandLine.unsafeArgv)       // returns only when the restart failed: go on as we are
 }

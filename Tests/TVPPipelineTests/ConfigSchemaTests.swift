@@ -75,6 +75,21 @@ final class ConfigSchemaTests: XCTestCase {
                        "\(bad):22:18: unknown statistic or model 'tiny-z'; did you mean 'tiny-a'?")
     }
 
+    func testClaimConfidenceIsReadAndChecked() throws {
+        XCTAssertEqual(try world.load().points[0].spec.claims.map(\.confidence), [0.95, 0.95])
+        let path = world.root + "/confident.yaml"
+        try ToyWorld.pipeline.replacingOccurrences(of: "over: all}", with: "over: all, confidence: 0.9}")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try world.load(path: path).points[0].spec.claims.map(\.confidence), [0.95, 0.9])
+        XCTAssertEqual(try error(replacing: "over: all}", with: "over: all, confidence: 1.5}"),
+                       "\(bad):22:55: 'expect[].confidence' is the two-sided confidence level of the claim's interval, a number " +
+                       "between 0 and 1 (exclusive) such as 0.95; found 1.5")
+        XCTAssertEqual(try error(replacing: "over: all}", with: "over: all, confidence: high}"),
+                       "\(bad):22:55: expected a number, found a string ('high')")
+        XCTAssertEqual(try error(replacing: "over: all}", with: "over: all, confidense: 0.9}"),
+                       "\(bad):22:43: unknown key 'confidense'; did you mean 'confidence'?")
+    }
+
     func testMalformedYAMLIsLocated() throws {
         let message = try error(replacing: "frame: 2}", with: "frame: 2")
         XCTAssertTrue(message.hasPrefix("\(bad):17:"), message)

@@ -57,9 +57,13 @@ final class PaperSmokeTests: XCTestCase {
                 let results = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: pointFolder + "/results.json"))) as? [String: Any]
                 let claims = results?["claims"] as? [[String: Any]] ?? []
                 XCTAssertEqual(claims.count, spec.claims.count, "\(pointFolder): a claim has no verdict")
-                XCTAssertTrue(claims.allSatisfy { $0["passed"] is Bool }, "\(pointFolder): \(claims)")
+                XCTAssertTrue(claims.allSatisfy { $0["passed"] is Bool && ["holds", "fails", "inconclusive"].contains($0["verdict"] as? String ?? "") },
+                              "\(pointFolder): \(claims)")
                 let rows = try String(contentsOfFile: pointFolder + "/results.csv", encoding: .utf8).split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-                let expected = ["model", "role"] + spec.tasks.flatMap { task in spec.evaluate.protocols.map { "\(task.name)/\($0.rawValue)" } }
+                let expected = ["model", "role"] + spec.tasks.flatMap { task in spec.evaluate.protocols.flatMap { evaluation -> [String] in
+                    let column = "\(task.name)/\(evaluation.rawValue)"
+                    return [column, column + "/low", column + "/high", column + "/n"]
+                } }
                 XCTAssertEqual(rows.first?.map(String.init), expected, pointFolder)
                 // One row per model, surrogates first, then the targets' mean (ResultsTable: with two targets or more).
                 XCTAssertEqual(rows.dropFirst().map { String($0[0]) }, spec.evaluatedModels + (spec.targets.count > 1 ? ["mean"] : []), pointFolder)

@@ -64,7 +64,8 @@ enum PaperTableChecks {
         }
     }
 
-    /// A sweep's `summary.csv`: the point label, a column per task and protocol, the claims' verdict;
+    /// A sweep's `summary.csv`: the point label, a column per task and protocol, the claims' verdict
+    /// (hold, inconclusive or FAIL);
     /// one row per point, in order.
     static func checkSummary(_ loaded: LoadedPipeline, folder: String, file: StaticString = #filePath, line: UInt = #line) {
         let spec = loaded.points[0].spec
@@ -73,7 +74,7 @@ enum PaperTableChecks {
         XCTAssertEqual(table.first, header, "\(folder): summary.csv header", file: file, line: line)
         XCTAssertEqual(table.dropFirst().map { $0.first ?? "" }, loaded.points.map(\.label), "\(folder): summary.csv rows", file: file, line: line)
         for row in table.dropFirst() {
-            XCTAssertTrue(row.count == header.count && ["hold", "FAIL"].contains(row.last ?? "")
+            XCTAssertTrue(row.count == header.count && ["hold", "inconclusive", "FAIL"].contains(row.last ?? "")
                           && row.dropFirst().dropLast().allSatisfy { Double($0) != nil }, "\(folder): summary.csv row \(row)",
                           file: file, line: line)
         }
@@ -81,7 +82,7 @@ enum PaperTableChecks {
 
     /// The console output names every claim of every point with its verdict.
     static func checkPrintedVerdicts(_ loaded: LoadedPipeline, output: String, file: StaticString = #filePath, line: UInt = #line) {
-        let printed = output.split(separator: "\n").filter { $0.hasPrefix("claim holds: ") || $0.hasPrefix("CLAIM FAILS: ") }
+        let printed = output.split(separator: "\n").filter { line in ["holds", "fails", "inconclusive"].contains { line.hasPrefix("claim \($0): ") } }
         XCTAssertEqual(printed.count, loaded.points.reduce(0) { $0 + $1.spec.claims.count },
                        "\(loaded.path): the output does not print a verdict for every claim\n\(output)", file: file, line: line)
     }

@@ -54,8 +54,10 @@ final class ReportPartsTests: XCTestCase {
         | mean (targets) | – | 37.5 | – | – |
 
         """)
+        XCTAssertNil(table.note, "no items, no intervals")
+        let columns = ["cifar/zero-shot-official", "cifar/tvp", "clevr/zero-shot-official", "clevr/tvp"].flatMap { [$0, $0 + "/low", $0 + "/high", $0 + "/n"] }
         XCTAssertEqual(table.csv.components(separatedBy: "\r\n").prefix(2),
-                       ["model,role,cifar/zero-shot-official,cifar/tvp,clevr/zero-shot-official,clevr/tvp", "s,surrogate,0.5,0.75,,"])
+                       ["model,role," + columns.joined(separator: ","), "s,surrogate,0.5,,,,0.75,,,,,,,,,,,"])
         let corrupted = ResultsTable(aggregate: ReportPartsTests.aggregate, metric: "accuracy", digits: 0, corruption: "contrast-1")
         XCTAssertEqual(corrupted.rows[2], ["b", "–", "12", "–", "–"])
         XCTAssertTrue(table.html.contains("<tr class=\"surrogate\"><th scope=\"row\">s (surrogate)</th><td>50.0</td>"))
@@ -101,13 +103,69 @@ final class ReportPartsTests: XCTestCase {
         let table: [String: Double] = ["t1/a/tvp": 0.9, "t1/b/tvp": 0.7, "t1/a/vp": 0.6, "t1/b/vp": 0.7,
                                        "t2/a/tvp": 0.5, "t2/b/tvp": 0.5, "t2/a/vp": 0.5, "t2/b/vp": 0.1]
         let checks = claim.check(tasks: ["t1", "t2", "t3"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }
-        XCTAssertEqual(checks.map(\.passed), [true, false, false], "0.8 ≥ 0.7 + 0.1; 0.5 < 0.5 + 0.1; t3 has no results")
+        XCTAssertEqual(checks.map(\.verdict), [.inconclusive, .inconclusive, .fails], "without items nothing is decided; t3 has no results")
+        XCTAssertEqual(checks.map(\.method), [.point, .point, .missing])
+        XCTAssertEqual(checks.map(\.passed), [true, true, false])
         XCTAssertEqual(checks[0].left!, 0.8, accuracy: 1e-12)
         XCTAssertEqual(checks[0].right!, 0.8, accuracy: 1e-12)
         XCTAssertNil(checks[2].left, "missing results never pass")
-        let relaxed = Claim(text: "", left: .statistic(.tvp, .min, offset: 0), comparison: .greater, right: .number(0.4), scope: .targets,
-                            tasks: ["t2"], metric: "accuracy", corruption: nil, mark: Mark(path: "f", line: 1, column: 1))
-        XCTAssertEqual(relaxed.check(tasks: ["t1", "t2"], models: ["a", "b"]) { table["\($0)/\($1)/\($2.rawValue)"] }.map(\.passed), [true])
+    }
+
+    /// Per-item data decides: paired for one model against one model and for mean against mean,
+    /// Wilson intervals by interval arithmetic otherwise.
+    func testClaimVerdictsReadIntervals() throws {
+        // 100 items; on a and b, TVP is right on 0..<60 and VP on 0..<40: +20 points on each.
+        func hits(_ count: Int) -> [Bool] { (0..<100).map { $0 < count } }
+        let items: [String: [Bool]] = ["a/tvp": hits(60), "b/tvp": hits(60), "a/vp": hits(40), "b/vp": hits(40)]
+        func check(_ text: String, _ left: ClaimOperand, _ comparison: ClaimComparison, _ right: ClaimOperand,
+                   confidence: Double = 0.95) throws -> ClaimCheck {
+            let claim = Claim(text: text, left: left, comparison: comparison, right: right, scope: .targets, tasks: [], metric: "accuracy",
+                              corruption: nil, mark: Mark(path: "f", line: 1, column: 1), confidence: confidence)
+            return try XCTUnwrap(claim.check(tasks: ["t"], models: ["a", "b"],
+                                             value: { _, model, p in items["\(model)/\(p.rawValue)"].map { Double($0.filter { $0 }.count) / 100 } },
+                                             items: { _, model, p in items["\(model)/\(p.rawValue)"] }).first)
+        }
+        let mean = try check("tvp.mean >= vp.mean", .statistic(.tvp, .mean, offset: 0), .greaterOrEqual, .statistic(.vp, .mean, offset: 0))
+        XCTAssertEqual(mean.verdict, .holds)
+        XCTAssertEqual(mean.method, .paired)
+        XCTAssertEqual(mean.difference!, 0.2, accuracy: 1e-12)
+        XCTAssertEqual([mean.b, mean.c, mean.pairs, mean.items], [40, 0, 200, 100])
+        XCTAssertTrue(mean.interval!.low > 0.1 && mean.interval!.high < 0.3, "a bootstrap interval around +20 points: \(mean.interval!)")
+        // An offset moves the interval: +20 points cannot clear +50, and clearly misses it.
+        let offset = try check("tvp.mean >= vp.mean + 0.5", .statistic(.tvp, .mean, offset: 0), .greaterOrEqual, .statistic(.vp, .mean, offset: 0.5))
+        XCTAssertEqual(offset.verdict, .fails)
+        XCTAssertEqual(offset.interval!.low, mean.interval!.low - 0.5, accuracy: 1e-12)
+        let within = try check("tvp.a > vp.a + 0.19", .statistic(.tvp, .model("a"), offset: 0), .greater, .statistic(.vp, .model("a"), offset: 0.19))
+        XCTAssertEqual(within.verdict, .inconclusive, "the interval of +1 point straddles 0")
+        XCTAssertEqual(within.p!, Statistics.mcNemarP(b: 20, c: 0), accuracy: 1e-15)
+        let wilson = try check("tvp.min > vp.max", .statistic(.tvp, .min, offset: 0), .greater, .statistic(.vp, .max, offset: 0))
+        XCTAssertEqual(wilson.method, .wilson)
+        let (t, v) = (Statistics.wilsonInterval(correct: 60, total: 100), Statistics.wilsonInterval(correct: 40, total: 100))
+        XCTAssertEqual(wilson.interval!.low, t.low - v.high, accuracy: 1e-12)
+        XCTAssertEqual(wilson.interval!.high, t.high - v.low, accuracy: 1e-12)
+        XCTAssertEqual(wilson.verdict, .holds)
+        XCTAssertEqual(try check("vp.b < 0.45", .statistic(.vp, .model("b"), offset: 0), .less, .number(0.45)).verdict, .inconclusive)
+        XCTAssertEqual(try check("vp.b < 0.55", .statistic(.vp, .model("b"), offset: 0), .less, .number(0.55)).verdict, .holds)
+        XCTAssertEqual(try check("vp.b < 0.55", .statistic(.vp, .model("b"), offset: 0), .less, .number(0.55), confidence: 0.9999).verdict,
+                       .inconclusive, "a higher confidence widens the interval")
+        XCTAssertEqual(try check("vp.b > 0.6", .statistic(.vp, .model("b"), offset: 0), .greater, .number(0.6)).verdict, .fails)
+    }
+
+    func testVerdictsOnAnInterval() {
+        func verdicts(_ low: Double, _ high: Double) -> [String] {
+            ClaimComparison.allCases.map { $0.verdict(Interval(low: low, high: high)).rawValue }
+        }
+        // >=, <=, >, <, ==, !=
+        XCTAssertEqual(verdicts(0.01, 0.1), ["holds", "fails", "holds", "fails", "fails", "holds"])
+        XCTAssertEqual(verdicts(0, 0.1), ["holds", "inconclusive", "inconclusive", "fails", "inconclusive", "inconclusive"])
+        XCTAssertEqual(verdicts(-0.1, 0.1), ["inconclusive", "inconclusive", "inconclusive", "inconclusive", "inconclusive", "inconclusive"])
+        XCTAssertEqual(verdicts(-0.1, 0), ["inconclusive", "holds", "fails", "inconclusive", "inconclusive", "inconclusive"])
+        XCTAssertEqual(verdicts(-0.1, -0.01), ["fails", "holds", "fails", "holds", "fails", "holds"])
+        XCTAssertEqual(verdicts(0, 0), ["holds", "holds", "fails", "fails", "holds", "fails"])
+        XCTAssertEqual(verdicts(1e-17, 1e-16), verdicts(0, 0), "rounding noise is a tie")
+        XCTAssertEqual(ClaimVerdict.combined([.holds, .inconclusive]), .inconclusive)
+        XCTAssertEqual(ClaimVerdict.combined([.holds, .fails, .inconclusive]), .fails)
+        XCTAssertEqual(ClaimVerdict.combined([.holds, .holds]), .holds)
     }
 
     /// Means of the same answers summed in another order differ in their last bits; that is a tie.

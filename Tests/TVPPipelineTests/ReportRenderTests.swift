@@ -17,11 +17,12 @@ final class ReportRenderTests: XCTestCase {
 
         let shot = world.root + "/report.png"
         let profile = world.root + "/chromium-profile"
+        // Tall enough for the tables (with intervals and the paired differences) above the curves and prompts.
         let status = try Self.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile)",
-                                            "--window-size=1100,1400", "--screenshot=\(shot)", URL(fileURLWithPath: report).absoluteString])
+                                            "--window-size=1100,1800", "--screenshot=\(shot)", URL(fileURLWithPath: report).absoluteString])
         XCTAssertEqual(status, 0, "chromium failed")
         let image = try PNGCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: shot))), file: shot)
-        XCTAssertEqual([image.width, image.height], [1100, 1400])
+        XCTAssertEqual([image.width, image.height], [1100, 1800])
 
         var painted = 0, text = 0, curve = 0, colourful = 0
         for p in stride(from: 0, to: image.pixels.count, by: 3) {

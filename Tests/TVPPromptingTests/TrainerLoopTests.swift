@@ -85,6 +85,48 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertNotEqual(a.values[0, 0, 0], 0)
     }
 
+    func testValidationScoresEveryKStepsAndKeepsTheBestPrompt() throws {
+        var c = config()
+        (c.fca, c.tse, c.epochs, c.batchSize, c.checkpointEvery) = (0, 0, 3, 2, 0)
+        let (train, held) = try PromptValidation.holdOut(SixImages(), count: 2)
+        XCTAssertEqual(train.count, 4)
+        XCTAssertEqual(held.count, 2)
+        XCTAssertTrue(Set(train.indices).isDisjoint(with: held.indices), "validation items are held out of training")
+        XCTAssertEqual(try PromptValidation.holdOut(SixImages(), count: 2).validation.indices, held.indices, "the same items every time")
+        XCTAssertThrowsError(try PromptValidation.holdOut(SixImages(), count: 6), "no training item would be left")
+        let validation = try PromptValidation(source: held, every: 4)
+        let prompt = try PaddingPrompt(imageSize: 16, frame: StepFixture.frame)
+        let trainer = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, config: c)
+        var seen: [Int] = []
+        trainer.onProgress = { if let point = $0.validation { seen.append(point.step) } }
+        let summary = try trainer.train(on: train, validation: validation)
+        // 3 epochs of 2 steps: points before the first step, after step 4 and after the last (6).
+        XCTAssertEqual(summary.validation.map(\.step), [0, 4, 6])
+        XCTAssertEqual(seen, [0, 0, 0, 4, 4, 6], "each step reports the latest point")
+        let best = try XCTUnwrap(summary.validation.first { $0.step == summary.bestStep })
+        XCTAssertFalse(summary.validation.contains { $0.isBetter(than: best) }, "the kept prompt is the best point's")
+        // Scoring the returned prompt again gives the kept point's numbers.
+        let again = try trainer.validate(validation, step: best.step)
+        XCTAssertEqual(again.accuracy, best.accuracy)
+        XCTAssertEqual(again.loss, best.loss, accuracy: 1e-9)
+        XCTAssertEqual(again.n, 2)
+    }
+
+    func testDiagnosticsWarnWhenTheLossDoesNotFallOrValidationNeverBeatsTheStart() {
+        XCTAssertEqual(TrainingDiagnostics.lossRatio([2, 2, 1.5, 1.5, 1, 1, 1, 1]) ?? 0, 0.5, accuracy: 1e-12)
+        XCTAssertNil(TrainingDiagnostics.lossRatio([1, 2, 3]))
+        let falling = TrainingDiagnostics.warnings(totals: [2, 2, 1, 1], validation: [])
+        XCTAssertEqual(falling, [])
+        let rising = TrainingDiagnostics.warnings(totals: [1.38, 1.47, 1.53, 1.51, 1.70, 1.56, 1.41, 2.16], validation: [])
+        XCTAssertEqual(rising.count, 1)
+        XCTAssertTrue(rising[0].contains("did not fall"), rising[0])
+        let start = ValidationPoint(step: 0, accuracy: 0.5, loss: 1, n: 10)
+        let flat = TrainingDiagnostics.warnings(totals: [], validation: [start, ValidationPoint(step: 8, accuracy: 0.5, loss: 1.2, n: 10)])
+        XCTAssertEqual(flat.count, 1)
+        XCTAssertTrue(flat[0].contains("50.0% on 10 held-out items"), flat[0])
+        XCTAssertEqual(TrainingDiagnostics.warnings(totals: [], validation: [start, ValidationPoint(step: 8, accuracy: 0.6, loss: 1.2, n: 10)]), [])
+    }
+
     func testBatchesAreASeededShuffleKeepingTheShortLastBatch() throws {
         let trainer = try PromptTrainer(surrogates: [StepFixture.model()], prompt: PaddingPrompt(imageSize: 16, frame: 4), config: .vp)
         let epoch0 = trainer.batches(epoch: 0, count: 37)

@@ -17,4 +17,21 @@ final class BLASKernelTests: XCTestCase {
         XCTAssertNil(BLASKernel.betterCoreType(coreName: "Zen", cpuFlags: BLASKernel.cpuFlags(cpuinfo: Self.avx2)))
         XCTAssertFalse(BLASKernel.coreName.isEmpty)
     }
+
+    func testTvpRunPinsOneKernelOnEveryAVX2CPUUnlessAskedOtherwise() {
+        let avx512 = BLASKernel.cpuFlags(cpuinfo: Self.avx512), avx2 = BLASKernel.cpuFlags(cpuinfo: Self.avx2)
+        // Default: the reproducible kernel, whatever OpenBLAS chose.
+        XCTAssertEqual(BLASKernel.restartCoreType(environment: [:], coreName: "SkylakeX", cpuFlags: avx512), "Haswell")
+        XCTAssertEqual(BLASKernel.restartCoreType(environment: [:], coreName: "Zen", cpuFlags: avx2), "Haswell")
+        XCTAssertEqual(BLASKernel.restartCoreType(environment: [:], coreName: "Prescott", cpuFlags: avx512), "Haswell")
+        XCTAssertNil(BLASKernel.restartCoreType(environment: [:], coreName: "Haswell", cpuFlags: avx512), "already running it")
+        XCTAssertNil(BLASKernel.restartCoreType(environment: [:], coreName: "Prescott", cpuFlags: ["sse3", "avx"]), "cannot run it")
+        // The user's OPENBLAS_CORETYPE always stands.
+        XCTAssertNil(BLASKernel.restartCoreType(environment: ["OPENBLAS_CORETYPE": "SkylakeX"], coreName: "SkylakeX", cpuFlags: avx512))
+        // TVP_BLAS=fastest: OpenBLAS's own choice, or the best kernel where it fell back to the generic one.
+        XCTAssertNil(BLASKernel.restartCoreType(environment: ["TVP_BLAS": "fastest"], coreName: "SkylakeX", cpuFlags: avx512))
+        XCTAssertEqual(BLASKernel.restartCoreType(environment: ["TVP_BLAS": "fastest"], coreName: "Prescott", cpuFlags: avx512), "SkylakeX")
+        XCTAssertTrue(BLASKernel.wantsFastest(environment: ["TVP_BLAS": "Fastest"]))
+        XCTAssertFalse(BLASKernel.wantsFastest(environment: [:]))
+    }
 }

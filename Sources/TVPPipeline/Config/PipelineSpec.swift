@@ -167,8 +167,14 @@ public struct TrainSpec: Sendable, Equatable {
     /// The official training augmentation (random flip, resize, random crop: `ImagePipeline.tvpTrain`);
     /// off: the test transform (`ImagePipeline.tvpTest`).
     public var augment: Bool
+    /// Training items held out for validation (0: none): the prompt is scored on them before the
+    /// first step and every `validateEvery` steps, and the best-scoring prompt is kept.
+    public var validation: Int
+    /// Steps between validation points.
+    public var validateEvery: Int
 
-    public init(epochs: Int, batch: Int, optimizer: String, lr: Double, schedule: String, seed: Int, augment: Bool = true) {
+    public init(epochs: Int, batch: Int, optimizer: String, lr: Double, schedule: String, seed: Int, augment: Bool = true,
+                validation: Int = 0, validateEvery: Int = 8) {
         self.epochs = epochs
         self.batch = batch
         self.optimizer = optimizer
@@ -176,6 +182,8 @@ public struct TrainSpec: Sendable, Equatable {
         self.schedule = schedule
         self.seed = seed
         self.augment = augment
+        self.validation = validation
+        self.validateEvery = validateEvery
     }
 
     public static let optimizers = ["tvp", "sgd", "adam"]

@@ -264,14 +264,18 @@ extension PipelineSpec {
     }
 
     static func decodeTrain(_ node: YAMLNode?) throws -> TrainSpec {
-        let fields = try node.map { try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed", "augment"]) }
+        let fields = try node.map {
+            try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed", "augment", "validation", "validate_every"])
+        }
         return TrainSpec(epochs: try fields?.int("epochs", default: 1, min: 1) ?? 1,
                          batch: try fields?.int("batch", default: 16, min: 1) ?? 16,
                          optimizer: try fields?.choice("optimizer", TrainSpec.optimizers, default: "tvp") ?? "tvp",
                          lr: try fields?.double("lr", default: 10, positive: true) ?? 10,
                          schedule: try fields?.choice("schedule", TrainSpec.schedules, default: "cosine") ?? "cosine",
                          seed: try fields?.int("seed", default: 42) ?? 42,
-                         augment: try fields?.bool("augment", default: true) ?? true)
+                         augment: try fields?.bool("augment", default: true) ?? true,
+                         validation: try fields?.int("validation", default: 0, min: 0) ?? 0,
+                         validateEvery: try fields?.int("validate_every", default: 8, min: 1) ?? 8)
     }
 
     static func decodeEvaluate(_ node: YAMLNode?) throws -> EvaluateSpec {
@@ -313,8 +317,9 @@ extension PipelineSpec {
             var tasks: [String] = []
             var metric = report.metric
             var corruption: String?
+            var confidence = Statistics.defaultConfidence
             if case .mapping = item {
-                let fields = try YAMLFields(item, path: "expect[]", allowed: ["claim", "over", "tasks", "metric", "corruption"])
+                let fields = try YAMLFields(item, path: "expect[]", allowed: ["claim", "over", "tasks", "metric", "corruption", "confidence"])
                 textNode = try fields.required("claim")
                 if let over = fields.optional("over") {
                     if case .sequence = over {
@@ -336,6 +341,13 @@ extension PipelineSpec {
                 } } ?? []
                 metric = try fields.choice("metric", evaluate.metrics, default: metric)
                 corruption = try fields.optional("corruption").map { try YAMLFields.choice($0, evaluate.corruptions.map(\.label), what: "corruption") }
+                if let node = fields.optional("confidence") {
+                    confidence = try node.double()
+                    guard confidence > 0 && confidence < 1 else {
+                        throw YAMLError("'expect[].confidence' is the two-sided confidence level of the claim's interval, a number " +
+                                        "between 0 and 1 (exclusive) such as 0.95; found \(node.scalarText ?? "?")", at: node.mark)
+                    }
+                }
             }
             let text = try textNode.string()
             var column0 = textNode.mark.column
@@ -346,7 +358,7 @@ extension PipelineSpec {
                 throw YAMLError("claim '\(text)' ranges over the targets, but 'targets' lists none; add targets or 'over: all'", at: textNode.mark)
             }
             return Claim(text: text, left: left, comparison: comparison, right: right, scope: scope, tasks: tasks,
-                         metric: metric, corruption: corruption, mark: textNode.mark)
+                         metric: metric, corruption: corruption, mark: textNode.mark, confidence: confidence)
         }
     }
 }

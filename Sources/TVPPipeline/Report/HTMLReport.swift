@@ -1,18 +1,19 @@
 import Foundation
 
-/// The self-contained `report.html`: tables, claims, loss curves (inline SVG) and prompt pictures
-/// (base64 PNG data URLs); no scripts and no external files, so it renders anywhere, offline.
+/// The self-contained `report.html`: tables (with intervals), paired differences, claims with their
+/// verdicts, training warnings, loss and validation curves (inline SVG) and prompt pictures (base64
+/// PNG data URLs); no scripts and no external files, so it renders anywhere, offline.
 public enum HTMLReport {
     static let style = """
     body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
     table{border-collapse:collapse;margin:1em 0}caption{text-align:left;font-weight:bold;padding:.3em 0}
     th,td{border:1px solid #ccc;padding:.3em .6em}td{text-align:right;font-variant-numeric:tabular-nums}
     thead th{background:#f3f3f3}tr.surrogate th{font-style:italic}
-    .pass{color:#1b7f2a}.fail{color:#b3261e}.figures{display:flex;flex-wrap:wrap;gap:1em}
+    .pass{color:#1b7f2a}.fail{color:#b3261e}.inconclusive{color:#8a6d00}.figures{display:flex;flex-wrap:wrap;gap:1em}
     figure{margin:0}figcaption{font-size:.85em;color:#555}img.prompt{height:224px;width:auto;image-rendering:pixelated;border:1px solid #ccc}
     """
 
-    public static func render(title: String, aggregate: JSONValue, tables: [ResultsTable],
+    public static func render(title: String, aggregate: JSONValue, tables: [ResultsTable], paired: [PairedTable] = [],
                               plots: [(name: String, svg: String)], pictures: [(name: String, base64: String)]) -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         out += "<title>\(escapeHTML(title))</title>\n<style>\n\(style)\n</style>\n</head>\n<body>\n"
@@ -25,25 +26,34 @@ public enum HTMLReport {
         out += "<p>Pipeline <code>\(escapeHTML(pipeline))</code>; models: \(escapeHTML(models.joined(separator: ", "))).</p>\n"
         out += "<h2>Results</h2>\n"
         for table in tables { out += table.html }
+        if !paired.isEmpty {
+            out += "<h2>Paired differences</h2>\n"
+            for table in paired { out += table.html }
+        }
         let cost = CostTable(aggregate: aggregate)
         if !cost.rows.isEmpty { out += "<h2>Cost</h2>\n" + cost.html }
         let claims = aggregate["claims"]?.arrayValue ?? []
         if !claims.isEmpty {
             out += "<h2>Claims</h2>\n<ul>\n"
             for claim in claims {
-                let passed = claim["passed"] == .bool(true)
-                out += "<li class=\"\(passed ? "pass" : "fail")\">\(passed ? "✔ holds" : "✘ fails"): <code>\(escapeHTML(claim["text"]?.stringValue ?? ""))</code>"
-                let checks = (claim["checks"]?.arrayValue ?? []).map { check -> String in
-                    func show(_ v: JSONValue?) -> String { v?.doubleValue.map { String(format: "%.4f", $0) } ?? "missing" }
-                    return "\(check["task"]?.stringValue ?? ""): \(show(check["left"])) vs \(show(check["right"]))"
-                }
-                if !checks.isEmpty { out += " — " + escapeHTML(checks.joined(separator: "; ")) }
+                let verdict = ClaimText.verdict(claim)
+                let symbol = ["holds": "✔", "fails": "✘"][verdict] ?? "?"
+                out += "<li class=\"\(verdict == "holds" ? "pass" : verdict == "fails" ? "fail" : "inconclusive")\">\(symbol) \(verdict): "
+                out += "<code>\(escapeHTML(claim["text"]?.stringValue ?? ""))</code>"
+                let details = ClaimText.details(claim)
+                if !details.isEmpty { out += " — " + escapeHTML(details) }
                 out += "</li>\n"
             }
             out += "</ul>\n"
         }
+        let warnings = trainingWarnings(aggregate)
+        if !warnings.isEmpty {
+            out += "<h2>Training warnings</h2>\n<ul>\n"
+            for warning in warnings { out += "<li>\(escapeHTML(warning.training)): \(escapeHTML(warning.warning))</li>\n" }
+            out += "</ul>\n"
+        }
         if !plots.isEmpty {
-            out += "<h2>Training loss</h2>\n<div class=\"figures\">\n"
+            out += "<h2>Training</h2>\n<div class=\"figures\">\n"
             for plot in plots { out += "<figure>\n\(plot.svg)<figcaption>\(escapeHTML(plot.name))</figcaption>\n</figure>\n" }
             out += "</div>\n"
         }

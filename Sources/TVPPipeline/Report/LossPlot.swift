@@ -15,12 +15,15 @@ public enum LossPlot {
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"]
 
     /// An SVG document `width`×`height` px: axes with 5 ticks each, one polyline per series (non-finite
-    /// points skipped), a legend, a title.
-    public static func svg(title: String, series: [Series], xLabel: String, yLabel: String, width: Int = 480, height: Int = 300) -> String {
+    /// points skipped), a legend, a title, and where `mark` is given a dashed vertical line at its x
+    /// with its label (such as the training's best step).
+    public static func svg(title: String, series: [Series], xLabel: String, yLabel: String, width: Int = 480, height: Int = 300,
+                           mark: (x: Double, label: String)? = nil) -> String {
         let left = 60.0, right = 20.0, top = 30.0, bottom = 45.0
         let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
         let finite = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
-        var (x0, x1) = (finite.map(\.x).min() ?? 0, finite.map(\.x).max() ?? 1)
+        let xs = finite.map(\.x) + (mark.map { [$0.x] } ?? []).filter(\.isFinite)
+        var (x0, x1) = (xs.min() ?? 0, xs.max() ?? 1)
         var (y0, y1) = (finite.map(\.y).min() ?? 0, finite.map(\.y).max() ?? 1)
         if x1 <= x0 { x0 -= 0.5; x1 += 0.5 }
         if y1 <= y0 { let pad = max(abs(y0) * 0.05, 0.5); y0 -= pad; y1 += pad }
@@ -49,6 +52,11 @@ public enum LossPlot {
         }
         out += "<text x=\"\(n(left + plotW / 2))\" y=\"\(height - 8)\" text-anchor=\"middle\">\(escapeHTML(xLabel))</text>\n"
         out += "<text x=\"14\" y=\"\(n(top + plotH / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(n(top + plotH / 2)))\">\(escapeHTML(yLabel))</text>\n"
+        if let mark, mark.x.isFinite {
+            out += "<line x1=\"\(n(px(mark.x)))\" y1=\"\(n(top))\" x2=\"\(n(px(mark.x)))\" y2=\"\(n(top + plotH))\" "
+            out += "stroke=\"#777\" stroke-dasharray=\"4 3\"/>"
+            out += "<text x=\"\(n(px(mark.x) + 4))\" y=\"\(n(top + plotH - 6))\" fill=\"#555\">\(escapeHTML(mark.label))</text>\n"
+        }
         for (index, line) in series.enumerated() {
             let color = colors[index % colors.count]
             let points = line.points.filter { $0.x.isFinite && $0.y.isFinite }.map { "\(n(px($0.x))),\(n(py($0.y)))" }

@@ -1,17 +1,24 @@
 import Foundation
+import TVPPrompting
 
 /// The paper's table: one row per model (the surrogate marked), one column group per task with a
 /// column per protocol (zero-shot / VP / TVP), values in percent; a final row averages the targets.
+/// With the accuracy each cell shows its interval (a result's Wilson interval; for the targets'
+/// mean, the bootstrap interval over items) and a line under the caption says n.
 public struct ResultsTable: Sendable {
     /// The corruption label these results are under, or nil for clean images.
     public let corruption: String?
     public let metric: String
     /// Column titles: `model`, then `task protocol` for each task and protocol.
     public let header: [String]
-    /// Display rows (percentages with the chosen digits; `–` where a result is missing).
+    /// Display rows (percentages with the chosen digits, then ` [low, high]` where an interval is
+    /// known; `–` where a result is missing).
     public let rows: [[String]]
-    /// Raw rows for CSV: model, role, then the metric values as fractions (empty where missing).
+    /// Raw rows for CSV: model, role, then per task and protocol the metric as a fraction, the
+    /// interval's bounds and n (empty where missing).
     public let rawRows: [[String]]
+    /// The line under the caption: the interval's kind and the test items per cell (nil without intervals).
+    public let note: String?
 
     /// Lays out the `aggregate` stage's result.
     public init(aggregate: JSONValue, metric: String, digits: Int, corruption: String?) {
@@ -24,38 +31,78 @@ public struct ResultsTable: Sendable {
             return (name, entry["role"]?.stringValue ?? "target")
         }
         let results = aggregate["results"]?.arrayValue ?? []
-        func value(_ task: String, _ model: String, _ evaluation: ProtocolSpec) -> Double? {
+        func result(_ task: String, _ model: String, _ evaluation: ProtocolSpec) -> JSONValue? {
             results.first {
                 $0["task"]?.stringValue == task && $0["model"]?.stringValue == model
                     && $0["protocol"]?.stringValue == evaluation.rawValue && $0["corruption"]?.stringValue == corruption
-            }?["metrics"]?[metric]?.doubleValue
+            }
+        }
+        let withIntervals = metric == "accuracy"
+        /// A cell: the value, its interval (accuracy only) and n.
+        typealias Cell = (value: Double?, low: Double?, high: Double?, n: Int?)
+        func cell(_ task: String, _ model: String, _ evaluation: ProtocolSpec) -> Cell {
+            let entry = result(task, model, evaluation)
+            let interval = withIntervals ? entry?["interval"] : nil
+            return (entry?["metrics"]?[metric]?.doubleValue, interval?["low"]?.doubleValue, interval?["high"]?.doubleValue,
+                    entry?["n"]?.intValue ?? entry?["count"]?.intValue)
         }
         func percent(_ x: Double?) -> String { x.map { String(format: "%.\(digits)f", $0 * 100) } ?? "–" }
+        func display(_ cell: Cell) -> String {
+            guard let value = cell.value else { return "–" }
+            guard let low = cell.low, let high = cell.high else { return percent(value) }
+            return "\(percent(value)) [\(percent(low)), \(percent(high))]"
+        }
+        func raw(_ cell: Cell) -> [String] {
+            [cell.value, cell.low, cell.high].map { $0.map { "\($0)" } ?? "" } + [cell.n.map(String.init) ?? ""]
+        }
         var header = ["model"], csvHeader = ["model", "role"]
         for task in tasks {
             for evaluation in protocols {
                 header.append("\(task) \(evaluation.title)")
-                csvHeader.append("\(task)/\(evaluation.rawValue)")
+                let column = "\(task)/\(evaluation.rawValue)"
+                csvHeader += [column, column + "/low", column + "/high", column + "/n"]
             }
         }
-        var rows: [[String]] = [], raw: [[String]] = [csvHeader]
+        var rows: [[String]] = [], rawRows: [[String]] = [csvHeader]
         for model in models {
-            let values = tasks.flatMap { task in protocols.map { value(task, model.name, $0) } }
-            rows.append([model.role == "surrogate" ? "\(model.name) (surrogate)" : model.name] + values.map(percent))
-            raw.append([model.name, model.role] + values.map { $0.map { "\($0)" } ?? "" })
+            let cells = tasks.flatMap { task in protocols.map { cell(task, model.name, $0) } }
+            rows.append([model.role == "surrogate" ? "\(model.name) (surrogate)" : model.name] + cells.map(display))
+            rawRows.append([model.name, model.role] + cells.flatMap(raw))
         }
         let targets = models.filter { $0.role == "target" }.map(\.name)
         if targets.count > 1 {
-            let means = tasks.flatMap { task in protocols.map { evaluation -> Double? in
-                let values = targets.compactMap { value(task, $0, evaluation) }
-                return values.count == targets.count ? values.reduce(0, +) / Double(values.count) : nil
+            let means = aggregate["means"]?.arrayValue ?? []
+            let cells = tasks.flatMap { task in protocols.map { evaluation -> Cell in
+                let values = targets.compactMap { result(task, $0, evaluation)?["metrics"]?[metric]?.doubleValue }
+                let mean = values.count == targets.count ? values.reduce(0, +) / Double(values.count) : nil
+                let pooled = withIntervals ? means.first {
+                    $0["task"]?.stringValue == task && $0["protocol"]?.stringValue == evaluation.rawValue
+                        && $0["corruption"]?.stringValue == corruption && $0["group"]?.stringValue == "targets"
+                } : nil
+                return (mean, pooled?["low"]?.doubleValue, pooled?["high"]?.doubleValue, pooled?["items"]?.intValue)
             } }
-            rows.append(["mean (targets)"] + means.map(percent))
-            raw.append(["mean", "targets"] + means.map { $0.map { "\($0)" } ?? "" })
+            rows.append(["mean (targets)"] + cells.map(display))
+            rawRows.append(["mean", "targets"] + cells.flatMap(raw))
         }
         self.header = header
         self.rows = rows
-        rawRows = raw
+        self.rawRows = rawRows
+        let level = StatisticsFormat.level(aggregate["confidence"]?.doubleValue ?? Statistics.defaultConfidence)
+        // Test items per cell, per task (a task's results normally share one test split).
+        let counts = tasks.map { task in
+            (task, Set(models.flatMap { model in protocols.compactMap { cell(task, model.name, $0).n } }).sorted())
+        }.filter { !$0.1.isEmpty }
+        var parts: [String] = []
+        if rows.contains(where: { $0.dropFirst().contains { $0.contains("[") } }) {
+            parts.append("in brackets the \(level) interval (Wilson per result" + (targets.count > 1 ? ", bootstrap over items for the targets' mean)" : ")"))
+        }
+        if Set(counts.flatMap(\.1)).count == 1 {
+            parts.append("n = \(counts[0].1[0]) test items per cell")
+        } else if !counts.isEmpty {
+            parts.append("n = " + counts.map { "\($0.1.map(String.init).joined(separator: "/")) (\($0.0))" }.joined(separator: ", ")
+                         + " test items per cell")
+        }
+        note = parts.isEmpty ? nil : parts.joined(separator: "; ")
     }
 
     /// A caption: `accuracy (%)`, `accuracy (%) under gaussian-noise-3`.
@@ -63,7 +110,7 @@ public struct ResultsTable: Sendable {
 
     /// A GitHub-flavoured Markdown table under a caption line.
     public var markdown: String {
-        var lines = ["**\(caption)**", ""]
+        var lines = ["**\(caption)**", ""] + (note.map { [$0, ""] } ?? [])
         lines.append("| " + header.joined(separator: " | ") + " |")
         lines.append("|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined())
         for row in rows { lines.append("| " + row.joined(separator: " | ") + " |") }
@@ -76,29 +123,38 @@ public struct ResultsTable: Sendable {
     }
 
     /// The plain-text table for the console.
-    public var text: String {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-        return ([caption] + all.map { row in
-            row.indices.map { column in
-                let pad = String(repeating: " ", count: widths[column] - row[column].count)
-                return column == 0 ? row[column] + pad : pad + row[column]
-            }.joined(separator: "  ")
-        }).joined(separator: "\n") + "\n"
-    }
+    public var text: String { alignedText(lines: [caption] + (note.map { [$0] } ?? []), header: header, rows: rows) }
 
     /// An HTML `<table>` (escaped), surrogate rows in italics.
-    public var html: String {
-        var out = "<table>\n<caption>\(escapeHTML(caption))</caption>\n<thead><tr>"
-        out += header.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
-        for row in rows {
-            let surrogate = row[0].hasSuffix("(surrogate)")
-            out += "<tr\(surrogate ? " class=\"surrogate\"" : "")>" + row.enumerated().map { index, cell in
-                index == 0 ? "<th scope=\"row\">\(escapeHTML(cell))</th>" : "<td>\(escapeHTML(cell))</td>"
-            }.joined() + "</tr>\n"
-        }
-        return out + "</tbody>\n</table>\n"
+    public var html: String { htmlTable(caption: caption, note: note, header: header, rows: rows) }
+}
+
+/// A console table: `lines` above, then the header and rows in columns, the first left-aligned and
+/// the others right-aligned, two spaces apart.
+func alignedText(lines: [String], header: [String], rows: [[String]]) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return (lines + all.map { row in
+        row.indices.map { column in
+            let pad = String(repeating: " ", count: widths[column] - row[column].count)
+            return column == 0 ? row[column] + pad : pad + row[column]
+        }.joined(separator: "  ")
+    }).joined(separator: "\n") + "\n"
+}
+
+/// An HTML `<table>` (escaped) with a caption and an optional note under it; rows whose first cell
+/// ends in "(surrogate)" get the class `surrogate`.
+func htmlTable(caption: String, note: String?, header: [String], rows: [[String]]) -> String {
+    var out = "<table>\n<caption>\(escapeHTML(caption))" + (note.map { "<br><small>\(escapeHTML($0))</small>" } ?? "")
+    out += "</caption>\n<thead><tr>"
+    out += header.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr></thead>\n<tbody>\n"
+    for row in rows {
+        let surrogate = row[0].hasSuffix("(surrogate)")
+        out += "<tr\(surrogate ? " class=\"surrogate\"" : "")>" + row.enumerated().map { index, cell in
+            index == 0 ? "<th scope=\"row\">\(escapeHTML(cell))</th>" : "<td>\(escapeHTML(cell))</td>"
+        }.joined() + "</tr>\n"
     }
+    return out + "</tbody>\n</table>\n"
 }
 
 func csvField(_ text: String) -> String {

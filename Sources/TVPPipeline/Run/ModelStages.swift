@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPModels
 import TVPPrompting
 import TVPTensor
@@ -6,25 +7,26 @@ import TVPTensor
 extension StageRegistry {
     func modelStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.cleanFeatures, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.cleanFeatures, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).cleanFeaturesStage(context, parameters)
             },
             StageKind(name: StageKinds.guideText, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).guideTextStage(context, parameters)
             },
-            StageKind(name: StageKinds.trainPrompt, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.trainPrompt, codeVersion: "4", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).trainPromptStage(context, parameters)
             },
-            StageKind(name: StageKinds.evaluate, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.evaluate, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).evaluateStage(context, parameters)
             },
         ]
     }
 
-    /// `clean-features` {model, prompt, epochs, batch, seed, augment}: the surrogate's visual tokens of the clean training
+    /// `clean-features` {model, prompt, epochs, batch, seed, augment[, validation]}: the surrogate's visual tokens of the clean training
     /// images (FCA's constant reference), batch by batch exactly as `PromptTrainer` will draw them
     /// (the same shuffles and augmentation draws, from the training seed), computed once and shared
-    /// by every sweep point that trains with those batches. Tensors `tokens-I` [B, T, D]; result
+    /// by every sweep point that trains with those batches (on the split less its `validation`
+    /// held-out items, as the training holds them out). Tensors `tokens-I` [B, T, D]; result
     /// {batches: [{indices, seed}]} (the `CleanBatchKey` of each).
     func cleanFeaturesStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
@@ -38,12 +40,15 @@ extension StageRegistry {
         let trainer = try PromptTrainer(surrogates: [model], prompt: prompt,
                                         config: train.trainerConfig(loss: LossSpec(fca: 1, tse: 0), caption: "{class}"))
         let progress = self.progress(context)
-        let count = split.source.count
+        // The items the training draws from: the split less its validation items.
+        let validation = parameters["validation"]?.intValue ?? 0
+        let source = validation > 0 ? try PromptValidation.holdOut(split.source, count: validation).train : split.source
+        let count = source.count
         let stepsPerEpoch = (count + train.batch - 1) / train.batch
         var tensors: [String: Tensor] = [:], batches: [JSONValue] = [], seen: Set<CleanBatchKey> = []
         for epoch in 0..<train.epochs {
             for (step, indices) in trainer.batches(epoch: epoch, count: count).enumerated() {
-                let (batch, key) = try trainer.preprocess(split.source.batch(indices), indices: indices, epoch: epoch, step: step)
+                let (batch, key) = try trainer.preprocess(source.batch(indices), indices: indices, epoch: epoch, step: step)
                 if seen.insert(key).inserted {
                     tensors["tokens-\(batches.count)"] = try withoutGrad { try model.visualTokens(images: prompt.clean(batch.images)) }
                     batches.append(["indices": .array(indices.map { .integer($0) }),
@@ -67,11 +72,13 @@ extension StageRegistry {
                            result: ["captions": .array(captions.map { .string($0) }), "logit_scale": .double(Double(guide.logitScale))])
     }
 
-    /// `train-prompt` {variant, surrogates, guide, prompt, loss, train, caption}: inputs are the
+    /// `train-prompt` {variant, surrogates, guide, prompt, loss, train, caption[, scoring]}: inputs are the
     /// training split, then one `clean-features` per surrogate when fca > 0, then `guide-text` when
     /// tse > 0. Trains with `PromptTrainer` (through the backend). Tensors `prompt` (the values),
     /// `mask` and `sample` (the first training image, for pictures); result {metadata (the prompt
-    /// file's kind and geometry), curve, final_loss, learnable}.
+    /// file's kind and geometry), curve, final_loss, loss_ratio, validation, best_step, warnings,
+    /// prompt_sha256, learnable, …}. With `train.validation` the split's held-out items score the
+    /// prompt during training (candidates scored as `scoring` says) and the best prompt is kept.
     func trainPromptStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         let backend = try requireBackend(context)
@@ -97,13 +104,23 @@ extension StageRegistry {
             guide = try PrecomputedTextGuide(self.guide(parameters["guide"] ?? .null, context: context), captions: captions,
                                              features: text.tensor("embeddings"))
         }
+        var source = split.source
+        var validation: PromptValidation?
+        if train.validation > 0 {
+            let parts = try PromptValidation.holdOut(split.source, count: train.validation)
+            guard let scoring = CandidateScoring(rawValue: parameters["scoring"]?.stringValue ?? "mean") else {
+                throw PipelineError.stage(id, "unknown 'scoring' \(parameters["scoring"]!)")
+            }
+            source = parts.train
+            validation = try PromptValidation(source: parts.validation, every: train.validateEvery, scoring: scoring)
+        }
         let prompt = try spec.makePrompt(seed: train.seed)
         // The task named in the stage id `train[TASK/VARIANT]` (one of them, when tasks share the training).
         let task = id.hasPrefix("train[") ? String(id.dropFirst(6).prefix { $0 != "/" }) : ""
         let job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
-                                    source: split.source, prompt: prompt,
+                                    source: source, prompt: prompt,
                                     config: train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}"),
-                                    cleanTokens: cleanTokens)
+                                    cleanTokens: cleanTokens, validation: validation)
         let started = Date()
         let trained = try backend.trainPrompt(job, progress: progress(context))
         let seconds = Date().timeIntervalSince(started)
@@ -114,11 +131,19 @@ extension StageRegistry {
         var metadata = trained.prompt.geometry
         metadata["kind"] = trained.prompt.kind
         if trained.prompt.clampToUnitRange { metadata["clamp"] = "1" }
-        let sample = try split.source.batch([0]).images
-        return StageOutput(tensors: ["prompt": trained.prompt.values.detached(), "mask": trained.prompt.mask,
+        let sample = try source.batch([0]).images
+        let warnings = TrainingDiagnostics.warnings(totals: trained.curve.map(\.total), validation: trained.validation)
+        let values = trained.prompt.values.detached()
+        return StageOutput(tensors: ["prompt": values, "mask": trained.prompt.mask,
                                      "sample": try sample.reshaped(Array(sample.shape.dropFirst()))],
                            result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(trained.curve.map(\.json)),
                                     "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
+                                    "loss_ratio": TrainingDiagnostics.lossRatio(trained.curve.map(\.total)).map { .double($0) } ?? .null,
+                                    "validation": .array(trained.validation.map(\.json)),
+                                    "best_step": trained.bestStep.map { .integer($0) } ?? .null,
+                                    "warnings": .array(warnings.map { .string($0) }),
+                                    // SHA-256 of the prompt's float32 values (little-endian): bit-identical runs match.
+                                    "prompt_sha256": .string(float32Digest(values)),
                                     "learnable": .integer(trained.prompt.learnableValueCount),
                                     // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
                                     "seconds": .double(seconds), "peak_rss_mib": .double(Benchmark.peakRSSMiB()),
@@ -128,7 +153,9 @@ extension StageRegistry {
     /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption[, scoring]}: inputs are the
     /// test split, then the trained prompt for vp/tvp (then the model's fetch stage, if any). Runs the
     /// `Evaluator` (through the backend) under the protocol's `EvaluationProtocol`, on the corrupted
-    /// images when a corruption is given. Tensor `predictions` [N]; result {metrics, count, correct}.
+    /// images when a corruption is given. Tensor `predictions` [N]; result {metrics, count, correct,
+    /// items}: `items` has a character per test sample in source order, `1` where the prediction is
+    /// the true label, `0` elsewhere (what the aggregate's intervals and paired comparisons read).
     func evaluateStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         let backend = try requireBackend(context)
@@ -156,12 +183,21 @@ extension StageRegistry {
             throw PipelineError.stage(id, "the backend returned \(result.predictions.count) predictions for \(split.labels.count) samples")
         }
         let names = (parameters["metrics"]?.arrayValue ?? ["accuracy"]).compactMap(\.stringValue)
-        let correct = zip(result.predictions, split.labels).filter { $0 == $1 }.count
+        let hits = zip(result.predictions, split.labels).map { $0 == $1 }
         return StageOutput(tensors: ["predictions": try Tensor(result.predictions.map(Float.init), shape: [result.predictions.count])],
                            result: ["metrics": .object(try metricValues(names, result: result, labels: split.labels)),
-                                    "count": .integer(result.samples), "correct": .integer(correct),
+                                    "count": .integer(result.samples), "correct": .integer(hits.filter { $0 }.count),
+                                    "items": .string(String(hits.map { $0 ? "1" : "0" })),
                                     "mean_score": .double(result.meanScore), "mean_answer_score": .double(result.meanAnswerScore)])
     }
+}
+
+/// SHA-256 of a tensor's float32 values as little-endian bytes.
+func float32Digest(_ tensor: Tensor) -> String {
+    sha256Hex(tensor.toArray().flatMap { value -> [UInt8] in
+        let bits = value.bitPattern.littleEndian
+        return [UInt8(bits & 0xff), UInt8((bits >> 8) & 0xff), UInt8((bits >> 16) & 0xff), UInt8(bits >> 24)]
+    })
 }
 
 /// The prompt a `train-prompt` stage stored (rebuilt by `PromptFile.prompt`, like a prompt file).

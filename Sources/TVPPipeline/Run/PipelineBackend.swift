@@ -42,6 +42,8 @@ public struct PromptTrainingJob {
     public var config: PromptTrainingConfig
     /// The surrogates' clean visual tokens for FCA, precomputed by `clean-features` (nil: computed per batch).
     public var cleanTokens: (any CleanTokenProvider)?
+    /// Held-out items scored during training; the best-scoring prompt is kept (nil: the last one).
+    public var validation: PromptValidation?
 }
 
 /// One logged training step.
@@ -76,6 +78,9 @@ public struct LossRecord: Sendable, Equatable {
 public struct TrainedPrompt {
     public var prompt: any VisualPrompt
     public var curve: [LossRecord]
+    /// The validation points and the step whose prompt was kept (empty and nil without validation).
+    public var validation: [ValidationPoint] = []
+    public var bestStep: Int?
 
     public init(prompt: any VisualPrompt, curve: [LossRecord]) {
         self.prompt = prompt
@@ -142,11 +147,14 @@ public func trainWithPromptTrainer(_ job: PromptTrainingJob, progress: StageProg
     var curve: [LossRecord] = []
     trainer.onProgress = { step in
         curve.append(LossRecord(step))
+        let validation = step.validation.map { String(format: "  val %.1f%%", 100 * $0.accuracy) } ?? ""
         progress.update(completed: step.globalStep, total: step.totalSteps, unit: "step",
-                        note: String(format: "loss %.4g", Double(step.losses.total)))
+                        note: String(format: "loss %.4g", Double(step.losses.total)) + validation)
     }
-    try trainer.train(on: job.source)
-    return TrainedPrompt(prompt: job.prompt, curve: curve)
+    let summary = try trainer.train(on: job.source, validation: job.validation)
+    var trained = TrainedPrompt(prompt: job.prompt, curve: curve)
+    (trained.validation, trained.bestStep) = (summary.validation, summary.bestStep)
+    return trained
 }
 
 /// Evaluates `job.model` under `job.evaluation` with the `Evaluator` (candidates scored as

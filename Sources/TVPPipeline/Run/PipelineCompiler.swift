@@ -158,10 +158,10 @@ public struct PipelineCompiler {
                 var inputs = [trainLoad]
                 for surrogate in spec.surrogates where loss.fca > 0 {
                     let info = modelInfo[surrogate]!
-                    let id = try add("features[\(task.name)/\(surrogate)]", StageKinds.cleanFeatures, [
+                    let id = try add("features[\(task.name)/\(surrogate)]", StageKinds.cleanFeatures, .object([
                         "model": info.json, "prompt": promptJSON, "epochs": .integer(spec.train.epochs), "batch": .integer(spec.train.batch),
                         "seed": .integer(spec.train.seed), "augment": .bool(spec.train.augment),
-                    ],
+                    ].merging(spec.train.validation > 0 ? ["validation": .integer(spec.train.validation)] : [:]) { a, _ in a }),
                             inputs: [trainLoad] + info.inputs, assets: info.assets)
                     inputs.append(id)
                 }
@@ -181,12 +181,16 @@ public struct PipelineCompiler {
                     assets.merge(info.assets) { a, _ in a }
                     inputs += info.inputs.filter { !inputs.contains($0) }
                 }
-                let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, [
+                var trainParameters: [String: JSONValue] = [
                     // No task name here: tasks that train on the same split share one training.
                     "variant": .string(variant.rawValue),
                     "surrogates": .array(spec.surrogates.map { modelInfo[$0]!.json }), "guide": guideJSON,
                     "prompt": promptJSON, "loss": loss.json, "train": spec.train.json, "caption": .string(task.caption),
-                ], inputs: inputs, assets: assets)
+                ]
+                // Validation scores candidates as the task's evaluation does (only a non-default scoring enters the key).
+                if spec.train.validation > 0 && task.scoring != .mean { trainParameters["scoring"] = .string(task.scoring.rawValue) }
+                let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, .object(trainParameters),
+                                 inputs: inputs, assets: assets)
                 trainIDs[variant] = id
                 if !trainingIDs.contains(id) {
                     trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])

@@ -31,12 +31,12 @@ public struct RunResult: Sendable {
     public var execution: ExecutionReport
     /// The run folder written, if any.
     public var folder: String?
-    /// Per point: whether every claim held (nil when the aggregate did not run).
+    /// Per point: whether no claim fails (holds or inconclusive; nil when the aggregate did not run).
     public var claimsPassed: [Bool?]
     /// The final tables, as printed.
     public var summary: String
 
-    /// 0 when every stage and every claim succeeded, 1 otherwise.
+    /// 0 when every stage succeeded and no claim fails, 1 otherwise.
     public var exitCode: Int32 {
         execution.succeeded && claimsPassed.allSatisfy({ $0 != false }) ? 0 : 1
     }
@@ -93,8 +93,19 @@ public final class PipelineSession {
                 if loaded.points.count > 1 { summary += "\n[\(point.label)]\n" }
                 summary += ResultsTable(aggregate: aggregateResult, metric: point.spec.report.metric, digits: point.spec.report.digits,
                                         corruption: nil).text
-                for claim in aggregateResult["claims"]?.arrayValue ?? [] {
-                    summary += (claim["passed"] == .bool(true) ? "claim holds: " : "CLAIM FAILS: ") + (claim["text"]?.stringValue ?? "") + "\n"
+                let paired = PairedTable(aggregate: aggregateResult, digits: point.spec.report.digits, corruption: nil)
+                if !paired.rows.isEmpty { summary += paired.text }
+                for claim in aggregateResult["claims"]?.arrayValue ?? [] { summary += ClaimText.line(claim) + "\n" }
+                for training in aggregateResult["trainings"]?.arrayValue ?? [] {
+                    let name = "\(training["task"]?.stringValue ?? "") \(training["variant"]?.stringValue?.uppercased() ?? "")"
+                    if let best = training["best_step"]?.intValue, let points = training["validation"]?.arrayValue,
+                       let kept = points.first(where: { $0["step"]?.intValue == best }), let accuracy = kept["accuracy"]?.doubleValue {
+                        let start = points.first { $0["step"]?.intValue == 0 }?["accuracy"]?.doubleValue
+                        let unprompted = start.map { String(format: "; %.1f%% unprompted", 100 * $0) } ?? ""
+                        summary += "\(name) prompt: kept step \(best) of validation ("
+                            + String(format: "%.1f%% on %d held-out items", 100 * accuracy, kept["n"]?.intValue ?? 0) + unprompted + ")\n"
+                    }
+                    for warning in training["warnings"]?.arrayValue ?? [] { summary += "WARNING: \(name) prompt: \(warning.stringValue ?? "")\n" }
                 }
             }
             points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult))

@@ -7,10 +7,10 @@ import TVPTensor
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.aggregate, codeVersion: "3", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.aggregate, codeVersion: "4", resources: .light) { context, parameters in
                 try aggregateStage(context, parameters)
             },
-            StageKind(name: StageKinds.report, codeVersion: "2", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.report, codeVersion: "3", resources: .light) { context, parameters in
                 try reportStage(context, parameters)
             },
         ]
@@ -20,20 +20,30 @@ extension StageRegistry {
 /// `aggregate` {pipeline, tasks, models, protocols, metrics, corruptions, evaluations, trainings, claims}:
 /// inputs are the `evaluate` stages (described in order by `evaluations`: {task, model, protocol,
 /// corruption}) then the `train-prompt` stages (`trainings`: {task, variant}). Collects every result
-/// and loss curve, and checks the claims. Result: the parameters' layout plus `results`,
-/// `trainings` (with curves), `claims` (each with per-task checks) and `passed`.
+/// (with its per-item correctness `items`, `n` and the accuracy's Wilson `interval`) and loss curve,
+/// computes the paired `comparisons` and the targets' `means` (`ResultStatistics`), and checks the
+/// claims. Result: the parameters' layout plus `results`, `trainings` (with curves, validation and
+/// warnings), `comparisons`, `means`, `confidence`, `claims` (each with a verdict and per-task checks),
+/// `verdict` (all claims together) and `passed` (no claim fails).
 func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
     let evaluations = parameters["evaluations"]?.arrayValue ?? []
     let trainings = parameters["trainings"]?.arrayValue ?? []
     guard context.inputCount == evaluations.count + trainings.count else {
         throw PipelineError.stage(context.stageID, "\(context.inputCount) inputs for \(evaluations.count) evaluations and \(trainings.count) trainings")
     }
+    let confidence = Statistics.defaultConfidence
     var results: [JSONValue] = []
     for (index, entry) in evaluations.enumerated() {
         let result = try context.input(at: index).result()
         guard case .object(var object) = entry else { throw PipelineError.stage(context.stageID, "bad evaluation entry \(entry)") }
         object["metrics"] = result["metrics"] ?? .object([:])
         object["count"] = result["count"] ?? .null
+        object["correct"] = result["correct"] ?? .null
+        object["items"] = result["items"] ?? .null
+        if let items = result["items"]?.stringValue, ResultStatistics.parseItems(items) == nil {
+            throw PipelineError.stage(context.stageID, "evaluation \(index) has 'items' that are not a string of 0 and 1")
+        }
+        object.merge(ResultStatistics.intervalFields(items: result["items"]?.stringValue, confidence: confidence)) { $1 }
         results.append(.object(object))
     }
     var curves: [JSONValue] = []
@@ -42,79 +52,119 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
         guard case .object(var object) = entry else { throw PipelineError.stage(context.stageID, "bad training entry \(entry)") }
         object["curve"] = result["curve"] ?? .array([])
         object["final_loss"] = result["final_loss"] ?? .null
-        for key in ["learnable", "seconds", "peak_rss_mib", "adapter_values"] { object[key] = result[key] ?? .null }
+        for key in ["learnable", "seconds", "peak_rss_mib", "adapter_values", "validation", "best_step", "warnings", "loss_ratio", "prompt_sha256"] {
+            object[key] = result[key] ?? .null
+        }
         curves.append(.object(object))
     }
-    func value(_ task: String, _ model: String, _ evaluation: ProtocolSpec, metric: String, corruption: String?) -> Double? {
-        results.first {
-            $0["task"]?.stringValue == task && $0["model"]?.stringValue == model && $0["protocol"]?.stringValue == evaluation.rawValue
-                && $0["corruption"]?.stringValue == corruption
-        }?["metrics"]?[metric]?.doubleValue
-    }
+    let statistics = ResultStatistics(results: results)
     let tasks = (parameters["tasks"]?.arrayValue ?? []).compactMap(\.stringValue)
+    let protocols = (parameters["protocols"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap(ProtocolSpec.init(rawValue:)) }
+    let corruptions = [nil] + (parameters["corruptions"]?.arrayValue ?? []).compactMap(\.stringValue)
+    func names(role: String) -> [String] {
+        (parameters["models"]?.arrayValue ?? []).filter { $0["role"]?.stringValue == role }.compactMap { $0["name"]?.stringValue }
+    }
+    let targets = names(role: "target")
+    let comparisons = statistics.comparisons(tasks: tasks, corruptions: corruptions, protocols: protocols,
+                                             surrogates: names(role: "surrogate"), targets: targets)
+    let means = statistics.means(tasks: tasks, corruptions: corruptions, protocols: protocols, targets: targets)
+
     var claims: [JSONValue] = []
-    var allPassed = true
+    var verdicts: [ClaimVerdict] = []
     for claim in parameters["claims"]?.arrayValue ?? [] {
         let left = try ClaimOperand(json: claim["left"] ?? .null), right = try ClaimOperand(json: claim["right"] ?? .null)
         guard let comparison = claim["comparison"]?.stringValue.flatMap(ClaimComparison.init(rawValue:)),
               let metric = claim["metric"]?.stringValue else { throw PipelineError.stage(context.stageID, "bad claim \(claim)") }
         let corruption = claim["corruption"]?.stringValue
+        let claimConfidence = claim["confidence"]?.doubleValue ?? confidence
         let probe = Claim(text: claim["text"]?.stringValue ?? "", left: left, comparison: comparison, right: right, scope: .all,
                           tasks: (claim["tasks"]?.arrayValue ?? []).compactMap(\.stringValue), metric: metric, corruption: corruption,
-                          mark: Mark(path: "", line: 0, column: 0))
-        let checks = probe.check(tasks: tasks, models: (claim["models"]?.arrayValue ?? []).compactMap(\.stringValue)) {
-            value($0, $1, $2, metric: metric, corruption: corruption)
-        }
-        let passed = checks.allSatisfy(\.passed)
-        allPassed = allPassed && passed
-        claims.append(["text": claim["text"] ?? .null, "where": claim["where"] ?? .null, "passed": .bool(passed),
-                       "checks": .array(checks.map { check in
-                           ["task": .string(check.task), "left": check.left.map { .double($0) } ?? .null,
-                            "right": check.right.map { .double($0) } ?? .null, "passed": .bool(check.passed)]
-                       })])
+                          mark: Mark(path: "", line: 0, column: 0), confidence: claimConfidence)
+        // Per-item correctness is accuracy's: other metrics get no interval.
+        let checks = probe.check(tasks: tasks, models: (claim["models"]?.arrayValue ?? []).compactMap(\.stringValue),
+                                 value: { statistics.value($0, $1, $2, metric: metric, corruption: corruption) },
+                                 items: { metric == "accuracy" ? statistics.items($0, $1, $2, corruption: corruption) : nil })
+        let verdict = ClaimVerdict.combined(checks.map(\.verdict))
+        verdicts.append(verdict)
+        // The claim's own numbers are those of its first task with the claim's verdict.
+        let deciding = (checks.first { $0.verdict == verdict } ?? checks.first)?.json
+        var object: [String: JSONValue] = [
+            "text": claim["text"] ?? .null, "where": claim["where"] ?? .null, "verdict": .string(verdict.rawValue),
+            "passed": .bool(verdict != .fails), "confidence": .double(claimConfidence), "checks": .array(checks.map(\.json)),
+        ]
+        for key in ["task", "method", "difference", "interval", "p", "n"] { object[key] = deciding?[key] ?? .null }
+        claims.append(.object(object))
     }
     guard case .object(var out) = parameters else { throw PipelineError.stage(context.stageID, "parameters must be an object") }
     out["evaluations"] = nil
     out["results"] = .array(results)
     out["trainings"] = .array(curves)
+    out["confidence"] = .double(confidence)
+    out["comparisons"] = .array(comparisons)
+    out["means"] = .array(means)
     out["claims"] = .array(claims)
-    out["passed"] = .bool(allPassed)
+    out["verdict"] = .string(ClaimVerdict.combined(verdicts).rawValue)
+    out["passed"] = .bool(!verdicts.contains(.fails))
     return StageOutput(result: .object(out))
 }
 
 /// `report` {title, metric, digits, images, trainings}: inputs are the `aggregate` stage
-/// then the `train-prompt` stages of `trainings`. Renders the tables (Markdown, CSV, HTML), the
-/// loss curves (SVG), the prompt pictures (PNG, base64) and the self-contained `report.html`.
+/// then the `train-prompt` stages of `trainings`. Renders the tables (Markdown, CSV, HTML) with
+/// their intervals, the paired differences, the claims' verdicts, the trainings' warnings, the loss
+/// and validation curves (SVG), the prompt pictures (PNG, base64) and the self-contained `report.html`.
 /// Result: {files: {name: text}, png: {name: base64}, markdown}.
 func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
     let aggregate = try context.input(at: 0).result()
     let metric = parameters["metric"]?.stringValue ?? "accuracy"
     let digits = parameters["digits"]?.intValue ?? 1
     let title = parameters["title"]?.stringValue ?? aggregate["pipeline"]?.stringValue ?? "tvp"
-    var tables = [ResultsTable(aggregate: aggregate, metric: metric, digits: digits, corruption: nil)]
-    for corruption in (aggregate["corruptions"]?.arrayValue ?? []).compactMap(\.stringValue) {
-        tables.append(ResultsTable(aggregate: aggregate, metric: metric, digits: digits, corruption: corruption))
-    }
+    let corruptions = [nil] + (aggregate["corruptions"]?.arrayValue ?? []).compactMap(\.stringValue)
+    let tables = corruptions.map { ResultsTable(aggregate: aggregate, metric: metric, digits: digits, corruption: $0) }
+    let paired = corruptions.map { PairedTable(aggregate: aggregate, digits: digits, corruption: $0) }.filter { !$0.rows.isEmpty }
     var files: [String: JSONValue] = [:]
     let cost = CostTable(aggregate: aggregate)
-    files["results.md"] = .string(tables.map(\.markdown).joined(separator: "\n") + (cost.rows.isEmpty ? "" : "\n" + cost.markdown))
+    var markdown = (tables.map(\.markdown) + paired.map(\.markdown)).joined(separator: "\n")
+    if !cost.rows.isEmpty { markdown += "\n" + cost.markdown }
+    let claims = aggregate["claims"]?.arrayValue ?? []
+    if !claims.isEmpty { markdown += "\n**claims**\n\n" + claims.map { "- " + ClaimText.line($0) + "\n" }.joined() }
+    let warnings = trainingWarnings(aggregate)
+    if !warnings.isEmpty { markdown += "\n**training warnings**\n\n" + warnings.map { "- \($0.training): \($0.warning)\n" }.joined() }
+    files["results.md"] = .string(markdown)
     if !cost.rows.isEmpty { files["cost.csv"] = .string(cost.csv) }
     files["results.csv"] = .string(tables[0].csv)
     for table in tables.dropFirst() { files["results-\(table.corruption!).csv"] = .string(table.csv) }
+    if !(aggregate["comparisons"]?.arrayValue ?? []).isEmpty { files["differences.csv"] = .string(PairedTable.csv(aggregate: aggregate)) }
 
     var plots: [(name: String, svg: String)] = []
     for training in (aggregate["trainings"]?.arrayValue ?? []) {
         let task = training["task"]?.stringValue ?? "", variant = training["variant"]?.stringValue ?? ""
+        let best = training["best_step"]?.intValue.map { (x: Double($0), label: "best step \($0)") }
         let records = (training["curve"]?.arrayValue ?? []).compactMap(LossRecord.init(json:))
-        guard !records.isEmpty else { continue }
-        var series = [LossPlot.Series(name: "total", points: records.map { (Double($0.step), $0.total) })]
-        if records.contains(where: { $0.fca != nil || $0.tse != nil }) {
-            series.append(LossPlot.Series(name: "task", points: records.map { (Double($0.step), $0.task) }))
+        if !records.isEmpty {
+            var series = [LossPlot.Series(name: "total", points: records.map { (Double($0.step), $0.total) })]
+            if records.contains(where: { $0.fca != nil || $0.tse != nil }) {
+                series.append(LossPlot.Series(name: "task", points: records.map { (Double($0.step), $0.task) }))
+            }
+            let name = "loss-\(fileSafe(task))-\(variant).svg"
+            let svg = LossPlot.svg(title: "\(task) · \(variant.uppercased()) training loss", series: series, xLabel: "step", yLabel: "loss",
+                                   mark: best)
+            files[name] = .string(svg)
+            plots.append((name, svg))
         }
-        let name = "loss-\(fileSafe(task))-\(variant).svg"
-        let svg = LossPlot.svg(title: "\(task) · \(variant.uppercased()) training loss", series: series, xLabel: "step", yLabel: "loss")
-        files[name] = .string(svg)
-        plots.append((name, svg))
+        // The held-out accuracy the training measured along the way (beside its loss curve).
+        let validation = (training["validation"]?.arrayValue ?? []).compactMap { entry -> (Double, Double)? in
+            guard let step = entry["step"]?.doubleValue, let accuracy = entry["accuracy"]?.doubleValue else { return nil }
+            return (step, accuracy * 100)
+        }
+        if !validation.isEmpty {
+            let n = training["validation"]?.arrayValue?.first?["n"]?.intValue
+            let name = "validation-\(fileSafe(task))-\(variant).svg"
+            let svg = LossPlot.svg(title: "\(task) · \(variant.uppercased()) validation accuracy" + (n.map { " (n = \($0))" } ?? ""),
+                                   series: [LossPlot.Series(name: "accuracy", points: validation)], xLabel: "step",
+                                   yLabel: "accuracy (%)", mark: best)
+            files[name] = .string(svg)
+            plots.append((name, svg))
+        }
     }
 
     var pictures: [(name: String, base64: String)] = []
@@ -132,10 +182,19 @@ func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> Sta
             pictures.append((name, bytes.base64EncodedString()))
         }
     }
-    files["report.html"] = .string(HTMLReport.render(title: title, aggregate: aggregate, tables: tables, plots: plots, pictures: pictures))
+    files["report.html"] = .string(HTMLReport.render(title: title, aggregate: aggregate, tables: tables, paired: paired, plots: plots,
+                                                     pictures: pictures))
     var png: [String: JSONValue] = [:]
     for picture in pictures { png[picture.name] = .string(picture.base64) }
     return StageOutput(result: ["files": .object(files), "png": .object(png), "markdown": files["results.md"]!])
+}
+
+/// Each training's `warnings`, as (`TASK VARIANT`, warning), in training order.
+func trainingWarnings(_ aggregate: JSONValue) -> [(training: String, warning: String)] {
+    (aggregate["trainings"]?.arrayValue ?? []).flatMap { training in
+        let name = "\(training["task"]?.stringValue ?? "") \((training["variant"]?.stringValue ?? "").uppercased())"
+        return (training["warnings"]?.arrayValue ?? []).compactMap(\.stringValue).map { (name, $0) }
+    }
 }
 
 /// A name safe in a file name: letters, digits, `-`, `_`, `.`, `=`, `,`, `+`; anything else becomes `_`.

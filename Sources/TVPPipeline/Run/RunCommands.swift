@@ -59,8 +59,8 @@ extension TVPRunCommand {
 
     FILE is matched case-insensitively, component by component, when it does not exist as written
     (pipelines/clevr.yaml finds Pipelines/clevr.yaml).
-    Exit codes: 0 everything ran and every expect: claim holds; 1 a stage failed or a claim fails;
-    2 usage or configuration error (nothing ran).
+    Exit codes: 0 everything ran and no expect: claim fails (each holds or is inconclusive);
+    1 a stage failed or a claim fails; 2 usage or configuration error (nothing ran).
     """
 
     public static let planUsage = """

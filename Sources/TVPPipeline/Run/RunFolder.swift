@@ -144,7 +144,7 @@ enum RunFolder {
 }
 
 /// The sweep table: one row per point, the mean over targets (or over all models without targets)
-/// of the report metric per task and protocol, and whether the point's claims held.
+/// of the report metric per task and protocol, and the point's claims together (hold, inconclusive, FAIL).
 struct SweepSummary {
     let header: [String]
     let rows: [[String]]
@@ -167,7 +167,14 @@ struct SweepSummary {
                 return values.count == models.count && !values.isEmpty
                     ? String(format: "%.\(spec.report.digits)f", values.reduce(0, +) / Double(values.count) * 100) : "–"
             }
-            let claims = entry.aggregate.map { $0["passed"] == .bool(true) ? "hold" : "FAIL" } ?? "–"
+            // hold (every claim holds), FAIL (one fails) or inconclusive.
+            let claims = entry.aggregate.map { aggregate in
+                switch aggregate["verdict"]?.stringValue {
+                case "holds"?: return "hold"
+                case "inconclusive"?: return "inconclusive"
+                default: return aggregate["passed"] == .bool(true) ? "hold" : "FAIL"
+                }
+            } ?? "–"
             return [entry.point.label] + cells + [claims]
         }
     }

@@ -21,9 +21,15 @@ extension LossSpec {
 }
 
 extension TrainSpec {
+    /// Validation enters only when it is on, so the stages of files without it keep their keys.
     public var json: JSONValue {
-        ["epochs": .integer(epochs), "batch": .integer(batch), "optimizer": .string(optimizer), "lr": .double(lr),
-         "schedule": .string(schedule), "seed": .integer(seed), "augment": .bool(augment)]
+        var json: [String: JSONValue] = ["epochs": .integer(epochs), "batch": .integer(batch), "optimizer": .string(optimizer), "lr": .double(lr),
+                                         "schedule": .string(schedule), "seed": .integer(seed), "augment": .bool(augment)]
+        if validation > 0 {
+            json["validation"] = .integer(validation)
+            json["validate_every"] = .integer(validateEvery)
+        }
+        return .object(json)
     }
 
     public init(json: JSONValue) throws {
@@ -32,7 +38,8 @@ extension TrainSpec {
               case .bool(let augment)? = json["augment"] else {
             throw PipelineError.stage("train", "not a training description: \(json)")
         }
-        self.init(epochs: epochs, batch: batch, optimizer: optimizer, lr: lr, schedule: schedule, seed: seed, augment: augment)
+        self.init(epochs: epochs, batch: batch, optimizer: optimizer, lr: lr, schedule: schedule, seed: seed, augment: augment,
+                  validation: json["validation"]?.intValue ?? 0, validateEvery: json["validate_every"]?.intValue ?? 8)
     }
 }
 
@@ -93,6 +100,12 @@ extension Claim {
     func json(models: [String]) -> JSONValue {
         ["text": .string(text), "left": left.json, "comparison": .string(comparison.rawValue), "right": right.json,
          "models": .array(models.map { .string($0) }), "tasks": .array(tasks.map { .string($0) }), "metric": .string(metric),
-         "corruption": corruption.map { .string($0) } ?? .null, "where": .string(mark.description)]
+         "corruption": corruption.map { .string($0) } ?? .null, "where": .string(mark.description), "confidence": .double(confidence)]
+    }
+}
+
+extension ValidationPoint {
+    var json: JSONValue {
+        ["step": .integer(step), "accuracy": .double(accuracy), "loss": .double(loss), "n": .integer(n)]
     }
 }

@@ -104,7 +104,10 @@ public final class StageRegistry: @unchecked Sendable {
                       assets: [String: String] = [:]) throws -> Stage {
         let kind = try kind(named: name)
         let function = kind.function
-        return Stage(id: id, kind: name, parameters: parameters, inputs: inputs, assets: assets, codeVersion: kind.codeVersion,
+        // Numeric stages computed with another OpenBLAS kernel than the reproducible one round
+        // differently: their keys say which kernel computed them.
+        let codeVersion = kind.codeVersion + (kind.resources == .compute ? BLASKernel.cacheTag : "")
+        return Stage(id: id, kind: name, parameters: parameters, inputs: inputs, assets: assets, codeVersion: codeVersion,
                      resources: kind.resources) { context in try function(context, context.parameters) }
     }
 

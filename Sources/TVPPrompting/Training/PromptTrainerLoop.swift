@@ -22,10 +22,14 @@ extension PromptTrainer {
     /// run ends with the same prompt as an uninterrupted one (for the official update and plain
     /// SGD; Adam's and momentum's running state restarts).
     ///
+    /// With `validation`, the prompt is scored on its held-out items before the first step, every
+    /// `validation.every` steps and after the last; the run ends with the best-scoring prompt
+    /// (`TrainingSummary.bestStep`; a resumed run's validation starts again where it resumes).
+    ///
     /// On a NaN or infinite loss or gradient it throws `PromptTrainingError.nonFinite`, keeping
     /// (and saving, with `checkpointPath`) the prompt from before the failing step.
     @discardableResult
-    public func train(on source: any PromptBatchSource) throws -> TrainingSummary {
+    public func train(on source: any PromptBatchSource, validation: PromptValidation? = nil) throws -> TrainingSummary {
         let count = source.count
         try require(count > 0, "PromptTrainer.train", "the training set is empty")
         let stepsPerEpoch = (count + config.batchSize - 1) / config.batchSize
@@ -41,6 +45,17 @@ extension PromptTrainer {
         var summary = TrainingSummary(config: config, surrogates: surrogates.map(\.name), samples: count,
                                       stepsPerEpoch: stepsPerEpoch, resumedFromEpoch: startEpoch, resumedFromStep: startStep,
                                       losses: [], promptMaxAbs: 0)
+        let totalSteps = config.epochs * stepsPerEpoch
+        var best: (point: ValidationPoint, values: [Float])?
+        var latest: ValidationPoint?
+        func validate(after steps: Int) throws {
+            guard let validation else { return }
+            let point = try self.validate(validation, step: steps)
+            summary.validation.append(point)
+            latest = point
+            if best.map({ point.isBetter(than: $0.point) }) ?? true { best = (point, prompt.values.toArray()) }
+        }
+        try validate(after: startEpoch * stepsPerEpoch + startStep)
         func save(epoch: Int, step: Int) throws {
             guard let path = checkpointPath else { return }
             try PromptFile.save(prompt, to: path, metadata: ["trainer-epoch": String(epoch), "trainer-step": String(step),
@@ -62,14 +77,21 @@ extension PromptTrainer {
                     throw error
                 }
                 summary.losses.append(losses)
+                if let validation, (globalStep + 1) % validation.every == 0 || globalStep + 1 == totalSteps {
+                    try validate(after: globalStep + 1)
+                }
                 onProgress?(TrainingProgress(epoch: epoch, step: s, stepsPerEpoch: stepsPerEpoch, globalStep: globalStep + 1,
-                                             totalSteps: config.epochs * stepsPerEpoch, learningRate: lr, losses: losses))
+                                             totalSteps: totalSteps, learningRate: lr, losses: losses, validation: latest))
                 if s + 1 == stepsPerEpoch {
                     try save(epoch: epoch + 1, step: 0)
                 } else if config.checkpointEvery > 0 && (globalStep + 1) % config.checkpointEvery == 0 {
                     try save(epoch: epoch, step: s + 1)
                 }
             }
+        }
+        if let best {
+            try prompt.load(values: Tensor(best.values, shape: prompt.values.shape))
+            summary.bestStep = best.point.step
         }
         summary.promptMaxAbs = prompt.values.toArray().reduce(0) { max($0, abs($1)) }
         return summary

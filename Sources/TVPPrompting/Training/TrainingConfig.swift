@@ -81,6 +81,8 @@ public struct TrainingProgress: Sendable {
     public var globalStep: Int, totalSteps: Int
     public var learningRate: Float
     public var losses: StepLosses
+    /// The latest validation point, when the run validates.
+    public var validation: ValidationPoint?
 }
 
 /// What a finished run reports.
@@ -95,6 +97,10 @@ public struct TrainingSummary: Codable, Equatable, Sendable {
     public var losses: [StepLosses]
     /// max |value| of the final prompt (the official log prints it).
     public var promptMaxAbs: Float
+    /// The validation points of this call, in order (empty without validation).
+    public var validation: [ValidationPoint] = []
+    /// The step whose prompt the run kept (the best validation point); nil without validation.
+    public var bestStep: Int?
 }
 
 /// Why training stopped.
