@@ -52,7 +52,8 @@ public enum PipelineLoader {
         let scales = try ScaleProfiles(removingFrom: &tree)
         for override in try scales.overrides(named: scale) { tree = try override.apply(to: tree) }
         for override in overrides { tree = try override.apply(to: tree) }
-        let sweep = try SweepSpec(node: tree["sweep"], multirun: multirun)
+        var sweep = try SweepSpec(node: tree["sweep"], multirun: multirun)
+        try addSeedsAxis(removingFrom: &tree, to: &sweep)
         var points: [PipelinePoint] = []
         var name: String?
         for assignments in sweep.points() {
@@ -67,6 +68,27 @@ public enum PipelineLoader {
         }
         return LoadedPipeline(path: path, sources: sources, points: points, scale: scale, scales: scales.names)
     }
+}
+
+/// `seeds: N` (top level, after scales and overrides): N training seeds from `train.seed` (default
+/// 42) on, as one more sweep axis over `train.seed`, the innermost, so the run folder's `seeds.md`
+/// reports every other point's results as mean ± sd over the seeds. Stages that do not depend on
+/// the seed (renders, loads, zero-shot evaluations) run once. Removed from the tree (not part of
+/// the spec); `seeds: 1` is no axis.
+func addSeedsAxis(removingFrom tree: inout YAMLNode, to sweep: inout SweepSpec) throws {
+    guard case .mapping(var pairs, let rootMark) = tree, let index = pairs.firstIndex(where: { $0.key.scalarText == "seeds" }) else { return }
+    let node = pairs.remove(at: index).value
+    tree = .mapping(pairs, rootMark)
+    let count = try node.int()
+    guard (1...1000).contains(count) else { throw YAMLError("'seeds' is the number of training seeds, 1 to 1000; found \(count)", at: node.mark) }
+    guard count > 1 else { return }
+    let seedKey = ["train", "seed"]
+    if let axis = sweep.axes.first(where: { $0.keys.contains(seedKey) }), let mark = axis.marks.first {
+        throw YAMLError("'seeds: \(count)' and a sweep over train.seed (at \(mark)) both set the seeds; keep one", at: node.mark)
+    }
+    let first = try tree["train"]?["seed"].map { try $0.int() } ?? 42
+    let values = (0..<count).map { [YAMLNode.scalar(String(first + $0), YAMLScalarInfo(), node.mark)] }
+    sweep.axes.append(SweepSpec.Axis(keys: [seedKey], values: values, marks: [node.mark], sources: [node.mark.description]))
 }
 
 /// Finds `path` on disk, matching each component case-insensitively where the exact spelling does

@@ -51,11 +51,7 @@ public struct PairedTable: Sendable {
     }
 
     public var markdown: String {
-        var lines = ["**\(caption)**", "", note, ""]
-        lines.append("| " + header.joined(separator: " | ") + " |")
-        lines.append("|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined())
-        for row in rows { lines.append("| " + row.joined(separator: " | ") + " |") }
-        return lines.joined(separator: "\n") + "\n"
+        ["**\(caption)**", "", note, ""].joined(separator: "\n") + "\n" + markdownTable(header: header, rows: rows, leftAligned: 1)
     }
 
     /// The plain-text table for the console.

@@ -110,11 +110,7 @@ public struct ResultsTable: Sendable {
 
     /// A GitHub-flavoured Markdown table under a caption line.
     public var markdown: String {
-        var lines = ["**\(caption)**", ""] + (note.map { [$0, ""] } ?? [])
-        lines.append("| " + header.joined(separator: " | ") + " |")
-        lines.append("|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined())
-        for row in rows { lines.append("| " + row.joined(separator: " | ") + " |") }
-        return lines.joined(separator: "\n") + "\n"
+        (["**\(caption)**", ""] + (note.map { [$0, ""] } ?? [])).joined(separator: "\n") + "\n" + markdownTable(header: header, rows: rows, leftAligned: 1)
     }
 
     /// RFC 4180 CSV of the raw values (fractions, not percent).
@@ -140,6 +136,12 @@ func alignedText(lines: [String], header: [String], rows: [[String]]) -> String 
             return column == 0 ? row[column] + pad : pad + row[column]
         }.joined(separator: "  ")
     }).joined(separator: "\n") + "\n"
+}
+
+/// A Markdown table, its first `leftAligned` columns left-aligned and the others right-aligned.
+func markdownTable(header: [String], rows: [[String]], leftAligned: Int) -> String {
+    (["| " + header.joined(separator: " | ") + " |", "|" + header.indices.map { $0 < leftAligned ? " --- |" : " ---: |" }.joined()]
+        + rows.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n") + "\n"
 }
 
 /// An HTML `<table>` (escaped) with a caption and an optional note under it; rows whose first cell

@@ -150,7 +150,7 @@ extension StageRegistry {
                                     "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null })])
     }
 
-    /// `evaluate` {task, model, protocol, prompt, metrics, batch, seed, corruption[, scoring]}: inputs are the
+    /// `evaluate` {task, model, protocol, prompt, metrics, batch, corruption[, seed (with a corruption)][, scoring]}: inputs are the
     /// test split, then the trained prompt for vp/tvp (then the model's fetch stage, if any). Runs the
     /// `Evaluator` (through the backend) under the protocol's `EvaluationProtocol`, on the corrupted
     /// images when a corruption is given. Tensor `predictions` [N]; result {metrics, count, correct,

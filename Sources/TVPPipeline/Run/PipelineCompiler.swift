@@ -210,9 +210,12 @@ public struct PipelineCompiler {
                         var parameters: [String: JSONValue] = [
                             "task": .string(task.name), "model": info.json, "protocol": .string(evaluation.rawValue),
                             "prompt": promptJSON, "metrics": .array(spec.evaluate.metrics.map { .string($0) }),
-                            "batch": .integer(spec.evaluate.batch), "seed": .integer(spec.train.seed),
+                            "batch": .integer(spec.evaluate.batch),
                             "corruption": corruption.map { ["name": .string($0.name), "severity": .integer($0.severity)] } ?? .null,
                         ]
+                        // The seed draws the corruption's noise; clean evaluations do not depend on it, so the
+                        // training seeds of `seeds: N` share one zero-shot evaluation.
+                        if corruption != nil { parameters["seed"] = .integer(spec.train.seed) }
                         // Only a non-default scoring enters the manifest, so mean-scored stages keep their keys.
                         if task.scoring != .mean { parameters["scoring"] = .string(task.scoring.rawValue) }
                         try add(id, StageKinds.evaluate, .object(parameters), inputs: inputs + info.inputs, assets: info.assets)

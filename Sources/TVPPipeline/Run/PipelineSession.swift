@@ -110,6 +110,9 @@ public final class PipelineSession {
             }
             points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult))
         }
+        if let seeds = SeedSummary(points: points.map { ($0.point, $0.aggregate) }, digits: loaded.points[0].spec.report.digits) {
+            summary += "\n" + seeds.text
+        }
         let folder = try RunFolder.write(loaded: loaded, points: points, graph: graph, execution: execution, options: options,
                                          started: started, finished: finished, now: now)
         return RunResult(execution: execution, folder: folder, claimsPassed: claims, summary: summary)

@@ -13,6 +13,7 @@ import TVPTensor
 /// prompt-TASK-VARIANT.png    the trained prompts
 /// report.html                all of it in one self-contained page
 /// summary.md, summary.csv    sweeps only: one row per point; each point in points/LABEL/
+/// seeds.md, seeds.csv        sweeps over train.seed (`seeds: N`): mean ± sd over the seeds
 /// ```
 enum RunFolder {
     struct Point {
@@ -50,6 +51,10 @@ enum RunFolder {
                 let summary = SweepSummary(points: points.map { ($0.point, $0.aggregate) })
                 try write(summary.markdown, temporary + "/summary.md")
                 try write(summary.csv, temporary + "/summary.csv")
+                if let seeds = SeedSummary(points: points.map { ($0.point, $0.aggregate) }, digits: loaded.points[0].spec.report.digits) {
+                    try write(seeds.markdown, temporary + "/seeds.md")
+                    try write(seeds.csv, temporary + "/seeds.csv")
+                }
                 try write(JSONValue.object(["points": .array(points.map { point in
                     var entry = pointJSON(point.point)
                     if case .object(var object) = entry { object["aggregate"] = point.aggregate ?? .null; entry = .object(object) }
@@ -179,10 +184,7 @@ struct SweepSummary {
         }
     }
 
-    var markdown: String {
-        (["| " + header.joined(separator: " | ") + " |", "|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined()]
-            + rows.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n") + "\n"
-    }
+    var markdown: String { markdownTable(header: header, rows: rows, leftAligned: 1) }
 
     var csv: String { ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n" }
 }

@@ -117,15 +117,20 @@ public enum TrainingDiagnostics {
         return first > 0 ? last / first : nil
     }
 
-    /// Warnings, each a sentence: the last quarter's mean loss above 0.95 × the first quarter's; the
-    /// best validation point no better than the initial prompt's.
+    /// Warnings, each a sentence: the last quarter's mean loss above 0.95 × the first quarter's
+    /// (with the validation loss beside it, which batch order does not move); the best validation
+    /// point no better than the initial prompt's.
     public static func warnings(totals: [Double], validation: [ValidationPoint]) -> [String] {
         var out: [String] = []
         if let ratio = lossRatio(totals), ratio > 0.95 {
             let quarter = totals.count / 4
-            out.append(String(format: "the training loss did not fall: the last %d steps average %.3f, %.2f× the first %d steps' (learning needs ≤ 0.95×); "
-                              + "try another learning rate, more steps or the adam optimizer", quarter,
-                              totals.suffix(quarter).reduce(0, +) / Double(quarter), ratio, quarter))
+            var text = String(format: "the training loss did not fall: the last %d steps average %.3f, %.2f× the first %d steps' (learning shows as ≤ 0.95×)",
+                              quarter, totals.suffix(quarter).reduce(0, +) / Double(quarter), ratio, quarter)
+            if let first = validation.first, let last = validation.last, validation.count > 1 {
+                text += String(format: "; the validation loss went from %.3f to %.3f", first.loss, last.loss)
+                    + (last.loss < first.loss ? ", so the prompt learned and the batches' noise hides it" : "")
+            }
+            out.append(text + "; see docs/training.md for learning rates and step counts that learn on the zoo")
         }
         if let start = validation.first(where: { $0.step == 0 }), validation.count > 1,
            !validation.contains(where: { $0.isBetter(than: start) }) {
