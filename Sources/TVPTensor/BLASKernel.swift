@@ -28,7 +28,8 @@ public enum BLASKernel {
     /// The kernel every x86-64 machine with AVX2 and FMA can run, and so the one that makes a
     /// pipeline's numbers the same on all of them: OpenBLAS's kernels round differently (AVX-512's
     /// SkylakeX blocks and accumulates sgemm otherwise than Haswell's AVX2 kernel, which AMD's Zen
-    /// also uses), and prompt training amplifies the last bits into different prompts and tables.
+    /// also uses; Cooperlake on AVX-512 AMD EPYCs), and prompt training amplifies the last bits into
+    /// different prompts and tables.
     public static let reproducibleCoreType = "Haswell"
 
     /// Whether the user asked for the fastest kernel instead of the reproducible one (`TVP_BLAS=fastest`).
