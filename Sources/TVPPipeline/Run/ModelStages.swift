@@ -76,8 +76,8 @@ extension StageRegistry {
     /// training split, then one `clean-features` per surrogate when fca > 0, then `guide-text` when
     /// tse > 0. Trains with `PromptTrainer` (through the backend). Tensors `prompt` (the values),
     /// `mask` and `sample` (the first training image, for pictures); result {metadata (the prompt
-    /// file's kind and geometry), curve, final_loss, loss_ratio, validation, best_step, warnings,
-    /// prompt_sha256, learnable, …}. With `train.validation` the split's held-out items score the
+    /// file's kind and geometry), curve, final_loss, validation, best_step, prompt_sha256,
+    /// learnable, …} (the aggregate judges the curve and the validation points: `TrainingDiagnostics`). With `train.validation` the split's held-out items score the
     /// prompt during training (candidates scored as `scoring` says) and the best prompt is kept.
     func trainPromptStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
@@ -132,16 +132,13 @@ extension StageRegistry {
         metadata["kind"] = trained.prompt.kind
         if trained.prompt.clampToUnitRange { metadata["clamp"] = "1" }
         let sample = try source.batch([0]).images
-        let warnings = TrainingDiagnostics.warnings(totals: trained.curve.map(\.total), validation: trained.validation)
         let values = trained.prompt.values.detached()
         return StageOutput(tensors: ["prompt": values, "mask": trained.prompt.mask,
                                      "sample": try sample.reshaped(Array(sample.shape.dropFirst()))],
                            result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(trained.curve.map(\.json)),
                                     "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
-                                    "loss_ratio": TrainingDiagnostics.lossRatio(trained.curve.map(\.total)).map { .double($0) } ?? .null,
                                     "validation": .array(trained.validation.map(\.json)),
                                     "best_step": trained.bestStep.map { .integer($0) } ?? .null,
-                                    "warnings": .array(warnings.map { .string($0) }),
                                     // SHA-256 of the prompt's float32 values (little-endian): bit-identical runs match.
                                     "prompt_sha256": .string(float32Digest(values)),
                                     "learnable": .integer(trained.prompt.learnableValueCount),

@@ -7,7 +7,7 @@ import TVPTensor
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.aggregate, codeVersion: "4", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.aggregate, codeVersion: "5", resources: .light) { context, parameters in
                 try aggregateStage(context, parameters)
             },
             StageKind(name: StageKinds.report, codeVersion: "3", resources: .light) { context, parameters in
@@ -52,9 +52,14 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
         guard case .object(var object) = entry else { throw PipelineError.stage(context.stageID, "bad training entry \(entry)") }
         object["curve"] = result["curve"] ?? .array([])
         object["final_loss"] = result["final_loss"] ?? .null
-        for key in ["learnable", "seconds", "peak_rss_mib", "adapter_values", "validation", "best_step", "warnings", "loss_ratio", "prompt_sha256"] {
+        for key in ["learnable", "seconds", "peak_rss_mib", "adapter_values", "validation", "best_step", "prompt_sha256"] {
             object[key] = result[key] ?? .null
         }
+        // Judged here, not in the (expensive, cached) training: a clearer wording reaches old trainings too.
+        let totals = (result["curve"]?.arrayValue ?? []).compactMap { $0["total"]?.doubleValue }
+        let points = (result["validation"]?.arrayValue ?? []).compactMap(ValidationPoint.init(json:))
+        object["loss_ratio"] = TrainingDiagnostics.lossRatio(totals).map { .double($0) } ?? .null
+        object["warnings"] = .array(TrainingDiagnostics.warnings(totals: totals, validation: points).map { .string($0) })
         curves.append(.object(object))
     }
     let statistics = ResultStatistics(results: results)

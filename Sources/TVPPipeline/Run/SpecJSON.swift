@@ -108,4 +108,10 @@ extension ValidationPoint {
     var json: JSONValue {
         ["step": .integer(step), "accuracy": .double(accuracy), "loss": .double(loss), "n": .integer(n)]
     }
+
+    init?(json: JSONValue) {
+        guard let step = json["step"]?.intValue, let accuracy = json["accuracy"]?.doubleValue, let loss = json["loss"]?.doubleValue,
+              let n = json["n"]?.intValue else { return nil }
+        self.init(step: step, accuracy: accuracy, loss: loss, n: n)
+    }
 }

@@ -128,7 +128,7 @@ public enum TrainingDiagnostics {
                               quarter, totals.suffix(quarter).reduce(0, +) / Double(quarter), ratio, quarter)
             if let first = validation.first, let last = validation.last, validation.count > 1 {
                 text += String(format: "; the validation loss went from %.3f to %.3f", first.loss, last.loss)
-                    + (last.loss < first.loss ? ", so the prompt learned and the batches' noise hides it" : "")
+                    + (last.loss < first.loss ? " on the same held-out items, a fall the batches' noise hides" : "")
             }
             out.append(text + "; see docs/training.md for learning rates and step counts that learn on the zoo")
         }
