@@ -112,6 +112,44 @@ final class TrainerLoopTests: XCTestCase {
         XCTAssertEqual(again.n, 2)
     }
 
+    func testCandidatesTaskLossIsTheAnswersCrossEntropyAmongTheCandidatesWithItsGradient() throws {
+        var c = config()
+        (c.fca, c.tse, c.taskLoss, c.candidateScoring) = (0, 0, .candidates, .sum)
+        let prompt = try PaddingPrompt(perturbation: StepFixture.tensor("start"), frame: StepFixture.frame)
+        let model = try StepFixture.model()
+        let trainer = try PromptTrainer(surrogates: [model], prompt: prompt, config: c)
+        let batch = try PromptBatch(images: StepFixture.tensor("images"), questions: Array(repeating: ClassificationPrompts.officialQuestion, count: 2),
+                                    labels: StepFixture.labels, answers: StepFixture.labels.map { StepFixture.classes[$0] })
+        XCTAssertThrowsError(try trainer.objective(batch), "no candidates before train(on:) or by hand")
+        trainer.candidates = StepFixture.classes
+        // By hand: −log softmax of the whole-answer log-probabilities, averaged over the batch.
+        let scores = try withoutGrad {
+            try model.scores(images: prompt.apply(to: batch.images, draw: 0), prompts: batch.questions, candidates: StepFixture.classes, scoring: .sum)
+        }
+        var expected = 0.0
+        for (b, label) in batch.labels.enumerated() {
+            let row = (0..<3).map { Double(scores.data[b * 3 + $0]) }
+            let top = row.max()!
+            expected += -(row[label] - top - log(row.reduce(0) { $0 + exp($1 - top) }))
+        }
+        expected /= 2
+        let (total, losses) = try trainer.objective(batch)
+        XCTAssertEqual(Double(losses.task), expected, accuracy: 1e-4)
+        // The gradient matches central differences on a frame value.
+        try total.backward()
+        let grad = try XCTUnwrap(prompt.values.grad)
+        let index = 0, h: Float = 1e-2
+        func objective(_ shift: Float) throws -> Double {
+            let saved = prompt.values.data[index]
+            prompt.values.data[index] = saved + shift
+            defer { prompt.values.data[index] = saved }
+            return Double(try withoutGrad { try trainer.objective(batch).losses.total })
+        }
+        let numeric = (try objective(h) - objective(-h)) / Double(2 * h)
+        XCTAssertEqual(Double(grad.data[index]), numeric, accuracy: 2e-3 + 0.05 * abs(numeric))
+        XCTAssertNotEqual(grad.data[index], 0)
+    }
+
     func testDiagnosticsWarnWhenTheLossDoesNotFallOrValidationNeverBeatsTheStart() {
         XCTAssertEqual(TrainingDiagnostics.lossRatio([2, 2, 1.5, 1.5, 1, 1, 1, 1]) ?? 0, 0.5, accuracy: 1e-12)
         XCTAssertNil(TrainingDiagnostics.lossRatio([1, 2, 3]))

@@ -40,7 +40,7 @@ public protocol MultimodalModel: AnyObject {
 }
 
 /// How a candidate answer is scored.
-public enum CandidateScoring: String, Sendable, Equatable, CaseIterable {
+public enum CandidateScoring: String, Codable, Sendable, Equatable, CaseIterable {
     /// The mean token log-likelihood (the official TVP code's per-candidate loss): class names of
     /// different lengths compete on equal footing.
     case mean

@@ -148,11 +148,17 @@ public struct PromptSpec: Sendable, Equatable {
 public struct LossSpec: Sendable, Equatable {
     public var fca: Double
     public var tse: Double
+    /// The task term: `answer` (the official LM loss of the right answer) or `candidates` (its
+    /// cross-entropy among the candidate answers; not the paper's).
+    public var task: String
 
-    public init(fca: Double, tse: Double) {
+    public init(fca: Double, tse: Double, task: String = "answer") {
         self.fca = fca
         self.tse = tse
+        self.task = task
     }
+
+    public static let tasks = TaskLoss.allCases.map(\.rawValue)
 }
 
 public struct TrainSpec: Sendable, Equatable {

@@ -97,9 +97,10 @@ extension PipelineSpec {
 
         tasks = try PipelineSpec.decodeTasks(try top.required("data"), context: context)
         prompt = try PipelineSpec.decodePrompt(top.optional("prompt"))
-        let lossFields = try top.optional("loss").map { try YAMLFields($0, path: "loss", allowed: ["fca", "tse"]) }
+        let lossFields = try top.optional("loss").map { try YAMLFields($0, path: "loss", allowed: ["fca", "tse", "task"]) }
         loss = LossSpec(fca: try lossFields?.double("fca", default: 0.005, min: 0) ?? 0.005,
-                        tse: try lossFields?.double("tse", default: guide == nil ? 0 : 0.001, min: 0) ?? (guide == nil ? 0 : 0.001))
+                        tse: try lossFields?.double("tse", default: guide == nil ? 0 : 0.001, min: 0) ?? (guide == nil ? 0 : 0.001),
+                        task: try lossFields?.choice("task", LossSpec.tasks, default: "answer") ?? "answer")
         train = try PipelineSpec.decodeTrain(top.optional("train"))
         evaluate = try PipelineSpec.decodeEvaluate(top.optional("evaluate"))
         if loss.tse > 0 && guide == nil && evaluate.protocols.contains(.tvp) {

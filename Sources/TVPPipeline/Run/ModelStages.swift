@@ -104,23 +104,24 @@ extension StageRegistry {
             guide = try PrecomputedTextGuide(self.guide(parameters["guide"] ?? .null, context: context), captions: captions,
                                              features: text.tensor("embeddings"))
         }
+        guard let scoring = CandidateScoring(rawValue: parameters["scoring"]?.stringValue ?? "mean") else {
+            throw PipelineError.stage(id, "unknown 'scoring' \(parameters["scoring"]!)")
+        }
         var source = split.source
         var validation: PromptValidation?
         if train.validation > 0 {
             let parts = try PromptValidation.holdOut(split.source, count: train.validation)
-            guard let scoring = CandidateScoring(rawValue: parameters["scoring"]?.stringValue ?? "mean") else {
-                throw PipelineError.stage(id, "unknown 'scoring' \(parameters["scoring"]!)")
-            }
             source = parts.train
             validation = try PromptValidation(source: parts.validation, every: train.validateEvery, scoring: scoring)
         }
         let prompt = try spec.makePrompt(seed: train.seed)
         // The task named in the stage id `train[TASK/VARIANT]` (one of them, when tasks share the training).
         let task = id.hasPrefix("train[") ? String(id.dropFirst(6).prefix { $0 != "/" }) : ""
+        var config = train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}")
+        config.candidateScoring = scoring
         let job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
                                     source: source, prompt: prompt,
-                                    config: train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}"),
-                                    cleanTokens: cleanTokens, validation: validation)
+                                    config: config, cleanTokens: cleanTokens, validation: validation)
         let started = Date()
         let trained = try backend.trainPrompt(job, progress: progress(context))
         let seconds = Date().timeIntervalSince(started)

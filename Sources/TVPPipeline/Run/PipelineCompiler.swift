@@ -154,7 +154,7 @@ public struct PipelineCompiler {
             // Cross-dataset transfer: evaluated with an earlier task's prompts, trains none of its own.
             if let source = task.promptFrom { trainIDs = trainIDsByTask[source] ?? [:] }
             for variant in variants where task.promptFrom == nil {
-                let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0)
+                let loss = variant == .tvp ? spec.loss : LossSpec(fca: 0, tse: 0, task: spec.loss.task)
                 var inputs = [trainLoad]
                 for surrogate in spec.surrogates where loss.fca > 0 {
                     let info = modelInfo[surrogate]!
@@ -188,7 +188,10 @@ public struct PipelineCompiler {
                     "prompt": promptJSON, "loss": loss.json, "train": spec.train.json, "caption": .string(task.caption),
                 ]
                 // Validation scores candidates as the task's evaluation does (only a non-default scoring enters the key).
-                if spec.train.validation > 0 && task.scoring != .mean { trainParameters["scoring"] = .string(task.scoring.rawValue) }
+                // So does the candidates task loss.
+                if (spec.train.validation > 0 || loss.task != "answer") && task.scoring != .mean {
+                    trainParameters["scoring"] = .string(task.scoring.rawValue)
+                }
                 let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, .object(trainParameters),
                                  inputs: inputs, assets: assets)
                 trainIDs[variant] = id

@@ -38,6 +38,7 @@ extension TrainSpec {
         config.seed = UInt64(bitPattern: Int64(seed))
         config.augment = augment
         config.captionTemplate = caption
+        config.taskLoss = TaskLoss(rawValue: loss.task) ?? .answer
         switch optimizer {
         case "sgd": config.update = .sgd(momentum: 0)
         case "adam": config.update = .adam(beta1: 0.9, beta2: 0.999)

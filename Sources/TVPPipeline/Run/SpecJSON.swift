@@ -10,13 +10,16 @@ extension PromptSpec {
 }
 
 extension LossSpec {
-    public var json: JSONValue { ["fca": .double(fca), "tse": .double(tse)] }
+    /// The task term enters only when it is not the official one, so other files keep their keys.
+    public var json: JSONValue {
+        task == "answer" ? ["fca": .double(fca), "tse": .double(tse)] : ["fca": .double(fca), "tse": .double(tse), "task": .string(task)]
+    }
 
     public init(json: JSONValue) throws {
         guard let fca = json["fca"]?.doubleValue, let tse = json["tse"]?.doubleValue else {
             throw PipelineError.stage("loss", "not a loss description: \(json)")
         }
-        self.init(fca: fca, tse: tse)
+        self.init(fca: fca, tse: tse, task: json["task"]?.stringValue ?? "answer")
     }
 }
 

@@ -32,6 +32,8 @@ public final class PromptTrainer {
     /// Where the resume state (the prompt plus epoch and step) is saved; a run finding it there
     /// continues from it. Nil: no resume state.
     public var checkpointPath: String?
+    /// The candidate answers `TaskLoss.candidates` ranks (`train(on:)` sets them from its source).
+    public var candidates: [String]?
 
     private let optimizer: any Optimizer
     /// The official update is masked inside `TVPUpdate`; the others see a masked gradient.
@@ -95,7 +97,7 @@ public final class PromptTrainer {
         var total: Tensor?
         var task: Float = 0, consistency: Float = 0
         for model in surrogates {
-            let taskLoss = try model.loss(images: prompted, prompts: batch.questions, answers: batch.answers)
+            let taskLoss = try self.taskLoss(model, prompted, batch)
             task += taskLoss.item
             var term = taskLoss
             if let clean {
@@ -145,6 +147,21 @@ public final class PromptTrainer {
             try optimizer.step([values], lr: lr)
         }
         return losses
+    }
+
+    /// The task term of `model` on prompted images: the right answer's LM loss, or its
+    /// cross-entropy among the candidates (`config.taskLoss`).
+    private func taskLoss(_ model: any MultimodalModel, _ prompted: Tensor, _ batch: PromptBatch) throws -> Tensor {
+        switch config.taskLoss {
+        case .answer:
+            return try model.loss(images: prompted, prompts: batch.questions, answers: batch.answers)
+        case .candidates:
+            guard let candidates, candidates.count > 1 else {
+                throw TensorError("PromptTrainer", "the candidates task loss needs the candidate answers (two or more; train(on:) sets them from its source)")
+            }
+            let scores = try model.scores(images: prompted, prompts: batch.questions, candidates: candidates, scoring: config.candidateScoring)
+            return try crossEntropy(scores, targets: batch.labels)
+        }
     }
 
     /// Clean tokens [B, T, D] of `model` for `clean` images: from the provider, or computed

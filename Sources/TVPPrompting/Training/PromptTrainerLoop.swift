@@ -32,6 +32,7 @@ extension PromptTrainer {
     public func train(on source: any PromptBatchSource, validation: PromptValidation? = nil) throws -> TrainingSummary {
         let count = source.count
         try require(count > 0, "PromptTrainer.train", "the training set is empty")
+        candidates = source.classNames
         let stepsPerEpoch = (count + config.batchSize - 1) / config.batchSize
         let schedule = try PerEpochLR(CosineAnnealingLR(baseLR: config.learningRate, tMax: config.epochs), stepsPerEpoch: stepsPerEpoch)
         let fingerprint = try runFingerprint(source)

@@ -11,6 +11,16 @@ public enum PromptUpdateRule: Codable, Equatable, Sendable {
     case adam(beta1: Double, beta2: Double)
 }
 
+/// What the task term of the objective measures.
+public enum TaskLoss: String, Codable, Equatable, Sendable, CaseIterable {
+    /// The official term: the LM loss of the right answer (teacher forcing).
+    case answer
+    /// Cross-entropy of the right answer among every candidate answer, with the candidates' scores
+    /// (`candidateScoring`) as logits: what accuracy ranks, not how likely the answer is in itself.
+    /// Not part of the paper's method.
+    case candidates
+}
+
 /// The hyper-parameters of one prompt-training run. Defaults are the official TVP settings
 /// (`transfer_cls.py` with the released prompt's lr 10, fca 0.005, tse 0.001, 1 epoch, batch 16,
 /// seed 42). `fca = tse = 0` is plain visual prompting (VP).
@@ -32,6 +42,10 @@ public struct PromptTrainingConfig: Codable, Equatable, Sendable {
     public var captionTemplate = "this is a photo of a {class}"
     /// Save the resume state every this many steps (0: only at the end of each epoch).
     public var checkpointEvery = 0
+    /// The task term (official: `.answer`).
+    public var taskLoss = TaskLoss.answer
+    /// How candidates are scored for `TaskLoss.candidates` (the evaluation's scoring).
+    public var candidateScoring = CandidateScoring.mean
 
     public init() {}
 
