@@ -61,10 +61,13 @@ final class ResultStatisticsTests: XCTestCase {
             }
         }
         stages.append(fake("train[t/tvp]", [
-            "curve": [["step": 0, "epoch": 0, "lr": 1.0, "total": 2.0, "task": 2.0], ["step": 4, "epoch": 0, "lr": 0.5, "total": 1.0, "task": 1.0]],
+            // A curve that does not fall (the aggregate warns) beside a validation loss that does.
+            "curve": .array([1.0, 1.0, 1.1, 1.2].enumerated().map { step, total in
+                ["step": .integer(step), "epoch": 0, "lr": 1.0, "total": .double(total), "task": .double(total)]
+            }),
             "final_loss": 1.0, "learnable": 100, "seconds": 1.5, "peak_rss_mib": 10.0, "adapter_values": [1000],
             "validation": [["step": 0, "accuracy": 0.5, "loss": 1.0, "n": 20], ["step": 4, "accuracy": 0.7, "loss": 0.8, "n": 20]],
-            "best_step": 4, "warnings": ["validation accuracy fell after step 4"],
+            "best_step": 4,
         ]))
         let claims: [JSONValue] = [
             Self.claim("tvp.mean >= vp.mean", Self.operand("tvp", "mean"), ">=", Self.operand("vp", "mean")),
@@ -130,7 +133,11 @@ final class ResultStatisticsTests: XCTestCase {
 
         let training = try XCTUnwrap(aggregate["trainings"]?.arrayValue?.first)
         XCTAssertEqual(training["best_step"], 4)
-        XCTAssertEqual(training["warnings"], ["validation accuracy fell after step 4"])
+        let warnings = try XCTUnwrap(training["warnings"]?.arrayValue?.compactMap(\.stringValue))
+        XCTAssertEqual(warnings.count, 1)
+        XCTAssertTrue(warnings[0].hasPrefix("the training loss did not fall: the last 1 steps average 1.200, 1.20×"), warnings[0])
+        XCTAssertTrue(warnings[0].contains("the validation loss went from 1.000 to 0.800"), warnings[0])
+        XCTAssertEqual(training["loss_ratio"]?.doubleValue ?? 0, 1.2, accuracy: 1e-9)
         XCTAssertEqual(training["validation"]?.arrayValue?.count, 2)
 
         let claims = try XCTUnwrap(aggregate["claims"]?.arrayValue)
@@ -167,7 +174,7 @@ final class ResultStatisticsTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| b | 0.0 [0.0, 0.0] p=1 | +50.0 ["), markdown)
         XCTAssertTrue(markdown.contains("| targets (pooled) | +2.5 ["), markdown)
         XCTAssertTrue(markdown.contains("- claim fails: tvp.mean < zero-shot-official.mean (diff +50.0 points"), markdown)
-        XCTAssertTrue(markdown.contains("- t TVP: validation accuracy fell after step 4"), markdown)
+        XCTAssertTrue(markdown.contains("- t TVP: the training loss did not fall"), markdown)
 
         let csv = try XCTUnwrap(report["files"]?["results.csv"]?.stringValue).components(separatedBy: "\r\n")
         XCTAssertTrue(csv[0].hasPrefix("model,role,t/zero-shot-official,t/zero-shot-official/low,t/zero-shot-official/high,t/zero-shot-official/n,t/vp,"), csv[0])
@@ -182,7 +189,7 @@ final class ResultStatisticsTests: XCTestCase {
         XCTAssertTrue(html.contains("<h2>Paired differences</h2>") && html.contains("<th scope=\"row\">targets (pooled)</th>"))
         XCTAssertTrue(html.contains("✘ fails: <code>tvp.mean &lt; zero-shot-official.mean</code>"))
         XCTAssertTrue(html.contains("? inconclusive: <code>vp.a &gt; zero-shot-official.a</code>"))
-        XCTAssertTrue(html.contains("<li>t TVP: validation accuracy fell after step 4</li>"))
+        XCTAssertTrue(html.contains("<li>t TVP: the training loss did not fall"))
         XCTAssertTrue(html.contains("t · TVP validation accuracy (n = 20)") && html.contains("best step 4"), html)
         XCTAssertNotNil(report["files"]?["validation-t-tvp.svg"])
 
