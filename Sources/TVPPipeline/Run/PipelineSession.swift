@@ -97,7 +97,7 @@ public final class PipelineSession {
                 if !paired.rows.isEmpty { summary += paired.text }
                 for claim in aggregateResult["claims"]?.arrayValue ?? [] { summary += ClaimText.line(claim) + "\n" }
                 for training in aggregateResult["trainings"]?.arrayValue ?? [] {
-                    let name = "\(training["task"]?.stringValue ?? "") \(training["variant"]?.stringValue?.uppercased() ?? "")"
+                    let name = trainingName(training)
                     if let best = training["best_step"]?.intValue, let points = training["validation"]?.arrayValue,
                        let kept = points.first(where: { $0["step"]?.intValue == best }), let accuracy = kept["accuracy"]?.doubleValue {
                         let start = points.first { $0["step"]?.intValue == 0 }?["accuracy"]?.doubleValue

@@ -40,10 +40,12 @@ func aggregateStage(_ context: StageContext, _ parameters: JSONValue) throws -> 
         object["count"] = result["count"] ?? .null
         object["correct"] = result["correct"] ?? .null
         object["items"] = result["items"] ?? .null
-        if let items = result["items"]?.stringValue, ResultStatistics.parseItems(items) == nil {
-            throw PipelineError.stage(context.stageID, "evaluation \(index) has 'items' that are not a string of 0 and 1")
+        if let text = result["items"]?.stringValue {
+            guard let hits = ResultStatistics.parseItems(text) else {
+                throw PipelineError.stage(context.stageID, "evaluation \(index) has 'items' that are not a string of 0 and 1")
+            }
+            object.merge(ResultStatistics.intervalFields(hits, confidence: confidence)) { $1 }
         }
-        object.merge(ResultStatistics.intervalFields(items: result["items"]?.stringValue, confidence: confidence)) { $1 }
         results.append(.object(object))
     }
     var curves: [JSONValue] = []
@@ -197,9 +199,13 @@ func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> Sta
 /// Each training's `warnings`, as (`TASK VARIANT`, warning), in training order.
 func trainingWarnings(_ aggregate: JSONValue) -> [(training: String, warning: String)] {
     (aggregate["trainings"]?.arrayValue ?? []).flatMap { training in
-        let name = "\(training["task"]?.stringValue ?? "") \((training["variant"]?.stringValue ?? "").uppercased())"
-        return (training["warnings"]?.arrayValue ?? []).compactMap(\.stringValue).map { (name, $0) }
+        (training["warnings"]?.arrayValue ?? []).compactMap(\.stringValue).map { (trainingName(training), $0) }
     }
+}
+
+/// An aggregate training's name in reports: `TASK VARIANT` (`count TVP`).
+func trainingName(_ training: JSONValue) -> String {
+    "\(training["task"]?.stringValue ?? "") \((training["variant"]?.stringValue ?? "").uppercased())"
 }
 
 /// A name safe in a file name: letters, digits, `-`, `_`, `.`, `=`, `,`, `+`; anything else becomes `_`.

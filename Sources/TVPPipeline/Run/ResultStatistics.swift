@@ -6,8 +6,9 @@ import TVPPrompting
 /// TVP against VP, per model and pooled over the targets (and the surrogates, when several), all at
 /// `Statistics.defaultConfidence`. Read from the results' `items` (each test item's correctness).
 struct ResultStatistics {
-    /// The results by task, model, protocol and corruption.
+    /// The results by task, model, protocol and corruption, and their items parsed once.
     private var cells: [String: JSONValue] = [:]
+    private var hits: [String: [Bool]] = [:]
     let confidence = Statistics.defaultConfidence
 
     init(results: [JSONValue]) {
@@ -15,6 +16,7 @@ struct ResultStatistics {
             let key = Self.key(result["task"]?.stringValue ?? "", result["model"]?.stringValue ?? "",
                                result["protocol"]?.stringValue ?? "", result["corruption"]?.stringValue)
             cells[key] = result
+            hits[key] = result["items"]?.stringValue.flatMap(Self.parseItems)
         }
     }
 
@@ -29,7 +31,7 @@ struct ResultStatistics {
 
     /// Each test item's correctness (the result's `items`); nil when missing.
     func items(_ task: String, _ model: String, _ evaluation: ProtocolSpec, corruption: String?) -> [Bool]? {
-        cells[Self.key(task, model, evaluation.rawValue, corruption)]?["items"]?.stringValue.flatMap(Self.parseItems)
+        hits[Self.key(task, model, evaluation.rawValue, corruption)]
     }
 
     /// `"0110"` → [false, true, true, false]; nil for any other character.
@@ -47,8 +49,8 @@ struct ResultStatistics {
     }
 
     /// An evaluate result's fields for the aggregate: n, and the accuracy's Wilson interval, from `items`.
-    static func intervalFields(items text: String?, confidence: Double) -> [String: JSONValue] {
-        guard let hits = text.flatMap(parseItems), !hits.isEmpty else { return [:] }
+    static func intervalFields(_ hits: [Bool], confidence: Double) -> [String: JSONValue] {
+        guard !hits.isEmpty else { return [:] }
         let interval = Statistics.wilsonInterval(correct: hits.filter { $0 }.count, total: hits.count, confidence: confidence)
         return ["n": .integer(hits.count),
                 "interval": ["low": .double(interval.low), "high": .double(interval.high), "confidence": .double(confidence)]]
