@@ -21,8 +21,8 @@ public enum TVPRunCommand {
                                        submit what is not cached as Slurm jobs (docs/cluster.md)
       tvp-run status RUN               done / running / failed per unit of a Slurm run folder
       tvp-run cancel RUN               cancel the jobs of a Slurm run folder
-      tvp-run cache ls|du|gc [--keep-pipelines FILE…] [--older-than DAYS] [--all]
-                                       list, measure or prune the stage cache
+      tvp-run cache ls|du|gc|verify [--keep-pipelines FILE…] [--older-than DAYS] [--all] [--discard]
+                                       list, measure, prune or verify the stage cache
       tvp-run bench [--batch N] [--layers N] [--image PX] [--threads N] [--iterations N]
                     [--twin PYTHON [--twin-script PATH]]
                                        time a ViT-B/32-shaped forward and forward + input

@@ -37,6 +37,11 @@ struct StreamingDigester {
 
 private let chunkSize = 1 << 20
 
+/// Size and SHA-256 of the file at `path`, read in 1 MiB chunks.
+public func fileSHA256(_ path: String) throws -> FileDigests {
+    try digestFile(path, for: [])
+}
+
 /// Digests of the file at `path`, read in 1 MiB chunks.
 func digestFile(_ path: String, for checksums: [Checksum]) throws -> FileDigests {
     var digester = StreamingDigester(for: checksums)

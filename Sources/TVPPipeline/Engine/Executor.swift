@@ -78,6 +78,11 @@ public final class Executor: @unchecked Sendable {
         let selected = try selection()
         let state = RunState(count: graph.nodes.count)
         for node in graph.nodes {
+            if cache.contains(node.key), let problem = cache.damage(of: node.key) {
+                // Never served: the entry becomes unfinished and is computed again like any other.
+                options.log("damaged \(node.name): \(problem); computing it again")
+                try cache.discard(node.key)
+            }
             if cache.contains(node.key) {
                 state.outcomes[node.index] = .cached
                 pointIndexes(of: node)

@@ -97,6 +97,11 @@ public enum JSONValue: Sendable, CustomStringConvertible {
         if case .array(let items) = self { return items }
         return nil
     }
+
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
 }
 
 /// Two values are equal when their canonical texts are (so `1` equals `1.0`).

@@ -4,6 +4,8 @@ public enum RunReason: Equatable, Sendable, CustomStringConvertible {
     case noEntry
     /// A run started this very entry but never finished it (it failed or was killed).
     case unfinished
+    /// Its entry is finished but its files are not what was sealed when it was written (what differs).
+    case damaged(String)
     /// What changed since the last run of the stage with this id (the key it ran under is given).
     case changed(previous: StageKey, changes: [ManifestChange])
     /// Inputs that are not cached yet and run first.
@@ -13,6 +15,7 @@ public enum RunReason: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .noEntry: return "no cache entry"
         case .unfinished: return "an earlier run did not finish it"
+        case .damaged(let problem): return "its cache entry is damaged (\(problem))"
         case .changed(let previous, let changes):
             let list = changes.isEmpty ? "its last entry \(previous.short) was removed" : changes.map(\.description).joined(separator: "; ")
             return "changed since \(previous.short): \(list)"
@@ -42,11 +45,12 @@ extension StageGraph {
     public func plan(cache: StageCache) throws -> [StagePlan] {
         var plans: [StagePlan] = []
         for node in nodes {
-            if cache.contains(node.key) {
+            let damage = cache.contains(node.key) ? cache.damage(of: node.key) : nil
+            if cache.contains(node.key) && damage == nil {
                 plans.append(StagePlan(node: node.index, name: node.name, key: node.key, status: .cached))
                 continue
             }
-            var reasons = [try ownReason(node, cache: cache)]
+            var reasons = [try damage.map { .damaged($0) } ?? ownReason(node, cache: cache)]
             let upstream = node.inputs.filter { !plans[$0].status.isCached }.map { nodes[$0].name }
             if !upstream.isEmpty { reasons.append(.upstreamToRun(upstream)) }
             plans.append(StagePlan(node: node.index, name: node.name, key: node.key, status: .toRun(reasons)))
@@ -73,6 +77,11 @@ extension StageGraph {
         for index in try nodes(named: name) {
             let node = nodes[index]
             let previous = cache.lastKey(forStageID: node.stage.id)
+            if cache.contains(node.key), let problem = cache.damage(of: node.key) {
+                lines.append("\(node.name): to run (key \(node.key.short))")
+                lines.append("  \(RunReason.damaged(problem))")
+                continue
+            }
             if cache.contains(node.key) {
                 lines.append("\(node.name): cached (key \(node.key.short))")
                 if let previous, previous != node.key {

@@ -11,28 +11,38 @@ public struct CacheRecord: Sendable, Equatable {
     /// When the entry was finished, and how long the stage ran.
     public var finished: Date
     public var seconds: Double
+    /// The seal of the entry: size and SHA-256 of each file it holds (payload, result, manifest), by
+    /// file name, taken when the entry was written. Empty for entries written before seals existed.
+    public var files: [String: FileSeal]
 
     var json: JSONValue {
         .object(["key": .string(key.hex), "id": .string(stageID), "kind": .string(kind),
                  "inputs": .array(inputIDs.map { .string($0) }),
-                 "finished": .double(finished.timeIntervalSince1970), "seconds": .double(seconds)])
+                 "finished": .double(finished.timeIntervalSince1970), "seconds": .double(seconds),
+                 "files": .object(files.mapValues { ["bytes": .integer($0.bytes), "sha256": .string($0.sha256)] })])
     }
 
-    init(key: StageKey, stageID: String, kind: String, inputIDs: [String], finished: Date, seconds: Double) {
+    init(key: StageKey, stageID: String, kind: String, inputIDs: [String], finished: Date, seconds: Double, files: [String: FileSeal] = [:]) {
         self.key = key
         self.stageID = stageID
         self.kind = kind
         self.inputIDs = inputIDs
         self.finished = finished
         self.seconds = seconds
+        self.files = files
     }
 
     init?(json: JSONValue) {
         guard let hex = json["key"]?.stringValue, let key = StageKey(hex: hex), let id = json["id"]?.stringValue,
               let kind = json["kind"]?.stringValue, let inputs = json["inputs"]?.arrayValue,
               let finished = json["finished"]?.doubleValue, let seconds = json["seconds"]?.doubleValue else { return nil }
+        var files: [String: FileSeal] = [:]
+        for (name, seal) in json["files"]?.objectValue ?? [:] {
+            guard let bytes = seal["bytes"]?.intValue, let sha256 = seal["sha256"]?.stringValue else { return nil }
+            files[name] = FileSeal(bytes: bytes, sha256: sha256)
+        }
         self.init(key: key, stageID: id, kind: kind, inputIDs: inputs.compactMap(\.stringValue),
-                  finished: Date(timeIntervalSince1970: finished), seconds: seconds)
+                  finished: Date(timeIntervalSince1970: finished), seconds: seconds, files: files)
     }
 }
 
@@ -87,9 +97,11 @@ public final class StageCache: @unchecked Sendable {
         "\(root)/stages/\(key.hex.prefix(2))/\(key.hex)"
     }
 
-    /// Whether `key` has a finished entry.
+    /// Whether `key` has a finished entry: a `done` record that reads back and names the key (an
+    /// entry whose record is damaged is unfinished, for `plan`, `cache ls` and the executor alike).
+    /// Whether its files are still what was sealed is `damage(of:)`'s question.
     public func contains(_ key: StageKey) -> Bool {
-        FileManager.default.fileExists(atPath: directory(for: key) + "/" + StageCache.doneFile)
+        record(for: key)?.key == key
     }
 
     /// Whether `key` has an entry folder holding files of a run that never finished it (it failed
@@ -178,7 +190,8 @@ public final class StageCache: @unchecked Sendable {
         }
         try writeTextFileAtomically(output.result.canonicalText, to: folder + "/" + StageCache.resultFile)
         try writeTextFileAtomically(manifest.canonicalText, to: folder + "/" + StageCache.manifestFile)
-        let record = CacheRecord(key: key, stageID: stageID, kind: manifest.kind, inputIDs: inputIDs, finished: Date(), seconds: seconds)
+        let record = CacheRecord(key: key, stageID: stageID, kind: manifest.kind, inputIDs: inputIDs, finished: Date(), seconds: seconds,
+                                 files: try seal(folder))
         try writeTextFileAtomically(record.json.canonicalText, to: folder + "/" + StageCache.doneFile)
         try pointIndex(ofStageID: stageID, at: key)
         return .computed(seconds: seconds)

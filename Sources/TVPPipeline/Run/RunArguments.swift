@@ -22,6 +22,8 @@ struct RunArguments {
     var keepPipelines: [String] = []
     var olderThanDays: Double?
     var all = false
+    /// `cache verify --discard`: mark damaged entries unfinished.
+    var discard = false
     var help = false
     /// `--executor`, `--unit`, `--dry-run` and the Slurm options (Slurm/ClusterArguments.swift).
     var cluster = ClusterArguments()
@@ -29,7 +31,7 @@ struct RunArguments {
     /// Options taking one value, and the flags; each command allows a subset.
     static let valueOptions = ["--set", "-m", "--scale", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
                                "--threads", "--older-than"]
-    static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--help", "-h"]
+    static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--discard", "--help", "-h"]
 
     /// Parses `args`; `allowed` are the options this command takes. Returns a message for a usage error.
     /// Arguments of the form `key=value` (not an existing file) are `--set` overrides, as in Hydra.
@@ -85,6 +87,7 @@ struct RunArguments {
                 case "--quiet", "-q": parsed.verbosity = .quiet
                 case "--verbose", "-v": parsed.verbosity = .verbose
                 case "--offline": parsed.offline = true
+                case "--discard": parsed.discard = true
                 default: parsed.all = true
                 }
                 i += 1

@@ -87,11 +87,16 @@ extension TVPRunCommand {
       tvp-run cache ls [--cache DIR]        one line per entry: key, kind, stage, size, date (a render
                                             stage's size includes the scenes it drew under renders/)
       tvp-run cache du [--cache DIR]        number of entries and their total size
+      tvp-run cache verify [--cache DIR] [--discard]
+                                            check every finished entry's files against the sizes and
+                                            SHA-256 sealed when it was written; --discard marks the
+                                            damaged ones unfinished (a run does so by itself before
+                                            it would read one, and computes them again)
       tvp-run cache gc [--cache DIR] (--keep-pipelines FILE… | --older-than DAYS | --all)
                                             remove entries not needed by the given pipelines and/or
                                             older than DAYS, with their rendered scenes; entries being
                                             computed are left alone
-      Exit codes: 0 ok, 2 usage or configuration error.
+      Exit codes: 0 ok, 1 damaged entries found (verify), 2 usage or configuration error.
     """
 
     static let pipelineOptions: Set<String> = ["--set", "-m", "--scale", "--cache", "--manifest", "--offline", "--quiet", "-q", "--verbose", "-v", "--threads"]
@@ -209,16 +214,16 @@ extension TVPRunCommand {
         return guarded(name) { try body(try openSession(arguments, console: Console(verbosity: arguments.verbosity)), arguments) }
     }
 
-    /// `tvp-run cache ls|du|gc`
+    /// `tvp-run cache ls|du|gc|verify`
     public static func runCache(_ args: [String]) -> Int32 {
         let arguments: RunArguments
-        switch RunArguments.parse(args, allowed: ["--cache", "--manifest", "--keep-pipelines", "--older-than", "--all", "--set"]) {
+        switch RunArguments.parse(args, allowed: ["--cache", "--manifest", "--keep-pipelines", "--older-than", "--all", "--discard", "--set"]) {
         case .failure(let error): return usageFailure("cache", error.description, cacheUsage)
         case .success(let parsed): arguments = parsed
         }
         if arguments.help { print(cacheUsage); return 0 }
-        guard arguments.positional.count == 1, let action = arguments.positional.first, ["ls", "du", "gc"].contains(action) else {
-            return usageFailure("cache", "expected ls, du or gc", cacheUsage)
+        guard arguments.positional.count == 1, let action = arguments.positional.first, ["ls", "du", "gc", "verify"].contains(action) else {
+            return usageFailure("cache", "expected ls, du, gc or verify", cacheUsage)
         }
         return guarded("cache") {
             let cache = try StageCache(root: arguments.cacheDirectory)
@@ -228,6 +233,11 @@ extension TVPRunCommand {
             case "du":
                 let usage = try cache.diskUsage()
                 print("\(usage.entries) entries, \(formatByteCount(usage.bytes)) in \(cache.root)")
+            case "verify":
+                let report = try cache.verifyAll()
+                print(report.text)
+                if arguments.discard { for entry in report.damaged { try cache.discard(entry.key) } }
+                return report.damaged.isEmpty ? 0 : 1
             default:
                 guard !arguments.keepPipelines.isEmpty || arguments.olderThanDays != nil || arguments.all else {
                     throw UsageError("cache gc needs --keep-pipelines FILE…, --older-than DAYS or --all")
