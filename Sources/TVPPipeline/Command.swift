@@ -10,8 +10,10 @@ public enum TVPRunCommand {
     Usage:
       tvp-run FILE.yaml [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--cache DIR] [--runs DIR]
                         [--fail-fast] [--only S] [--from S] [--until S] [--quiet|--verbose] [--offline]
+                        [--max-points N]
                                        validate the pipeline, run what is not cached, write
-                                       runs/PIPELINE/TIMESTAMP/ (tables, plots, prompts, report.html)
+                                       runs/PIPELINE/TIMESTAMP/ (tables, plots, prompts, report.html);
+                                       a sweep of more than 1000 points needs --max-points
       tvp-run plan FILE                each stage: cached or to run, and why
       tvp-run dag FILE [--format ascii|dot|mermaid]
                                        draw the stage graph

@@ -43,7 +43,7 @@ final class ConfigSchemaTests: XCTestCase {
         XCTAssertEqual(try error(replacing: "epochs: 1", with: "epochs: many"),
                        "\(bad):18:17: expected an integer, found a string ('many')")
         XCTAssertEqual(try error(replacing: "lr: 0.5", with: "lr: -1"),
-                       "\(bad):18:50: 'train.lr' must be a finite number > 0, found -1")
+                       "\(bad):18:50: 'train.lr' must be a finite number > 0 and ≤ 10000, found -1")
         XCTAssertEqual(try error(replacing: "tiny-b: {family: tiny-mllm, ", with: "tiny-b: {"),
                        "\(bad):11:11: missing required key 'family' in 'models.tiny-b'")
         XCTAssertEqual(try error(replacing: "prompt: {kind: padding, image_size: 16, frame: 2}", with: "prompt: 3"),
@@ -160,7 +160,7 @@ final class ConfigSchemaTests: XCTestCase {
                        "\(path):24:3: unknown key 'fcb'; did you mean 'fca'?")
         try text.replacingOccurrences(of: "loss.fca: [0, 0.01]", with: "loss.fca: [0, -1]").write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertEqual(yamlError({ try self.world.load(path: path) }).map { "\($0)" },
-                       "\(path):24:17: 'loss.fca' must be a finite number ≥ 0.0, found -1")
+                       "\(path):24:17: 'loss.fca' must be a finite number ≥ 0 and ≤ 10000, found -1")
     }
 
     func testTheCommandLineExitsWithTwoAndRunsNothingOnABadFile() throws {

@@ -34,6 +34,22 @@ final class PromptCommandTests: XCTestCase {
         XCTAssertEqual(try PNGCodec.read(png).shape, [3, 224, 224])
     }
 
+    func testNaNOrInfinitePromptsAreRefusedByImportAndShow() throws {
+        let (pth, tvp, png) = (temporary("pth"), temporary("safetensors"), temporary("png"))
+        defer { for p in [pth, tvp, png] { try? FileManager.default.removeItem(atPath: p) } }
+        var values = [Float](repeating: 0, count: 3 * 32 * 32)
+        values[5] = .nan
+        try TorchCheckpointWriter.write([("perturbation", try Tensor(values, shape: [3, 32, 32]))], to: pth)
+        XCTAssertEqual(TVPRunCommand.runPrompt(["import", pth, tvp]), 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tvp))
+        XCTAssertThrowsError(try PromptFile.loadPrompt(pth)) { XCTAssertTrue("\($0)".contains("holds nan at flat index 5"), "\($0)") }
+        values[5] = 0
+        values[40] = .infinity
+        try Safetensors.write(["perturbation": try Tensor(values, shape: [3, 32, 32])], metadata: ["format": "tvp-prompt", "kind": "padding", "frame": "4"], to: tvp)
+        XCTAssertEqual(TVPRunCommand.runPrompt(["show", tvp, png]), 1)
+        XCTAssertThrowsError(try PromptFile.loadPrompt(tvp)) { XCTAssertTrue("\($0)".contains("holds inf at flat index 40"), "\($0)") }
+    }
+
     func testUsageErrorsAndMissingFiles() {
         XCTAssertEqual(TVPRunCommand.runPrompt([]), 2)
         XCTAssertEqual(TVPRunCommand.runPrompt(["convert", "a", "b"]), 2)

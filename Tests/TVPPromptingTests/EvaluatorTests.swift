@@ -34,6 +34,8 @@ final class MetricsTests: XCTestCase {
         let scores: [[Float]] = [[0.1, 0.5, 0.2], [0.3, 0.3, 0.1], [0.9, 0.1, 0.0]]
         XCTAssertEqual(Metrics.topK(scores, labels: [1, 1, 2], k: 1), [true, false, false], "ties go to the lower index")
         XCTAssertEqual(Metrics.topK(scores, labels: [1, 1, 2], k: 2), [true, true, false])
+        // NaN beats nothing: without the check every row holding one would count as right.
+        XCTAssertEqual(Metrics.topK([[.nan, .nan], [0.2, .infinity], [.nan, 1]], labels: [0, 1, 1], k: 1), [false, false, false])
     }
 
     func testBalancedAccuracyAndMacroF1() {
@@ -91,6 +93,15 @@ final class EvaluatorTests: XCTestCase {
         let sweep = try evaluator.evaluateSeverities(model: model, protocol: .tvp(prompt), sources: [(1, source), (2, source)])
         XCTAssertEqual(sweep.map(\.severity), [1, 2])
         XCTAssertEqual(sweep[1].result, result)
+    }
+
+    func testANaNPromptIsAnErrorNotACorrectAnswer() throws {
+        let model = try StepFixture.model()
+        let nan = try PaddingPrompt(perturbation: Tensor(repeating: .nan, shape: [3, 16, 16]), frame: StepFixture.frame)
+        XCTAssertThrowsError(try Evaluator(batchSize: 1).evaluate(model: model, protocol: .vp(nan), source: try StepFixture.source())) { error in
+            XCTAssertTrue("\(error)".contains("a NaN or infinite score has no answer"), "\(error)")
+            XCTAssertTrue("\(error)".contains("item 0"), "\(error)")
+        }
     }
 
     func testYesNoTasksGetROCAUCAndPOPEMetrics() {

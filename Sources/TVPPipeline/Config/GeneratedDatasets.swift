@@ -16,6 +16,8 @@ public enum GeneratedDatasets {
     public static let names = [clevrRender, popeRender]
     /// The rendered splits.
     public static let renderSplits = ["train", "val", "test"]
+    /// The most scenes one split may render (about 20 GB of PNGs at 224 px).
+    public static let maximumScenes = 1_000_000
 
     /// The split names of a generated dataset (nil for other names).
     public static func splits(of dataset: String) -> [String]? {

@@ -33,16 +33,19 @@ public enum PipelineLoader {
     /// `sweep:` axes, then one axis per `-m`), and validates every point. Throws the first
     /// `YAMLError` (file:line:column, or the override's argument) and nothing has run.
     /// `scale`: the name of one of the file's `scales:` (its overrides apply before `overrides`).
+    /// `maxPoints`: the most sweep points expanded (`--max-points`); a larger sweep is refused
+    /// before any point is built.
     public static func load(path: String, overrides: [Override] = [], multirun: [MultirunOverride] = [], scale: String? = nil,
-                            context: ValidationContext) throws -> LoadedPipeline {
+                            maxPoints: Int = SweepSpec.defaultMaximumPoints, context: ValidationContext) throws -> LoadedPipeline {
         let document = try YAMLDocument.load(path: path)
         return try load(root: document.root, path: path, sources: document.sources, overrides: overrides,
-                        multirun: multirun, scale: scale, context: context)
+                        multirun: multirun, scale: scale, maxPoints: maxPoints, context: context)
     }
 
     /// `load` on an already-composed tree.
     public static func load(root: YAMLNode, path: String, sources: [String] = [], overrides: [Override] = [],
-                            multirun: [MultirunOverride] = [], scale: String? = nil, context: ValidationContext) throws -> LoadedPipeline {
+                            multirun: [MultirunOverride] = [], scale: String? = nil, maxPoints: Int = SweepSpec.defaultMaximumPoints,
+                            context: ValidationContext) throws -> LoadedPipeline {
         var tree = root
         var context = context
         context.pipelinePath = path
@@ -54,6 +57,7 @@ public enum PipelineLoader {
         for override in overrides { tree = try override.apply(to: tree) }
         var sweep = try SweepSpec(node: tree["sweep"], multirun: multirun)
         try addSeedsAxis(removingFrom: &tree, to: &sweep)
+        try sweep.requirePointCount(atMost: maxPoints)
         var points: [PipelinePoint] = []
         var name: String?
         for assignments in sweep.points() {

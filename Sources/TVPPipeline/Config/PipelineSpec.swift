@@ -146,6 +146,9 @@ public struct PromptSpec: Sendable, Equatable {
 
 /// The TVP loss weights: total = task + fca·FCA − tse·TSE. VP is the same training with both 0.
 public struct LossSpec: Sendable, Equatable {
+    /// The largest FCA or TSE weight a file may give: the paper's are 0.005 and 0.001, and a weight
+    /// this large already drowns the task term.
+    public static let maximumWeight = 1e4
     public var fca: Double
     public var tse: Double
     /// The task term: `answer` (the official LM loss of the right answer) or `candidates` (its
@@ -162,6 +165,9 @@ public struct LossSpec: Sendable, Equatable {
 }
 
 public struct TrainSpec: Sendable, Equatable {
+    /// The largest learning rate a file may give: the official update's is 10 (in pixel units of a
+    /// normalized step); beyond this every optimizer's first step leaves any useful range.
+    public static let maximumLearningRate = 1e4
     public var epochs: Int
     public var batch: Int
     /// `tvp` (normalized-gradient step inside the prompt's mask, the official update), `sgd` or `adam`.

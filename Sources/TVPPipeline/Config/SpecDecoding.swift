@@ -98,8 +98,8 @@ extension PipelineSpec {
         tasks = try PipelineSpec.decodeTasks(try top.required("data"), context: context)
         prompt = try PipelineSpec.decodePrompt(top.optional("prompt"))
         let lossFields = try top.optional("loss").map { try YAMLFields($0, path: "loss", allowed: ["fca", "tse", "task"]) }
-        loss = LossSpec(fca: try lossFields?.double("fca", default: 0.005, min: 0) ?? 0.005,
-                        tse: try lossFields?.double("tse", default: guide == nil ? 0 : 0.001, min: 0) ?? (guide == nil ? 0 : 0.001),
+        loss = LossSpec(fca: try lossFields?.double("fca", default: 0.005, min: 0, max: LossSpec.maximumWeight) ?? 0.005,
+                        tse: try lossFields?.double("tse", default: guide == nil ? 0 : 0.001, min: 0, max: LossSpec.maximumWeight) ?? (guide == nil ? 0 : 0.001),
                         task: try lossFields?.choice("task", LossSpec.tasks, default: "answer") ?? "answer")
         train = try PipelineSpec.decodeTrain(top.optional("train"))
         evaluate = try PipelineSpec.decodeEvaluate(top.optional("evaluate"))
@@ -231,6 +231,9 @@ extension PipelineSpec {
                 if generated && (spec.limit == nil || spec.skip > 0) {
                     throw YAMLError("'\(path).\(role)' of \(dataset) needs a limit (the number of scenes it renders) and no skip", at: splitNode.mark)
                 }
+                if generated, let limit = spec.limit, limit > GeneratedDatasets.maximumScenes {
+                    throw YAMLError("'\(path).\(role)' of \(dataset) renders \(limit) scenes; at most \(GeneratedDatasets.maximumScenes) per split", at: splitNode.mark)
+                }
                 return spec
             }
             let classes = try fields.optional("classes").map { node -> [String] in
@@ -268,10 +271,10 @@ extension PipelineSpec {
         let fields = try node.map {
             try YAMLFields($0, path: "train", allowed: ["epochs", "batch", "optimizer", "lr", "schedule", "seed", "augment", "validation", "validate_every"])
         }
-        return TrainSpec(epochs: try fields?.int("epochs", default: 1, min: 1) ?? 1,
-                         batch: try fields?.int("batch", default: 16, min: 1) ?? 16,
+        return TrainSpec(epochs: try fields?.int("epochs", default: 1, min: 1, max: 100_000) ?? 1,
+                         batch: try fields?.int("batch", default: 16, min: 1, max: 4096) ?? 16,
                          optimizer: try fields?.choice("optimizer", TrainSpec.optimizers, default: "tvp") ?? "tvp",
-                         lr: try fields?.double("lr", default: 10, positive: true) ?? 10,
+                         lr: try fields?.double("lr", default: 10, max: TrainSpec.maximumLearningRate, positive: true) ?? 10,
                          schedule: try fields?.choice("schedule", TrainSpec.schedules, default: "cosine") ?? "cosine",
                          seed: try fields?.int("seed", default: 42) ?? 42,
                          augment: try fields?.bool("augment", default: true) ?? true,
@@ -308,7 +311,7 @@ extension PipelineSpec {
             }
         }
         return EvaluateSpec(protocols: protocols, metrics: metrics, corruptions: corruptions,
-                            batch: try fields?.int("batch", default: 16, min: 1) ?? 16)
+                            batch: try fields?.int("batch", default: 16, min: 1, max: 4096) ?? 16)
     }
 
     func decodeClaims(_ node: YAMLNode) throws -> [Claim] {

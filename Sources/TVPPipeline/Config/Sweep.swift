@@ -79,8 +79,27 @@ public struct SweepSpec: Sendable {
         return items
     }
 
-    /// The number of points (1 when there are no axes).
-    public var pointCount: Int { axes.reduce(1) { $0 * $1.values.count } }
+    /// The number of points (1 when there are no axes); nil when it does not fit in an Int.
+    public var pointCount: Int? {
+        axes.reduce(1 as Int?) { count, axis in
+            count.flatMap { count in
+                let (product, overflow) = count.multipliedReportingOverflow(by: axis.values.count)
+                return overflow ? nil : product
+            }
+        }
+    }
+
+    /// The most points a sweep expands to unless `--max-points` says otherwise.
+    public static let defaultMaximumPoints = 1000
+
+    /// Refuses a sweep of more than `limit` points, naming each axis' size and where it is declared.
+    func requirePointCount(atMost limit: Int) throws {
+        if let count = pointCount, count <= limit { return }
+        let sizes = axes.map { "\($0.values.count) (\($0.keys.map { $0.joined(separator: ".") }.joined(separator: "+")))" }
+        let total = pointCount.map(String.init) ?? "more than \(Int.max)"
+        throw YAMLError("the sweep has \(total) points (\(sizes.joined(separator: " × "))); at most \(limit) are expanded — "
+                        + "narrow an axis, or pass --max-points N to allow more", at: axes.first?.marks.first ?? Mark(path: "sweep", line: 1, column: 1))
+    }
 
     /// Every point as its assignments (key, value, mark of the key), the first axis varying slowest.
     public func points() -> [[SweepAssignment]] {

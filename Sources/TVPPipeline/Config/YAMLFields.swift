@@ -52,12 +52,18 @@ struct YAMLFields {
         return n
     }
 
-    func double(_ key: String, default value: Double, min: Double = -Double.infinity, positive: Bool = false) throws -> Double {
+    /// A number the trainer uses as a Float: finite as a Float (not only as a Double), at least
+    /// `min` (or > 0 when `positive`) and at most `max`.
+    func double(_ key: String, default value: Double, min: Double = -Double.infinity, max: Double = Double.infinity,
+                positive: Bool = false) throws -> Double {
         guard let node = optional(key) else { return value }
         let x = try node.double()
-        guard x.isFinite, x >= min, !positive || x > 0 else {
-            let need = positive ? "a finite number > 0" : min > -Double.infinity ? "a finite number ≥ \(min)" : "a finite number"
-            throw YAMLError("'\(path).\(key)' must be \(need), found \(node.scalarText ?? "?")", at: node.mark)
+        guard x.isFinite, Float(x).isFinite, x >= min, x <= max, !positive || x > 0 else {
+            func text(_ bound: Double) -> String { bound.rounded() == bound && abs(bound) < 1e15 ? String(Int(bound)) : String(bound) }
+            var need = positive ? "a finite number > 0" : min > -Double.infinity ? "a finite number ≥ \(text(min))" : "a finite number"
+            if max < Double.infinity { need += " and ≤ \(text(max))" }
+            let float = x.isFinite && !Float(x).isFinite ? " (beyond the largest 32-bit float the trainer computes in)" : ""
+            throw YAMLError("'\(path).\(key)' must be \(need), found \(node.scalarText ?? "?")\(float)", at: node.mark)
         }
         return x
     }

@@ -19,6 +19,8 @@ public struct PipelineCompiler {
     public let baseDirectory: String
     /// What the compilation decided that a person should hear (which dataset a task reads), once each.
     public private(set) var notes: [String] = []
+    /// SHA-256 of each local weight file or folder hashed so far: every point of a sweep reads it once.
+    private var weightDigests: [String: String] = [:]
 
     public init(registry: StageRegistry, baseDirectory: String = ".") {
         self.registry = registry
@@ -72,10 +74,10 @@ public struct PipelineCompiler {
                         guard FileManager.default.fileExists(atPath: path) else {
                             throw PipelineError.missingWeights(model: model.name, path: path, hint: registry.backend?.weightsHint(family: model.family))
                         }
-                        assets["\(model.name):\(path)"] = try hashFile(path)
+                        assets["\(model.name):\(path)"] = try weightDigest(path)
                     }
                 } else {
-                    assets = ["\(model.name):\(resolved)": try hashPath(resolved)]
+                    assets = ["\(model.name):\(resolved)": try weightDigest(resolved)]
                 }
             }
             // Assets the family reads besides its weights: fetched first, their checksums in the key.
@@ -271,6 +273,14 @@ public struct PipelineCompiler {
         .array(entries.map { ["file": .string($0.file), "member": $0.member.map { .string($0) } ?? .null] })
     }
 
+    /// `hashPath(path)`, computed once per compiler.
+    private mutating func weightDigest(_ path: String) throws -> String {
+        if let known = weightDigests[path] { return known }
+        let digest = try hashPath(path)
+        weightDigests[path] = digest
+        return digest
+    }
+
     /// `ASSET/FILE` → the manifest's checksum of each file (what the fetch verified).
     func checksums(_ asset: Asset) -> [String: String] {
         var out: [String: String] = [:]
@@ -312,11 +322,9 @@ public func hashPath(_ path: String) throws -> String {
 }
 
 func hashFile(_ path: String) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: path) else { throw PipelineError.stage("weights", "cannot read \(path)") }
-    defer { try? handle.close() }
-    var hasher = SHA256()
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-        chunk.withUnsafeBytes { hasher.update($0) }
+    do {
+        return try fileSHA256(path).sha256 ?? ""
+    } catch {
+        throw PipelineError.stage("weights", "cannot read \(path): \(error)")
     }
-    return hexString(hasher.finalize())
 }

@@ -19,6 +19,8 @@ struct RunArguments {
     /// `--scale NAME`: one of the pipeline file's `scales:` profiles.
     var scale: String?
     var threads: Int?
+    /// `--max-points N`: the most sweep points a file may expand to.
+    var maxPoints: Int?
     var keepPipelines: [String] = []
     var olderThanDays: Double?
     var all = false
@@ -30,7 +32,7 @@ struct RunArguments {
 
     /// Options taking one value, and the flags; each command allows a subset.
     static let valueOptions = ["--set", "-m", "--scale", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
-                               "--threads", "--older-than"]
+                               "--threads", "--older-than", "--max-points"]
     static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--discard", "--help", "-h"]
 
     /// Parses `args`; `allowed` are the options this command takes. Returns a message for a usage error.
@@ -75,6 +77,9 @@ struct RunArguments {
                     case "--threads":
                         guard let n = Int(value), n > 0 else { return .failure(UsageError("--threads takes a positive whole number")) }
                         parsed.threads = n
+                    case "--max-points":
+                        guard let n = Int(value), n > 0 else { return .failure(UsageError("--max-points takes a positive whole number")) }
+                        parsed.maxPoints = n
                     default:
                         guard let days = Double(value), days >= 0 else { return .failure(UsageError("--older-than takes a number of days")) }
                         parsed.olderThanDays = days

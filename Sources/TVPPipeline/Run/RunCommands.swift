@@ -99,7 +99,7 @@ extension TVPRunCommand {
       Exit codes: 0 ok, 1 damaged entries found (verify), 2 usage or configuration error.
     """
 
-    static let pipelineOptions: Set<String> = ["--set", "-m", "--scale", "--cache", "--manifest", "--offline", "--quiet", "-q", "--verbose", "-v", "--threads"]
+    static let pipelineOptions: Set<String> = ["--set", "-m", "--scale", "--cache", "--manifest", "--offline", "--quiet", "-q", "--verbose", "-v", "--threads", "--max-points"]
 
     static func usageFailure(_ command: String, _ message: String, _ usage: String) -> Int32 {
         FileHandle.standardError.write(Data("tvp-run \(command): \(message)\n\n\(usage)\n".utf8))
@@ -119,7 +119,7 @@ extension TVPRunCommand {
         let context = ValidationContext(manifest: manifest, modelFamilies: backend?.modelFamilies, guideFamilies: backend?.guideFamilies)
         let loaded = try PipelineLoader.load(path: path, overrides: try arguments.overrides.map { try Override(parsing: $0) },
                                              multirun: try arguments.multirun.map { try MultirunOverride(parsing: $0) }, scale: arguments.scale,
-                                             context: context)
+                                             maxPoints: arguments.maxPoints ?? SweepSpec.defaultMaximumPoints, context: context)
         let fetcher = Fetcher(cacheDirectory: arguments.cacheDirectory, offline: arguments.offline || Fetcher.offlineFromEnvironment())
         let registry = StageRegistry(manifest: manifest, fetcher: fetcher, backend: backend, console: console)
         return try PipelineSession(loaded: loaded, registry: registry, cache: try StageCache(root: arguments.cacheDirectory))

@@ -100,7 +100,15 @@ public struct Evaluator {
                                  prompts: batch.questions, candidates: candidates, scoring: scoring)
             }
             let c = candidates.count
-            for i in 0..<batch.count { scores.append(Array(UnsafeBufferPointer(start: table.data + i * c, count: c))) }
+            for i in 0..<batch.count {
+                let row = Array(UnsafeBufferPointer(start: table.data + i * c, count: c))
+                if let j = row.firstIndex(where: { !$0.isFinite }) {
+                    throw TensorError("Evaluator",
+                        "'\(model.name)' under \(evaluation.name) scored candidate '\(candidates[j])' of item \(all[start + i]) as \(row[j]); "
+                        + "a NaN or infinite score has no answer (check the prompt and the model's weights for NaN/Inf)")
+                }
+                scores.append(row)
+            }
             labels += batch.labels
             onBatch?(labels.count, all.count)
         }

@@ -4,8 +4,11 @@ import Foundation
 public enum Metrics {
     /// Whether each row's label is among its k best candidates: scores [N][C]; a candidate beats
     /// the label if it scores higher, or the same with a lower index (argmax takes the first).
+    /// A row with a NaN or infinite score is never right (NaN beats nothing, so it would otherwise
+    /// count as the best answer).
     public static func topK(_ scores: [[Float]], labels: [Int], k: Int) -> [Bool] {
         zip(scores, labels).map { row, label in
+            guard row.allSatisfy(\.isFinite) else { return false }
             var better = 0
             for (j, s) in row.enumerated() where s > row[label] || (s == row[label] && j < label) { better += 1 }
             return better < k

@@ -52,6 +52,7 @@ public enum PromptFile {
     /// `save` writes them) describe; `source` names where they came from in errors. The pipeline
     /// rebuilds trained prompts from its cache with it.
     public static func prompt(values: Tensor, metadata meta: [String: String], source path: String) throws -> any VisualPrompt {
+        try requireFinite(values, path: path)
         func number(_ key: String) throws -> Int? {
             try meta[key].map { text in
                 guard let n = Int(text) else { throw FormatError(path, "metadata \(key) '\(text)' is not a whole number") }
@@ -89,7 +90,16 @@ public enum PromptFile {
         guard let values = dict[tensorKey] else {
             throw FormatError(path, "no '\(tensorKey)' entry; found \(dict.keys.sorted().joined(separator: ", "))")
         }
+        try requireFinite(values, path: path)
         return try PaddingPrompt(perturbation: values, frame: inferFrame(values, path: path))
+    }
+
+    /// Throws naming the first NaN or infinite value of a prompt tensor (a prompt with one would
+    /// turn every score it touches into NaN).
+    static func requireFinite(_ values: Tensor, path: String) throws {
+        for i in 0..<values.count where !values.data[i].isFinite {
+            throw FormatError(path, "'\(tensorKey)' \(describe(values.shape)) holds \(values.data[i]) at flat index \(i); a prompt's values must be finite numbers")
+        }
     }
 
     /// Exports to the official checkpoint format (`{"perturbation": FloatTensor[3, S, S]}`, zip
