@@ -95,7 +95,7 @@ final class RenderDatasetTests: XCTestCase {
             prefer: toy-clevr
             train: {split: train, limit: 3}
             test: {split: val, limit: 3}
-        """), extraAssets: QuestionSplitTests.toyCLEVR)
+        """), extraAssets: { try QuestionSplitTests.toyCLEVR($0) })
         defer { world.remove() }
         let renders = try world.session(backend: TinyBackend())
         XCTAssertTrue(renders.graph.nodes.contains { $0.stage.kind == StageKinds.render }, "toy-clevr is not fetched: the renders")

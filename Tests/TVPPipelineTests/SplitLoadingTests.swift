@@ -7,10 +7,11 @@ import XCTest
 /// CLEVR loader and asked its counting question.
 final class QuestionSplitTests: XCTestCase {
     /// Writes `toy-clevr.tar.gz` (train: 6 scenes, val: 4; 1–3 objects, the image brightness
-    /// following the count) and returns its manifest entry.
-    static func toyCLEVR(_ root: String) throws -> String {
+    /// following the count) and returns its manifest entry; `repack` packs the staging folder
+    /// `root/clevr-staging` as it is (a test may have changed it).
+    static func toyCLEVR(_ root: String, repack: Bool = false) throws -> String {
         let staging = root + "/clevr-staging"
-        for (split, count) in [("train", 6), ("val", 4)] {
+        for (split, count) in repack ? [] : [("train", 6), ("val", 4)] {
             let images = staging + "/CLEVR_v1.0/images/\(split)"
             try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: staging + "/CLEVR_v1.0/scenes", withIntermediateDirectories: true)
@@ -75,7 +76,7 @@ final class QuestionSplitTests: XCTestCase {
         evaluate: {protocols: [zero-shot-official, tvp], metrics: [accuracy, macro-f1], batch: 3}
         report: {images: false}
 
-        """, extraAssets: QuestionSplitTests.toyCLEVR)
+        """, extraAssets: { try QuestionSplitTests.toyCLEVR($0) })
         defer { world.remove() }
         let backend = TinyBackend()
         let result = try world.run(try world.session(backend: backend))

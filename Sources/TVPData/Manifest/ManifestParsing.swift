@@ -19,7 +19,7 @@ func parseAsset(name: String, nameMark: Mark, node: YAMLNode) throws -> Asset {
     var files: [FileEntry] = []
     for (key, value) in try node.required("files").entries() {
         let fileName = try key.string()
-        guard !fileName.isEmpty, !fileName.hasPrefix("/"), !fileName.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
+        guard isPlainRelativePath(fileName) else {
             throw YAMLError("file name '\(fileName)' must be a relative path without '.' or '..' parts", at: key.mark)
         }
         files.append(try parseFile(name: fileName, node: value))
@@ -55,7 +55,17 @@ private func parseSplitEntry(_ node: YAMLNode, files: [FileEntry]) throws -> Spl
         throw YAMLError("'\(text)' reads a member of '\(fileName)', which declares no 'archive' (tar, tar.gz or zip)", at: node.mark)
     }
     guard !parts[1].isEmpty else { throw YAMLError("'\(text)' names no member after '!'", at: node.mark) }
+    guard isPlainRelativePath(parts[1].hasSuffix("/") ? String(parts[1].dropLast()) : parts[1]) else {
+        throw YAMLError("member '\(parts[1])' of '\(text)' must be a relative path inside the archive, without '.' or '..' parts", at: node.mark)
+    }
     return SplitEntry(file: fileName, member: parts[1])
+}
+
+/// Whether `path` is relative and stays inside its folder: not empty, no leading '/', no empty,
+/// '.' or '..' components, no NUL (what a manifest may name inside an asset or an archive).
+public func isPlainRelativePath(_ path: String) -> Bool {
+    !path.isEmpty && !path.hasPrefix("/") && !path.contains("\0")
+        && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == "." || $0 == ".." }
 }
 
 private let checksumKeys = ["sha256", "md5", "sha256_any_of", "checksum"]
@@ -111,6 +121,9 @@ func parseFile(name: String, node: YAMLNode) throws -> FileEntry {
             try value.checkKeys(allowed: ["md5", "sha256"])
             guard value.keys.count == 1, let keyName = value.keys.first else {
                 throw YAMLError("member '\(try key.string())' needs exactly one of md5, sha256", at: value.mark)
+            }
+            guard isPlainRelativePath(try key.string()) else {
+                throw YAMLError("member '\(try key.string())' must be a relative path inside the archive, without '.' or '..' parts", at: key.mark)
             }
             members.append(MemberChecksum(path: try key.string(), checksum: try parseChecksum(key: keyName, node: value.required(keyName))))
         }

@@ -13,12 +13,26 @@ enum ArchiveMembers {
             throw PipelineError.stage(stage, "the fetch stage did not produce '\(entry.file)'")
         }
         guard let member = entry.member else { return archive }
+        guard isPlainRelativePath(member.hasSuffix("/") ? String(member.dropLast()) : member) else {
+            throw PipelineError.stage(stage, "member '\(member)' of \(archive) is not a relative path inside the archive")
+        }
         let root = try unpacked(archive, stage: stage)
         let path = (root as NSString).appendingPathComponent(member)
         guard FileManager.default.fileExists(atPath: path) else {
             throw PipelineError.stage(stage, "\(archive) has no member '\(member)'")
         }
+        // A symbolic link among the unpacked files must not lead outside them.
+        guard let realRoot = realPath(root), let realMember = realPath(path), realMember == realRoot || realMember.hasPrefix(realRoot + "/") else {
+            throw PipelineError.stage(stage, "member '\(member)' of \(archive) leads outside the archive (through a symbolic link)")
+        }
         return path
+    }
+
+    /// `path` with every symbolic link resolved (realpath(3)), or nil when it cannot be resolved.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The folder `archive` is unpacked into (unpacking it first if needed).
@@ -57,7 +71,7 @@ enum ArchiveMembers {
     static func unzip(_ archive: String, into folder: String, stage: String) throws {
         let zip = try ZipArchive(MappedFile(path: archive))
         for entry in zip.entries where !entry.name.hasSuffix("/") {
-            guard !entry.name.split(separator: "/").contains("..") && !entry.name.hasPrefix("/") else {
+            guard isPlainRelativePath(entry.name) else {
                 throw PipelineError.stage(stage, "\(archive): member '\(entry.name)' points outside the archive")
             }
             let path = (folder as NSString).appendingPathComponent(entry.name)
