@@ -28,8 +28,12 @@ let package = Package(
         .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEGShim", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"], swiftSettings: optimize),
         .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
-        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize),
+        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize, plugins: ["SourceDigestPlugin"]),
         .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),
+        // Stage keys name the code they run: this plugin hashes every module's sources at build time
+        // into TVPPipeline's `SourceDigests` (see Run/StageCode.swift).
+        .executableTarget(name: "source-digest", dependencies: ["TVPFormats"]),
+        .plugin(name: "SourceDigestPlugin", capability: .buildTool(), dependencies: ["source-digest"], path: "Sources/SourceDigestPlugin"),
 
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
         .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),

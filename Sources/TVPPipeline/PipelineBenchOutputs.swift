@@ -112,10 +112,10 @@ enum BenchOutputs {
             }
             let parameters: JSONValue = ["sample": .string(sample.kind), "iteration": .integer(iteration), "salt": .integer(Int(getpid()))]
             let manifest = StageManifest(kind: sample.kind, parameters: parameters, inputKeys: inputs, assets: ["a/b": String(repeating: "0", count: 64)],
-                                         codeVersion: "1")
+                                         code: "1")
             var key = manifest.key
             let hash = time { key = StageManifest(kind: manifest.kind, parameters: manifest.parameters, inputKeys: manifest.inputKeys,
-                                                       assets: manifest.assets, codeVersion: manifest.codeVersion).key }
+                                                       assets: manifest.assets, code: manifest.code).key }
             let total = try time {
                 _ = try cache.compute(manifest: manifest, stageID: "bench/\(sample.kind)", inputIDs: []) {
                     StageOutput(tensors: sample.tensors, result: sample.result)

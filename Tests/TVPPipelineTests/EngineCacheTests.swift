@@ -9,7 +9,7 @@ final class EngineCacheTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
 
     func manifest(_ value: Int) -> StageManifest {
-        StageManifest(kind: "constant", parameters: ["value": .integer(value)], inputKeys: [], assets: [:], codeVersion: "1")
+        StageManifest(kind: "constant", parameters: ["value": .integer(value)], inputKeys: [], assets: [:], code: "1")
     }
 
     func output(_ value: Float) throws -> StageOutput {

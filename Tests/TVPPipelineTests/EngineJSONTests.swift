@@ -39,7 +39,7 @@ final class EngineJSONTests: XCTestCase {
 
     func testManifestKeyIsSHA256OfItsCanonicalText() throws {
         let manifest = StageManifest(kind: "source", parameters: ["values": [1, 2.5], "scale": 2], inputKeys: [],
-                                     assets: ["digits": "ab"], codeVersion: "1")
+                                     assets: ["digits": "ab"], code: "1")
         XCTAssertEqual(manifest.canonicalText,
                        #"{"assets":{"digits":"ab"},"code":"1","inputs":[],"kind":"source","parameters":{"scale":2,"values":[1,2.5]}}"#)
         // hashlib.sha256(text.encode()).hexdigest() in Python.
@@ -52,12 +52,12 @@ final class EngineJSONTests: XCTestCase {
         let upstreamOld = StageKey(hex: String(repeating: "a", count: 64))!
         let upstreamNew = StageKey(hex: String(repeating: "b", count: 64))!
         let old = StageManifest(kind: "train", parameters: ["optimizer": ["lr": 10, "betas": [0.9, 0.99]], "epochs": 1],
-                                inputKeys: [upstreamOld], assets: ["w": "11"], codeVersion: "1")
+                                inputKeys: [upstreamOld], assets: ["w": "11"], code: "1")
         let new = StageManifest(kind: "train", parameters: ["optimizer": ["lr": 5, "betas": [0.9, 0.98]], "seed": 42, "epochs": 1],
-                                inputKeys: [upstreamNew], assets: ["w": "22"], codeVersion: "2")
+                                inputKeys: [upstreamNew], assets: ["w": "22"], code: "2")
         let changes = diffManifests(old: old, oldInputIDs: ["load"], new: new, newInputIDs: ["load"])
         XCTAssertEqual(changes, [
-            .codeVersion(old: "1", new: "2"),
+            .code(old: "1", new: "2"),
             .parameter(path: "optimizer.betas[1]", old: 0.99, new: 0.98),
             .parameter(path: "optimizer.lr", old: 10, new: 5),
             .parameter(path: "seed", old: nil, new: 42),
@@ -65,7 +65,7 @@ final class EngineJSONTests: XCTestCase {
             .input(index: 0, oldID: "load", newID: "load", oldKey: upstreamOld, newKey: upstreamNew),
         ])
         XCTAssertEqual(changes.map(\.description), [
-            "code version: 1 → 2",
+            "code: 1 → 2 (its source files changed)",
             "parameter optimizer.betas[1]: 0.99 → 0.98",
             "parameter optimizer.lr: 10 → 5",
             "parameter seed: (absent) → 42",

@@ -41,7 +41,7 @@ func temporaryCacheRoot() -> String {
 
 /// A source stage: tensor `x` holds `parameters.values`.
 func sourceStage(_ id: String, values: [Double], counter: ExecutionCounter, code: String = "1") -> Stage {
-    Stage(id: id, kind: "source", parameters: ["values": .array(values.map { .double($0) })], codeVersion: code) { context in
+    Stage(id: id, kind: "source", parameters: ["values": .array(values.map { .double($0) })], code: code) { context in
         counter.hit(id)
         let values = context.parameters["values"]!.arrayValue!.map { Float($0.doubleValue!) }
         return StageOutput(tensors: ["x": try Tensor(values, shape: [values.count])], result: ["count": .integer(values.count)])
@@ -52,7 +52,7 @@ func sourceStage(_ id: String, values: [Double], counter: ExecutionCounter, code
 /// its result holds the total.
 func sumStage(_ id: String, inputs: [String], scale: Double = 1, counter: ExecutionCounter,
               resources: StageResources = .light, before: @escaping @Sendable (StageContext) throws -> Void = { _ in }) -> Stage {
-    Stage(id: id, kind: "sum", parameters: ["scale": .double(scale)], inputs: inputs, codeVersion: "1", resources: resources) { context in
+    Stage(id: id, kind: "sum", parameters: ["scale": .double(scale)], inputs: inputs, code: "1", resources: resources) { context in
         counter.hit(id)
         try before(context)
         let scale = Float(context.parameters["scale"]!.doubleValue!)

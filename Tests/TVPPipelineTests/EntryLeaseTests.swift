@@ -7,7 +7,7 @@ import XCTest
 final class EntryLeaseTests: XCTestCase {
     var root = ""
     var cache: StageCache!
-    let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], codeVersion: "1")
+    let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], code: "1")
     var folder: String { cache.directory(for: manifest.key) }
     var leasePath: String { folder + "/" + StageCache.leaseFile }
 

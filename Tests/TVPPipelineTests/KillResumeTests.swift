@@ -270,7 +270,7 @@ final class UnfinishedEntryTests: XCTestCase {
         let root = NSTemporaryDirectory() + "tvp-unfinished-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cache = try StageCache(root: root)
-        let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], codeVersion: "1")
+        let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], code: "1")
         let folder = cache.directory(for: manifest.key)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         XCTAssertFalse(cache.hasUnfinishedEntry(manifest.key), "an empty folder (a run killed before writing) is just absent")

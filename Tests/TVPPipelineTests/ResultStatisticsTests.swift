@@ -45,7 +45,7 @@ final class ResultStatisticsTests: XCTestCase {
     func aggregateAndReport() throws -> (aggregate: JSONValue, report: JSONValue) {
         var stages: [Stage] = [], evaluations: [JSONValue] = [], ids: [String] = []
         func fake(_ id: String, _ result: JSONValue) -> Stage {
-            Stage(id: id, kind: "fake", parameters: ["result": result], codeVersion: "1") { context in
+            Stage(id: id, kind: "fake", parameters: ["result": result], code: "1") { context in
                 StageOutput(result: context.parameters["result"]!)
             }
         }

@@ -146,9 +146,9 @@ final class SlurmPartsTests: XCTestCase {
         let root = NSTemporaryDirectory() + "tvp-status-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         let cache = try StageCache(root: root + "/cache")
-        func key(_ n: Int) -> StageKey { StageManifest(kind: "k", parameters: ["n": .integer(n)], inputKeys: [], assets: [:], codeVersion: "1").key }
+        func key(_ n: Int) -> StageKey { StageManifest(kind: "k", parameters: ["n": .integer(n)], inputKeys: [], assets: [:], code: "1").key }
         for n in [0, 1] {
-            _ = try cache.compute(manifest: StageManifest(kind: "k", parameters: ["n": .integer(n)], inputKeys: [], assets: [:], codeVersion: "1"),
+            _ = try cache.compute(manifest: StageManifest(kind: "k", parameters: ["n": .integer(n)], inputKeys: [], assets: [:], code: "1"),
                                   stageID: "s\(n)", inputIDs: []) { StageOutput() }
         }
         let folder = root + "/run"

@@ -1,7 +1,7 @@
 /// One difference between a stored manifest and the current one: what `tvp-run why` prints.
 public enum ManifestChange: Equatable, Sendable, CustomStringConvertible {
     case kind(old: String, new: String)
-    case codeVersion(old: String, new: String)
+    case code(old: String, new: String)
     /// A parameter at `path` (`a.b.c`, array items as `a[2]`; `""` for the whole value); nil is absent.
     case parameter(path: String, old: JSONValue?, new: JSONValue?)
     /// An asset checksum by name; nil is absent.
@@ -14,7 +14,7 @@ public enum ManifestChange: Equatable, Sendable, CustomStringConvertible {
         func show(_ value: JSONValue?) -> String { value?.canonicalText ?? "(absent)" }
         switch self {
         case .kind(let old, let new): return "kind: \(old) → \(new)"
-        case .codeVersion(let old, let new): return "code version: \(old) → \(new)"
+        case .code(let old, let new): return "code: \(old.prefix(12)) → \(new.prefix(12)) (its source files changed)"
         case .parameter(let path, let old, let new):
             return "parameter \(path.isEmpty ? "(all)" : path): \(show(old)) → \(show(new))"
         case .asset(let name, let old, let new):
@@ -33,11 +33,11 @@ public enum ManifestChange: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// The differences from `old` (with the input stage ids recorded when it ran) to `new`, in a fixed
-/// order: kind, code version, parameters (depth first, keys sorted), assets, inputs.
+/// order: kind, code, parameters (depth first, keys sorted), assets, inputs.
 public func diffManifests(old: StageManifest, oldInputIDs: [String], new: StageManifest, newInputIDs: [String]) -> [ManifestChange] {
     var changes: [ManifestChange] = []
     if old.kind != new.kind { changes.append(.kind(old: old.kind, new: new.kind)) }
-    if old.codeVersion != new.codeVersion { changes.append(.codeVersion(old: old.codeVersion, new: new.codeVersion)) }
+    if old.code != new.code { changes.append(.code(old: old.code, new: new.code)) }
     diffJSON(old.parameters, new.parameters, path: "", into: &changes)
     for name in Set(old.assets.keys).union(new.assets.keys).sorted() where old.assets[name] != new.assets[name] {
         changes.append(.asset(name: name, old: old.assets[name], new: new.assets[name]))

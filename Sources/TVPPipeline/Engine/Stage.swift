@@ -12,7 +12,7 @@ public enum StageResources: Sendable, Equatable {
 /// One step of a pipeline: a named, typed, cached computation.
 ///
 /// Its result is cached under `StageKey` = SHA-256 of the manifest {kind, parameters, input keys,
-/// asset checksums, code version}; the human `id` is not part of the key, so identical stages of
+/// asset checksums, code digest}; the human `id` is not part of the key, so identical stages of
 /// several pipelines (a sweep) collapse into one.
 public struct Stage: Sendable {
     /// A human name, unique within its pipeline, e.g. `train[surrogate=zoo-mlp]`.
@@ -25,21 +25,22 @@ public struct Stage: Sendable {
     public var inputs: [String]
     /// SHA-256 checksums of external files the stage reads, by asset name.
     public var assets: [String: String]
-    /// The code and payload schema version; bump it when the same manifest would give another result.
-    public var codeVersion: String
+    /// The identity of the code that computes the stage (for the registry's kinds, the digest of
+    /// their source files: `StageCode`); another value is another key.
+    public var code: String
     public var resources: StageResources
     /// The computation. It must depend only on what the manifest holds (parameters, inputs, assets).
     public var body: @Sendable (StageContext) throws -> StageOutput
 
     public init(id: String, kind: String, parameters: JSONValue = .object([:]), inputs: [String] = [],
-                assets: [String: String] = [:], codeVersion: String, resources: StageResources = .light,
+                assets: [String: String] = [:], code: String, resources: StageResources = .light,
                 body: @escaping @Sendable (StageContext) throws -> StageOutput) {
         self.id = id
         self.kind = kind
         self.parameters = parameters
         self.inputs = inputs
         self.assets = assets
-        self.codeVersion = codeVersion
+        self.code = code
         self.resources = resources
         self.body = body
     }

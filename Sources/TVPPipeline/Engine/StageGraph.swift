@@ -53,7 +53,7 @@ public struct StageGraph: Sendable {
                 let stage = pipeline.stages[index]
                 let manifest = StageManifest(kind: stage.kind, parameters: stage.parameters,
                                              inputKeys: stage.inputs.map { keyByID[$0]! },
-                                             assets: stage.assets, codeVersion: stage.codeVersion)
+                                             assets: stage.assets, code: stage.code)
                 let key = manifest.key
                 keyByID[stage.id] = key
                 let occurrence = StageOccurrence(pipeline: pipeline.name, id: stage.id)

@@ -19,7 +19,7 @@ public struct StageKey: Hashable, Comparable, Sendable, CustomStringConvertible 
 }
 
 /// What a stage's result depends on, and nothing else (not its human id, not timestamps):
-/// `{"assets":{name:sha256},"code":version,"inputs":[input keys in order],"kind":kind,"parameters":…}`.
+/// `{"assets":{name:sha256},"code":digest,"inputs":[input keys in order],"kind":kind,"parameters":…}`.
 /// Its canonical JSON is stored as `manifest.json` beside the payload, and hashes to the key.
 public struct StageManifest: Equatable, Sendable {
     public var kind: String
@@ -28,15 +28,15 @@ public struct StageManifest: Equatable, Sendable {
     public var inputKeys: [StageKey]
     /// Checksums (SHA-256 hex) of the external files the stage reads, by asset name.
     public var assets: [String: String]
-    /// The version of the stage's code and payload schema; bump it when results would change.
-    public var codeVersion: String
+    /// The identity of the stage's code (`Stage.code`).
+    public var code: String
 
-    public init(kind: String, parameters: JSONValue, inputKeys: [StageKey], assets: [String: String], codeVersion: String) {
+    public init(kind: String, parameters: JSONValue, inputKeys: [StageKey], assets: [String: String], code: String) {
         self.kind = kind
         self.parameters = parameters
         self.inputKeys = inputKeys
         self.assets = assets
-        self.codeVersion = codeVersion
+        self.code = code
     }
 
     public var json: JSONValue {
@@ -45,7 +45,7 @@ public struct StageManifest: Equatable, Sendable {
             "parameters": parameters,
             "inputs": .array(inputKeys.map { .string($0.hex) }),
             "assets": .object(assets.mapValues { .string($0) }),
-            "code": .string(codeVersion),
+            "code": .string(code),
         ])
     }
 
@@ -70,6 +70,6 @@ public struct StageManifest: Equatable, Sendable {
             guard let checksum = value.stringValue else { throw fail("asset '\(name)' checksum is not a string") }
             assets[name] = checksum
         }
-        self.init(kind: kind, parameters: parameters, inputKeys: keys, assets: assets, codeVersion: code)
+        self.init(kind: kind, parameters: parameters, inputKeys: keys, assets: assets, code: code)
     }
 }

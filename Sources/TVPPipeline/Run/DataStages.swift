@@ -5,13 +5,18 @@ import TVPTensor
 extension StageRegistry {
     func dataStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.fetch, codeVersion: "1", resources: .light) { [weak self] context, parameters in
+            StageKind(name: StageKinds.fetch, code: StageCode(["TVPData/Fetch/", "TVPData/Manifest/", "TVPPipeline/Run/DataStages.swift"]),
+                      resources: .light) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).fetchStage(context, parameters)
             },
-            StageKind(name: StageKinds.render, codeVersion: "\(CLEVRRenderer.version)", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.render, code: StageCode(["TVPData/Render/", "TVPData/Images/PNGCodec.swift", "TVPPipeline/Run/DataStages.swift"]),
+                      resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).renderStage(context, parameters)
             },
-            StageKind(name: StageKinds.loadSplit, codeVersion: "2", resources: .light) { [weak self] context, parameters in
+            StageKind(name: StageKinds.loadSplit, code: StageCode(["TVPTensor/", "TVPFormats/", "TVPData/", "CJPEGShim/",
+                                                                    "TVPPipeline/Run/DataStages.swift", "TVPPipeline/Run/SplitLoaders.swift",
+                                                                    "TVPPipeline/Run/ArchiveMembers.swift"]),
+                      resources: .light) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).loadSplitStage(context, parameters)
             },
         ]

@@ -4,19 +4,22 @@ import TVPModels
 import TVPPrompting
 import TVPTensor
 
+/// The code of the model stages: the numeric stack and these stage bodies.
+private let modelStageCode = StageCode(StageCode.numericStack + ["TVPPipeline/Run/ModelStages.swift"])
+
 extension StageRegistry {
     func modelStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.cleanFeatures, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.cleanFeatures, code: modelStageCode, resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).cleanFeaturesStage(context, parameters)
             },
-            StageKind(name: StageKinds.guideText, codeVersion: "2", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.guideText, code: modelStageCode, resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).guideTextStage(context, parameters)
             },
-            StageKind(name: StageKinds.trainPrompt, codeVersion: "4", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.trainPrompt, code: modelStageCode, resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).trainPromptStage(context, parameters)
             },
-            StageKind(name: StageKinds.evaluate, codeVersion: "3", resources: .compute) { [weak self] context, parameters in
+            StageKind(name: StageKinds.evaluate, code: modelStageCode, resources: .compute) { [weak self] context, parameters in
                 try StageRegistry.alive(self, context).evaluateStage(context, parameters)
             },
         ]

@@ -4,13 +4,20 @@ import TVPFormats
 import TVPPrompting
 import TVPTensor
 
+/// The code of the aggregate: these stage bodies, the statistics, the claims and the JSON they write.
+private let resultCode = ["TVPPipeline/Run/ResultStages.swift", "TVPPipeline/Run/ResultStatistics.swift", "TVPPipeline/Config/Claim.swift",
+                          "TVPPrompting/Evaluation/", "TVPPrompting/Training/PromptValidation.swift", "TVPPipeline/Engine/JSONValue.swift",
+                          "TVPPipeline/Engine/JSONParser.swift"]
+
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {
         [
-            StageKind(name: StageKinds.aggregate, codeVersion: "5", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.aggregate, code: StageCode(resultCode), resources: .light) { context, parameters in
                 try aggregateStage(context, parameters)
             },
-            StageKind(name: StageKinds.report, codeVersion: "3", resources: .light) { context, parameters in
+            StageKind(name: StageKinds.report, code: StageCode(resultCode + ["TVPPipeline/Report/", "TVPPrompting/Prompts/", "TVPData/Images/",
+                                                                                    "TVPTensor/"]),
+                      resources: .light) { context, parameters in
                 try reportStage(context, parameters)
             },
         ]

@@ -78,7 +78,7 @@ extension TVPRunCommand {
     public static let whyUsage = """
     Usage: tvp-run why FILE STAGE [KEY=VALUE…] [--set KEY=VALUE]… [-m KEY=V1,V2]… [--scale NAME] [--cache DIR]
       Says whether STAGE is cached and, if not, what changed since its last run (parameters,
-      inputs, assets, code version), from the manifests stored in the cache.
+      inputs, assets, the digest of its source files), from the manifests stored in the cache.
       Exit codes: 0 ok, 2 usage or configuration error (or an unknown stage).
     """
 

@@ -7,17 +7,16 @@ import TVPTensor
 /// A stage kind's computation: the running stage's context and its parameters → its output.
 public typealias StageFunction = @Sendable (StageContext, JSONValue) throws -> StageOutput
 
-/// One kind of stage: its code version (part of every key), how it uses the machine, its function.
+/// One kind of stage: the code it runs (its digest is part of every key), how it uses the machine, its function.
 public struct StageKind: Sendable {
     public var name: String
-    /// Bump when the same manifest would give another result.
-    public var codeVersion: String
+    public var code: StageCode
     public var resources: StageResources
     public var function: StageFunction
 
-    public init(name: String, codeVersion: String, resources: StageResources, function: @escaping StageFunction) {
+    public init(name: String, code: StageCode, resources: StageResources, function: @escaping StageFunction) {
         self.name = name
-        self.codeVersion = codeVersion
+        self.code = code
         self.resources = resources
         self.function = function
     }
@@ -106,8 +105,8 @@ public final class StageRegistry: @unchecked Sendable {
         let function = kind.function
         // Numeric stages computed with another OpenBLAS kernel than the reproducible one round
         // differently: their keys say which kernel computed them.
-        let codeVersion = kind.codeVersion + (kind.resources == .compute ? BLASKernel.cacheTag : "")
-        return Stage(id: id, kind: name, parameters: parameters, inputs: inputs, assets: assets, codeVersion: codeVersion,
+        let code = kind.code.digest + (kind.resources == .compute ? BLASKernel.cacheTag : "")
+        return Stage(id: id, kind: name, parameters: parameters, inputs: inputs, assets: assets, code: code,
                      resources: kind.resources) { context in try function(context, context.parameters) }
     }
 
