@@ -50,6 +50,18 @@ public struct Benchmark {
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+    /// Seconds of the fastest of `runs` runs of `body`, after one warm-up run (which fills the buffer pool).
+    static func fastest(of runs: Int, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var best = Double.infinity
+        for _ in 0..<runs {
+            let start = now()
+            try body()
+            best = min(best, now() - start)
+        }
+        return best
+    }
+
     /// The process's peak resident set size so far, in MiB (`getrusage`; Linux reports KiB).
     static func peakRSSMiB() -> Double {
         var usage = rusage()
@@ -69,16 +81,7 @@ public struct Benchmark {
         let peak = Benchmark.sgemmPeak()
         let block = Benchmark.blockGEMM(rows: batch * cfg.tokens, width: cfg.width)
 
-        func best(_ body: () throws -> Void) rethrows -> Double {
-            try body()  // warm-up: fills the buffer pool
-            var t = Double.infinity
-            for _ in 0..<iterations {
-                let start = Benchmark.now()
-                try body()
-                t = min(t, Benchmark.now() - start)
-            }
-            return t
-        }
+        func best(_ body: () throws -> Void) rethrows -> Double { try Benchmark.fastest(of: iterations, body) }
         BufferPool.shared.resetPeak()
         let forward = try best { _ = try withoutGrad { try model(image) } }
         let forwardBackward = try best {

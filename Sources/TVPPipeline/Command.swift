@@ -31,6 +31,10 @@ public enum TVPRunCommand {
                                        gradient against the sgemm peak; with --twin, also run
                                        the PyTorch twin (scripts/bench/vit_twin.py) and print
                                        the ratio (defaults: batch 16, 12 layers, 224 px, 3 runs)
+      tvp-run bench --models [--threads N] [--iterations N]
+                                       time SmolLM2-135M (prefill, decode), a MiniLM-L6-shaped
+                                       BERT and EfficientNet-Lite0 (forward, input gradient)
+                                       against the sgemm peak (fetched assets; others skipped)
       tvp-run bench --pipeline [--tasks N] [--images N] [--points N] [--iterations N]
                                        time planning, a fully cached rerun and the cache's
                                        bookkeeping per stage on a generated sweep
@@ -146,8 +150,27 @@ extension TVPRunCommand {
         return 0
     }
 
+    /// Runs a benchmark mode: `--help` prints `usage`; `parse` reads each `--name value` option
+    /// (returning a message for a bad one, exit 2); `run` measures, printing as it goes (exit 1 if it throws).
+    static func runBenchmarkMode(_ mode: String, _ args: [String], usage: String, parse: (String, String) -> String?,
+                                 run: ((String) -> Void) throws -> Void) -> Int32 {
+        if args.contains("--help") || args.contains("-h") { print(usage); return 0 }
+        if let problem = parseOptions(args, parse) {
+            FileHandle.standardError.write(Data("tvp-run bench \(mode): \(problem)\n\n\(usage)\n".utf8))
+            return 2
+        }
+        do {
+            try run { print($0) }
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("tvp-run bench \(mode): \(error)\n".utf8))
+            return 1
+        }
+    }
+
     static func runBench(_ args: [String]) -> Int32 {
         if args.first == "--pipeline" { return PipelineBenchmark.main(Array(args.dropFirst())) }
+        if args.first == "--models" { return ModelBenchmark.main(Array(args.dropFirst())) }
         var bench = Benchmark()
         let problem = parseOptions(args) { name, value in
             func int() -> Int? { Int(value).flatMap { $0 > 0 ? $0 : nil } }

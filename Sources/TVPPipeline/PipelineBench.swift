@@ -35,9 +35,8 @@ public struct PipelineBenchmark {
 
     /// `tvp-run bench --pipeline …` (the arguments after `--pipeline`).
     public static func main(_ args: [String]) -> Int32 {
-        if args.contains("--help") || args.contains("-h") { print(usage); return 0 }
         var bench = PipelineBenchmark()
-        let problem = TVPRunCommand.parseOptions(args) { name, value in
+        return TVPRunCommand.runBenchmarkMode("--pipeline", args, usage: usage, parse: { name, value in
             if name == "--dir" { bench.directory = value; return nil }
             guard let n = Int(value), n > 0 else { return "\(name) takes a positive whole number" }
             switch name {
@@ -48,18 +47,7 @@ public struct PipelineBenchmark {
             default: return "unknown option '\(name)'"
             }
             return nil
-        }
-        if let problem {
-            FileHandle.standardError.write(Data("tvp-run bench --pipeline: \(problem)\n\n\(usage)\n".utf8))
-            return 2
-        }
-        do {
-            try bench.run { print($0) }
-            return 0
-        } catch {
-            FileHandle.standardError.write(Data("tvp-run bench --pipeline: \(error)\n".utf8))
-            return 1
-        }
+        }, run: { _ = try bench.run(log: $0) })
     }
 
     /// What `run` measured (seconds).

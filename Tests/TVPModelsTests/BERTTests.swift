@@ -229,24 +229,6 @@ final class BERTTests: XCTestCase {
         }
     }
 
-    // MARK: speed (release only)
-
-    /// Sentences per second for batch 32 × 16 tokens with the all-MiniLM-L6-v2 shape (random
-    /// weights). Runs only with TVP_BENCH=1, meant for `swift test -c release`; prints, asserts no time.
-    func testSpeedMiniLMBatch32x16() throws {
-        guard ProcessInfo.processInfo.environment["TVP_BENCH"] == "1" else { throw XCTSkip("set TVP_BENCH=1 (release build) to time BERT") }
-        let config = BERTEncoder.Config.miniLML6
-        let model = try BERTEncoder(weights: Weights(BERTEncoder.randomWeights(config, seed: 1), source: "random"), config: config)
-        var rng = RandomGenerator(seed: 5)
-        let ids = (0..<(32 * 16)).map { _ in Int32(1000 + Int(rng.next() % 20000)) }
-        let batch = try BERTBatch(ids: ids, batchSize: 32, tokens: 16, lengths: Array(repeating: 16, count: 32))
-        _ = try model.sentenceEmbeddings(batch)
-        let repeats = 10
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<repeats { _ = try withoutGrad { try model.sentenceEmbeddings(batch) } }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(repeats)
-        print(String(format: "BERT MiniLM-L6 batch 32 x 16 tokens: %.1f ms per batch, %.0f sentences/s", seconds * 1000, 32 / seconds))
-    }
 }
 
 private extension SafetensorsFile {

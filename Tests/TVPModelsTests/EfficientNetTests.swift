@@ -194,29 +194,6 @@ final class EfficientNetTests: XCTestCase {
         XCTAssertEqual(values.indices.max { values[$0] < values[$1] }, 285)
     }
 
-    /// Release-only throughput at batch 16, 224 px (printed, not asserted).
-    func testLite0Throughput() throws {
-        #if DEBUG
-        throw XCTSkip("throughput is measured in release builds: swift test -c release --filter EfficientNetTests")
-        #else
-        let model = try EfficientNetLite.load(try assetPath("efficientnet-lite0", "efficientnet-lite0-57934424.pth"))
-        let batch = 16
-        let image = efficientNetPattern(batch: batch, channels: 3, size: 224)
-        _ = try withoutGrad { try model(image) }
-        let clock = ContinuousClock()
-        var forward = Duration.zero, backward = Duration.zero
-        let rounds = 3
-        for _ in 0..<rounds {
-            forward += try clock.measure { _ = try withoutGrad { try model(image) } }
-            let x = image.copy(requiresGrad: true)
-            backward += try clock.measure { try model(x).sum().backward() }
-        }
-        func perSecond(_ d: Duration) -> Double { Double(batch * rounds) / (Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18) }
-        let gflop = EfficientNetLite.Config.lite0.forwardFLOPs() / 1e9
-        print(String(format: "EfficientNet-Lite0 batch %d @224: forward %.1f images/s, forward + input grad %.1f images/s (%.2f GFLOP/image forward)",
-                     batch, perSecond(forward), perSecond(backward), gflop))
-        #endif
-    }
 }
 
 private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, file: StaticString = #filePath, line: UInt = #line) {

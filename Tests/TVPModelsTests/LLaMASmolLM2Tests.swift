@@ -59,34 +59,4 @@ final class LLaMASmolLM2Tests: XCTestCase {
         XCTAssertEqual(generated, [504, 3575, 282, 4649, 314, 7042, 30, 2])
     }
 
-    /// Tokens per second for a 64-token prefill and for cached one-token decoding (timings printed, not asserted).
-    func testSpeed() throws {
-        let model = try loadModel()
-        let prompt = (0..<64).map { ($0 * 7919 + 13) % model.config.vocabSize }
-        try withoutGrad {
-            _ = try model.forward(tokens: [Array(prompt.prefix(8))])            // warm up buffers and threads
-            var best = Double.infinity
-            for _ in 0..<3 {
-                let start = Date()
-                let hidden = try model.forward(tokens: [prompt])
-                _ = try model.logits(hidden, positions: [63])
-                best = min(best, Date().timeIntervalSince(start))
-            }
-            let cache = LlamaKVCache(layers: model.layers.count)
-            _ = try model.forward(tokens: [prompt], cache: cache)
-            let steps = 32
-            let start = Date()
-            var next = prompt.last!
-            for _ in 0..<steps {
-                let hidden = try model.forward(tokens: [[next]], cache: cache)
-                let logits = try model.logits(hidden, positions: [0]).toArray()
-                next = logits.indices.max { logits[$0] < logits[$1] }!
-            }
-            let decode = Date().timeIntervalSince(start) / Double(steps)
-            let gflop = model.flopsPerToken(context: 64) * 64 / 1e9
-            print(String(format: "SmolLM2 prefill 64 tokens: %.1f ms (%.0f tokens/s, %.1f GFLOP/s without LM head); "
-                         + "decode at context 64-96 with LM head: %.2f ms/token (%.1f tokens/s), %d threads",
-                         best * 1e3, 64 / best, gflop / best, decode * 1e3, 1 / decode, Parallel.threads))
-        }
-    }
 }

@@ -75,13 +75,10 @@ final class TorchCheckpointTests: XCTestCase {
         assertFormatError(try TorchCheckpoint.load(text.path), mentions: ["text.pth", "not a PyTorch checkpoint"])
     }
 
-    /// The prompt released with the official TVP code (see ../shared/fixtures/README.md).
+    /// The prompt released with the official TVP code (Fixtures/official-prompt, MIT licence beside it).
     func testOfficialPrompt() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("../shared/fixtures/tvp-official-cifar10-minigpt4.pth").standardizedFileURL.path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("official prompt fixture not found at \(path) (the shared fixtures folder is absent)")
-        }
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/official-prompt/tvp-official-cifar10-minigpt4.pth").path
         let t = try TorchCheckpoint.load(path)
         XCTAssertEqual(Array(t.keys), ["perturbation"])
         let p = try XCTUnwrap(t["perturbation"])

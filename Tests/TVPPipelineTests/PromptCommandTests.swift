@@ -5,14 +5,11 @@ import XCTest
 
 final class PromptCommandTests: XCTestCase {
     static let official = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/fixtures/tvp-official-cifar10-minigpt4.pth").standardized.path
+        .appendingPathComponent("../TVPModelsTests/Fixtures/official-prompt/tvp-official-cifar10-minigpt4.pth").standardized.path
 
     func temporary(_ ext: String) -> String { NSTemporaryDirectory() + "tvp-cli-\(UUID().uuidString).\(ext)" }
 
     func testImportExportShowRoundTripTheOfficialPrompt() throws {
-        guard FileManager.default.fileExists(atPath: Self.official) else {
-            throw XCTSkip("the official prompt fixture is not at \(Self.official) (../shared/fixtures is absent)")
-        }
         let (tvp, pth, png, sample) = (temporary("safetensors"), temporary("pth"), temporary("png"), temporary("png"))
         defer { for p in [tvp, pth, png, sample] { try? FileManager.default.removeItem(atPath: p) } }
         XCTAssertEqual(TVPRunCommand.runPrompt(["import", Self.official, tvp]), 0)

@@ -65,13 +65,11 @@ final class PromptTests: XCTestCase {
 }
 
 final class PromptFileTests: XCTestCase {
+    /// The prompt released with the official TVP code (MIT licence beside it).
     static let official = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../../shared/fixtures/tvp-official-cifar10-minigpt4.pth").standardized.path
+        .appendingPathComponent("../TVPModelsTests/Fixtures/official-prompt/tvp-official-cifar10-minigpt4.pth").standardized.path
 
     func testOfficialCheckpointImportsWithItsFrameAndRoundTripsThroughSafetensors() throws {
-        guard FileManager.default.fileExists(atPath: Self.official) else {
-            throw XCTSkip("the official prompt fixture is not at \(Self.official) (../shared/fixtures is absent)")
-        }
         let prompt = try PromptFile.importOfficial(Self.official)
         XCTAssertEqual(prompt.imageSize, 224)
         XCTAssertEqual(prompt.frame, 30)

@@ -242,10 +242,19 @@ final class TrainerLoopTests: XCTestCase {
         c.tse = 0
         let images = try ImagePipeline.tvpTest(imageSize: 8).apply(StepFixture.tensor("images"), seed: 0)
         let batch = try PromptBatch(images: images, questions: ["This is a photo of a", "This is a photo of a"], labels: [2, 0], answers: ["frog", "cat"])
-        let prompt = try PaddingPrompt(perturbation: StepFixture.tensor("start"), frame: 4)
-        let one = try PromptTrainer(surrogates: [StepFixture.model()], prompt: prompt, config: c).objective(batch).losses
-        let two = try PromptTrainer(surrogates: [StepFixture.model(), StepFixture.model(name: "twin")], prompt: prompt, config: c).objective(batch).losses
-        XCTAssertEqual(two.task, 2 * one.task, accuracy: 1e-5)
-        XCTAssertEqual(two.total, 2 * one.total, accuracy: 1e-5)
+        // Two different surrogates: the fixture's model and one with every weight scaled by 0.8.
+        let other = try TinyMLLM(StepFixture.subset("mllm.").mapValues { $0 * 0.8 }, name: "scaled")
+        func run(_ surrogates: [any MultimodalModel]) throws -> (losses: StepLosses, gradient: [Float]) {
+            let trainer = try PromptTrainer(surrogates: surrogates, prompt: PaddingPrompt(perturbation: StepFixture.tensor("start"), frame: 4), config: c)
+            let (total, losses) = try trainer.objective(batch)
+            try total.backward()
+            return (losses, try XCTUnwrap(trainer.prompt.values.grad).toArray())
+        }
+        let a = try run([StepFixture.model()]), b = try run([other]), both = try run([StepFixture.model(), other])
+        XCTAssertGreaterThan(abs(a.losses.task - b.losses.task), 1e-3, "the two surrogates differ")
+        XCTAssertEqual(both.losses.task, a.losses.task + b.losses.task, accuracy: 1e-5)
+        XCTAssertEqual(both.losses.total, a.losses.total + b.losses.total, accuracy: 1e-5)
+        XCTAssertEqual(both.losses.featureConsistency!, a.losses.featureConsistency! + b.losses.featureConsistency!, accuracy: 1e-5)
+        for (g, (x, y)) in zip(both.gradient, zip(a.gradient, b.gradient)) { XCTAssertEqual(g, x + y, accuracy: 1e-5) }
     }
 }

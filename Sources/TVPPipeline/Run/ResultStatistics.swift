@@ -1,7 +1,7 @@
 import Foundation
 import TVPPrompting
 
-/// The aggregate's statistics (DESIGN.md 5b): each result's Wilson interval, the interval of the
+/// The aggregate's statistics: each result's Wilson interval, the interval of the
 /// targets' mean, and the paired differences of each prompted protocol against zero-shot and of
 /// TVP against VP, per model and pooled over the targets (and the surrogates, when several), all at
 /// `Statistics.defaultConfidence`. Read from the results' `items` (each test item's correctness).

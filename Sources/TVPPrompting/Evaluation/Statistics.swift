@@ -1,7 +1,7 @@
 import Foundation
 import TVPTensor
 
-/// Intervals and tests for accuracies on small test sets (DESIGN.md 5b): a Wilson interval for one
+/// Intervals and tests for accuracies on small test sets: a Wilson interval for one
 /// accuracy, and for two protocols on the same items the paired difference with a percentile
 /// bootstrap interval (items resampled, so pooled models move together) and the exact McNemar test.
 /// Differences and bounds are fractions (0.05 = 5 points), like the accuracies they compare.

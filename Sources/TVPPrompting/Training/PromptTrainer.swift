@@ -94,31 +94,29 @@ public final class PromptTrainer {
                           classFeatures: Tensor? = nil) throws -> (total: Tensor, losses: StepLosses) {
         let prompted = try prompt.apply(to: batch.images, draw: draw)
         let clean = config.fca != 0 ? try prompt.clean(batch.images) : nil
-        var total: Tensor?
-        var task: Float = 0, consistency: Float = 0
+        // Summed over the surrogates: Σ task and Σ FCA; then the objective (`transferObjective`).
+        var taskSum: Tensor?, consistencySum: Tensor?
         for model in surrogates {
             let taskLoss = try self.taskLoss(model, prompted, batch)
-            task += taskLoss.item
-            var term = taskLoss
+            taskSum = try taskSum.map { try $0 + taskLoss } ?? taskLoss
             if let clean {
                 let reference = try cleanVisualTokens(model, clean, key: cleanKey)
                 let fca = try featureConsistencyLoss(prompted: model.visualTokens(images: prompted), clean: reference)
-                consistency += fca.item
-                term = try term + fca * config.fca
+                consistencySum = try consistencySum.map { try $0 + fca } ?? fca
             }
-            total = try total.map { try $0 + term } ?? term
         }
-        var semantics: Float?
+        var semantics: Tensor?
         if config.tse != 0, let guide {
             let text = try classFeatures.map { try gatherRows($0, batch.labels) }
                 ?? guide.textFeatures(batch.answers.map(config.caption))
-            let score = try taskSemanticsScore(imageFeatures: guide.imageFeatures(prompted), textFeatures: text, logitScale: guide.logitScale)
-            semantics = score.item
-            total = try total! - score * config.tse
+            semantics = try taskSemanticsScore(imageFeatures: guide.imageFeatures(prompted), textFeatures: text, logitScale: guide.logitScale)
         }
-        let losses = StepLosses(total: total!.item, task: task, featureConsistency: clean == nil ? nil : consistency,
-                                taskSemantics: semantics)
-        return (total!, losses)
+        guard let taskSum else { throw TensorError("PromptTrainer.objective", "no surrogate model") }
+        let total = try transferObjective(task: taskSum, fca: config.fca, featureConsistency: consistencySum,
+                                          tse: config.tse, taskSemantics: semantics)
+        let losses = StepLosses(total: total.item, task: taskSum.item, featureConsistency: consistencySum?.item,
+                                taskSemantics: semantics?.item)
+        return (total, losses)
     }
 
     /// One training step on a preprocessed batch: objective, backward, finiteness checks, update
