@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writes the README's sample CLEVR-style renders (docs/samples/clevr_sample_{0..3}.png, 128 px, seed 0,
+# Writes the sample CLEVR-style renders of docs/architecture.md (docs/samples/clevr_sample_{0..3}.png, 128 px, seed 0,
 # split "sample") and prints release render timings at 128 and 224 px.
 # Usage: ./scripts/render_samples.sh [output folder]
 set -euo pipefail
