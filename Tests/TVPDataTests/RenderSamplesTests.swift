@@ -2,7 +2,7 @@ import Foundation
 import TVPData
 import XCTest
 
-/// Developer task, not part of the normal run: writes the README's sample renders and prints release
+/// Developer task, not part of the normal run: writes the sample renders of docs/architecture.md and prints release
 /// timings. Run `scripts/render_samples.sh` (sets TVP_WRITE_SAMPLES to the output folder).
 final class RenderSamplesTests: XCTestCase {
     func testWriteSampleRendersAndTimings() throws {
