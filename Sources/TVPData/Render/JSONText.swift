@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 
 /// A JSON value with ordered object keys and fixed number formatting, so written files are
 /// byte-identical for the same content (Foundation's serializers promise neither key order nor digits).
@@ -42,19 +43,7 @@ indirect enum JSONText {
             }
             out += (items.isEmpty ? "" : closing) + "]"
         case .string(let text):
-            out += "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            out += "\""
+            out += canonicalJSONString(text)
         case .int(let value):
             out += String(value)
         case .number(let value):
