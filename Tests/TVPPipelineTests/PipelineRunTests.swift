@@ -151,11 +151,44 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
         let folder = try XCTUnwrap(result.folder)
         let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
-        XCTAssertTrue(summary.contains("| point | digits zero-shot | digits TVP | claims |"), summary)
-        XCTAssertTrue(summary.contains("| lr=0.5 |") && summary.contains("| lr=1 |"), summary)
+        XCTAssertTrue(summary.contains("| point | train.lr | n | digits zero-shot targets | digits TVP targets | "
+                                       + "digits zero-shot surrogate | digits TVP surrogate | claims |"), summary)
+        XCTAssertNotNil(summary.range(of: #"\| lr=0\.5 \| 0\.5 \| 6 \| \d+\.\d \|"#, options: .regularExpression), summary)
+        XCTAssertTrue(summary.contains("| lr=1 | 1 | 6 |"), summary)
+        // The CSV holds the swept values and fractions, per model and for the targets' mean.
+        let csv = try String(contentsOfFile: folder + "/summary.csv", encoding: .utf8).components(separatedBy: "\r\n")
+        XCTAssertEqual(csv[0], "point,train.lr,digits/zero-shot-official/tiny-a,digits/zero-shot-official/tiny-b,digits/zero-shot-official/targets,"
+                       + "digits/zero-shot-official/targets/low,digits/zero-shot-official/targets/high,digits/zero-shot-official/n,"
+                       + "digits/tvp/tiny-a,digits/tvp/tiny-b,digits/tvp/targets,digits/tvp/targets/low,digits/tvp/targets/high,digits/tvp/n,claims")
+        let row = csv[1].components(separatedBy: ",")
+        XCTAssertEqual(Array(row.prefix(2)), ["lr=0.5", "0.5"])
+        for value in [row[2], row[3], row[8], row[9]] {
+            let fraction = try XCTUnwrap(Double(value), "\(value) in \(csv[1])")
+            XCTAssertTrue((0...1).contains(fraction) && (fraction * 6).rounded() == fraction * 6, "k of 6 items as a fraction: \(value)")
+        }
+        let html = try String(contentsOfFile: folder + "/summary.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("digits · accuracy against train.lr") && html.contains("<svg") && html.contains("href=\"points/lr=1/report.html\""), html)
         for label in ["lr=0.5", "lr=1"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/points/\(label)/report.html"), label)
         }
+    }
+
+    func testSweepProgressInALogNamesThePointAndHasNoCarriageReturn() throws {
+        let lock = NSLock()
+        var lines: [String] = []
+        let console = Console(verbosity: .normal, isTTY: false, out: { text in lock.lock(); lines.append(text); lock.unlock() },
+                              err: { text in lock.lock(); lines.append(text); lock.unlock() })
+        let backend = TinyBackend()
+        let registry = StageRegistry(manifest: world.manifest, fetcher: Fetcher(cacheDirectory: world.cacheRoot, offline: true, log: { _ in }),
+                                     backend: backend, console: console)
+        let loaded = try world.load(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "report.images=false", "expect=[]"],
+                                    multirun: ["train.lr=0.5,1"], backend: backend)
+        let session = try PipelineSession(loaded: loaded, registry: registry, cache: try StageCache(root: world.cacheRoot))
+        XCTAssertEqual(try world.run(session).exitCode, 0)
+        XCTAssertFalse(lines.contains { $0.contains("\r") }, "no carriage return in a log")
+        let progress = lines.filter { $0.contains("%  ") && $0.contains("[#") || $0.contains("[-") }
+        XCTAssertTrue(progress.contains { $0.hasPrefix("toy[lr=0.5]/train[digits/tvp]  [") }, progress.joined())
+        XCTAssertTrue(progress.contains { $0.hasPrefix("toy[lr=1]/eval[digits/tiny-b/tvp]  [") }, progress.joined())
     }
 
     func testRandomPatchNativeViewAndCorruptionColumns() throws {

@@ -125,16 +125,16 @@ public struct ResultsTable: Sendable {
     public var html: String { htmlTable(caption: caption, note: note, header: header, rows: rows) }
 }
 
-/// A console table: `lines` above, then the header and rows in columns, the first left-aligned and
-/// the others right-aligned, two spaces apart.
-func alignedText(lines: [String], header: [String], rows: [[String]]) -> String {
+/// A console table: `lines` above, then the header and rows in columns, the first `leftAligned`
+/// left-aligned and the others right-aligned, two spaces apart (no trailing spaces).
+func alignedText(lines: [String], header: [String], rows: [[String]], leftAligned: Int = 1) -> String {
     let all = [header] + rows
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return (lines + all.map { row in
         row.indices.map { column in
             let pad = String(repeating: " ", count: widths[column] - row[column].count)
-            return column == 0 ? row[column] + pad : pad + row[column]
-        }.joined(separator: "  ")
+            return column < leftAligned ? row[column] + pad : pad + row[column]
+        }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
     }).joined(separator: "\n") + "\n"
 }
 
