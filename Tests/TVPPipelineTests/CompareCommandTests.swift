@@ -102,7 +102,7 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertTrue(diff.rows.allSatisfy { $0.paired != nil }, "the points share their test split")
         let listing = try RunListing(runs: runs, filters: [try .init(parsing: "train.lr=1")])
         XCTAssertEqual(listing.runs.first?.points.map(\.label), ["lr=1"])
-        XCTAssertTrue(listing.text.contains("sweep of 2 points (1 match)"), listing.text)
+        XCTAssertTrue(listing.text.contains("(sweep of 2 points, 1 match)"), listing.text)
     }
 
     func testRunFoldersHoldThePromptsThatPromptShowAndExportRead() throws {

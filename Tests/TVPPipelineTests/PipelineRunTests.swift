@@ -28,11 +28,20 @@ final class PipelineRunTests: XCTestCase {
         let folder = try XCTUnwrap(first.folder)
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         for name in ["config.yaml", "config.json", "meta.json", "results.json", "results.md", "results.csv", "report.html",
-                     "loss-digits-vp.svg", "loss-digits-tvp.svg", "prompt-digits-vp.png", "prompt-digits-tvp.png"] {
+                     "loss-digits.svg", "loss-terms-digits-tvp-fca.svg", "loss-terms-digits-tvp-tse.svg", "prompt-digits-vp.png",
+                     "prompt-digits-tvp.png", "prompt-digits-vp.safetensors", "prompt-digits-tvp.safetensors"] {
             XCTAssertTrue(names.contains(name), "\(name) missing from \(names.sorted())")
         }
         let html = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<table>") && html.contains("<th scope=\"row\">tiny-b</th>") && html.contains("<svg"))
+        // Provenance, the deltas of the prompted protocols, VP and TVP on one plot.
+        for text in ["<h2>Provenance</h2>", "<th scope=\"row\">tvp</th><td>\(TVPRunCommand.version)", "<th scope=\"row\">machine</th>",
+                     "<th scope=\"row\">n (digits)</th><td>6 test items per cell</td>", "resolved configuration (config.yaml)",
+                     "<th>digits TVP − zero-shot</th>", "VP total", "TVP total", "TVP task term"] {
+            XCTAssertTrue(html.contains(text), "\(text) missing from report.html")
+        }
+        XCTAssertNotNil(html.range(of: #"<td>[+-]?\d+\.\d \[[+-]?\d+\.\d, [+-]?\d+\.\d\] p=[0-9.e-]+</td>"#, options: .regularExpression),
+                        "a delta cell with its interval and p")
         XCTAssertTrue(html.contains("data:image/png;base64,iVBORw0KGgo"), "prompt pictures are embedded PNGs")
         let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/prompt-digits-tvp.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])

@@ -122,15 +122,18 @@ public struct RunListing {
             for (run, points) in group {
                 let lead = [Self.when(run.started), run.name, run.status.rawValue, run.version ?? "?", Self.overridesText(run.overrides)]
                 if run.isSweep || points.isEmpty {
-                    let what = run.points.isEmpty ? "–" : "sweep of \(run.points.count) points" + (points.count < run.points.count ? " (\(points.count) match)" : "")
-                    rows.append(lead + [what] + columns.map { _ in "" } + [""])
+                    var lead = lead
+                    if run.isSweep {
+                        lead[1] += " (sweep of \(run.pointCount) points" + (points.count < run.pointCount ? ", \(points.count) match)" : ")")
+                    }
+                    rows.append(lead + [""] + columns.map { _ in "" } + [""])
                     for point in points { rows.append(["", "  " + point.label, "", "", ""] + pointCells(point)) }
                 } else {
                     rows.append(lead + pointCells(points[0]))
                 }
             }
             let line = "\(pipeline): \(group.count) run\(group.count == 1 ? "" : "s"), newest first; cells: surrogate / targets' mean "
-                + "\(metricName) (%) on clean test items, n items per cell (`tvp-run diff` compares two with intervals)"
+                + "\(metricName) (%) on clean test items; n: items per cell"
             return alignedText(lines: [line], header: header, rows: rows, leftAligned: 5)
         }.joined(separator: "\n")
     }

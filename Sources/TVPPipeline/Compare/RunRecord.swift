@@ -39,6 +39,8 @@ public struct RunRecord: Sendable {
     public var status: Status
     public var isSweep: Bool
     public var points: [Point]
+    /// The number of points (a running sweep's, before its points exist).
+    public var pointCount: Int
     public var meta: JSONValue
 
     /// Reads the run folder `folder` (holding meta.json).
@@ -72,6 +74,7 @@ public struct RunRecord: Sendable {
             points = [Point(label: "", assignments: [:], folder: folder, config: try? RunRecord.json(folder + "/config.json"),
                             aggregate: try? RunRecord.json(folder + "/results.json"), pipelineName: pipeline)]
         }
+        pointCount = points.count
     }
 
     /// A run in progress (or killed) from its marker file.
@@ -85,7 +88,8 @@ public struct RunRecord: Sendable {
         scale = nil
         overrides = (json["overrides"]?.arrayValue ?? []).compactMap(\.stringValue)
         status = RunMarker.isAlive(json) ? .running : .interrupted
-        isSweep = (json["points"]?.intValue ?? 1) > 1
+        pointCount = json["points"]?.intValue ?? 1
+        isSweep = pointCount > 1
         points = []
     }
 

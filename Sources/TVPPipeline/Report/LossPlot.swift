@@ -22,9 +22,10 @@ public enum LossPlot {
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
     /// Round axis ticks covering [low, high]: a step of 1, 2, 2.5 or 5 × 10^k giving about `count`
-    /// ticks, and the axis widened to the ticks around its ends (1.3–2.2 → 1.2, 1.4, …, 2.2).
-    public static func niceTicks(_ low: Double, _ high: Double, count: Int = 5) -> (ticks: [Double], step: Double) {
-        let raw = (high - low) / Double(max(1, count - 1))
+    /// ticks (a step of at least `minimumStep`), and the axis widened to the ticks around its ends
+    /// (1.3–2.2 → 1.2, 1.4, …, 2.2).
+    public static func niceTicks(_ low: Double, _ high: Double, count: Int = 5, minimumStep: Double = 0) -> (ticks: [Double], step: Double) {
+        let raw = max((high - low) / Double(max(1, count - 1)), minimumStep)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw * (1 - 1e-9) } ?? 10 * magnitude
         let first = (low / step * (1 + 1e-12)).rounded(.down), last = (high / step * (1 - 1e-12)).rounded(.up)
@@ -67,7 +68,9 @@ public enum LossPlot {
             xTicks = (decades, 1)
             (x0, x1) = (decades.first!, max(decades.last!, decades.first! + 1))
         } else {
-            xTicks = niceTicks(x0, x1)
+            // Whole-number x (steps) gets whole-number ticks.
+            let whole = !finite.isEmpty && finite.allSatisfy { $0.x.rounded() == $0.x }
+            xTicks = niceTicks(x0, x1, minimumStep: whole ? 1 : 0)
             (x0, x1) = (min(x0, xTicks.ticks.first!), max(x1, xTicks.ticks.last!))
         }
         func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * plotW }

@@ -10,7 +10,7 @@ import TVPTensor
 /// meta.json                  git commit, version, host, threads, overrides, time per stage, cache hits
 /// results.json               the aggregate result(s), claims included
 /// results.md, results.csv    the paper-style table (and one per corruption)
-/// loss-TASK-VARIANT.svg      training loss curves
+/// loss-TASK.svg              training loss curves (VP and TVP overlaid); loss-terms-TASK-VARIANT-TERM.svg
 /// prompt-TASK-VARIANT.png    the trained prompts, drawn
 /// prompt-TASK-VARIANT.safetensors  the trained prompts (PromptFile: `tvp-run prompt show|export`)
 /// report.html                all of it in one self-contained page
@@ -53,10 +53,11 @@ enum RunFolder {
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         do {
             let sweep = loaded.isSweep
+            let meta = self.meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
             for point in points {
                 let folder = sweep ? temporary + "/points/" + fileSafe(point.point.label) : temporary
                 try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try writePoint(point, to: folder)
+                try writePoint(point, to: folder, meta: meta)
             }
             if sweep {
                 try write(canonicalYAML(.array(points.map { pointJSON($0.point) })), temporary + "/sweep.yaml")
@@ -74,8 +75,7 @@ enum RunFolder {
                     return entry
                 })]).canonicalText + "\n", temporary + "/results.json")
             }
-            try write(meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
-                .canonicalText + "\n", temporary + "/meta.json")
+            try write(meta.canonicalText + "\n", temporary + "/meta.json")
             guard rename(temporary, final) == 0 else {
                 throw PipelineError.cache(path: final, message: "cannot rename the run folder into place: \(String(cString: strerror(errno)))")
             }
@@ -92,7 +92,9 @@ enum RunFolder {
                                            uniquingKeysWith: { a, _ in a }))]
     }
 
-    static func writePoint(_ point: Point, to folder: String) throws {
+    /// Writes a point's files; its report.html gets the run's provenance (`HTMLReport.provenance`),
+    /// which the cached report stage cannot know.
+    static func writePoint(_ point: Point, to folder: String, meta: JSONValue) throws {
         try write(canonicalYAML(point.point.spec.resolved), folder + "/config.yaml")
         try write(point.point.spec.resolved.canonicalText + "\n", folder + "/config.json")
         if let aggregate = point.aggregate { try write(aggregate.canonicalText + "\n", folder + "/results.json") }
@@ -104,7 +106,13 @@ enum RunFolder {
         }
         guard let report = point.report else { return }
         if case .object(let files)? = report["files"] {
-            for (name, text) in files { try write(text.stringValue ?? "", folder + "/" + fileSafe(name)) }
+            for (name, text) in files {
+                var content = text.stringValue ?? ""
+                if name == "report.html" {
+                    content = HTMLReport.insertProvenance(content, HTMLReport.provenance(meta: meta, point: point.point, aggregate: point.aggregate))
+                }
+                try write(content, folder + "/" + fileSafe(name))
+            }
         }
         if case .object(let images)? = report["png"] {
             for (name, base64) in images {
