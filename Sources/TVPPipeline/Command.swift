@@ -21,6 +21,12 @@ public enum TVPRunCommand {
       tvp-run FILE.yaml --executor slurm [--partition P --time T --gpus-per-task N --cpus-per-task N
                         --array-limit K --sbatch-arg ARG… --dry-run]
                                        submit what is not cached as Slurm jobs (docs/cluster.md)
+      tvp-run runs [PIPELINE] [--runs DIR] [--where KEY=VALUE]… [--json]
+                                       past runs and sweeps, newest first: when, status, version,
+                                       overrides, headline numbers, claims
+      tvp-run diff RUN_A RUN_B [--html OUT] [--json]
+                                       the parameters that differ, the results side by side with
+                                       paired tests on shared test items, overlaid loss curves
       tvp-run status RUN               done / running / failed per unit of a Slurm run folder
       tvp-run cancel RUN               cancel the jobs of a Slurm run folder
       tvp-run cache ls|du|gc|verify [--keep-pipelines FILE…] [--older-than DAYS] [--all] [--discard]
@@ -44,14 +50,15 @@ public enum TVPRunCommand {
                                        fetch assets of datasets.manifest into the cache,
                                        verifying sizes and checksums (sources in order:
                                        local, PyPI, Debian, https); --list shows what is cached
-      tvp-run prompt import IN.pth OUT.safetensors | export IN.safetensors OUT.pth
+      tvp-run prompt import IN.pth OUT.safetensors | export IN OUT.pth
                    | show IN OUT.png [--image SAMPLE]
                                        convert prompts to and from the official PyTorch
-                                       checkpoint; draw a prompt (and a prompted sample)
+                                       checkpoint; draw a prompt (and a prompted sample); IN may
+                                       be a run folder's prompt-TASK-VARIANT.safetensors
       tvp-run zoo build [--output DIR] [--scale full|tiny] [--models A,B]
                                        rebuild the embedded zoo's connectors (what
                                        Pipelines/zoo.yaml runs) and print its zero-shot table
-      tvp-run COMMAND --help           the options of one command
+      tvp-run COMMAND --help           the options of one command (also: tvp-run help COMMAND)
       tvp-run --help                   this text
       tvp-run --version                the version
 
@@ -79,6 +86,13 @@ public enum TVPRunCommand {
             return 2
         }
         switch first {
+        case "help" where args.count == 2:
+            guard let command = subcommands[args[1]] else {
+                let hint = suggest(args[1], from: Array(subcommands.keys)).map { " Did you mean '\($0)'?" } ?? ""
+                FileHandle.standardError.write(Data("tvp-run help: no command '\(args[1])'.\(hint) Run 'tvp-run --help' for the list.\n".utf8))
+                return 2
+            }
+            return command(["--help"])
         case "--help", "-h", "help":
             print(usage)
             return 0
@@ -110,6 +124,8 @@ public enum TVPRunCommand {
         "zoo": runZoo,
         "status": runStatus,
         "cancel": runCancel,
+        "runs": runRuns,
+        "diff": runDiff,
     ]
 
     /// Whether a first argument names a pipeline file (`tvp-run FILE.yaml`): a YAML suffix, or a

@@ -7,13 +7,17 @@ extension TVPRunCommand {
       tvp-run prompt import IN.pth OUT.safetensors
                                        convert an official TVP checkpoint ({"perturbation": [3, S, S]})
                                        to a tvp prompt file (the frame is read off the zero centre)
-      tvp-run prompt export IN.safetensors OUT.pth
+      tvp-run prompt export IN OUT.pth
                                        write a padding prompt as an official checkpoint that
                                        torch.load and transfer_cls.py --checkpoint read
       tvp-run prompt show IN OUT.png [--image SAMPLE]
                                        draw the prompt (values mapped to [0, 1] by min/max, as the
                                        paper's figures); with --image (PNG or JPEG), also the
                                        prompted sample beside it
+
+    IN (export, show): a run folder's prompt-TASK-VARIANT.safetensors, a tvp prompt file, an
+    official checkpoint, or a train[TASK/VARIANT] entry of the stage cache (its folder or its
+    payload.safetensors; `tvp-run cache ls` lists them).
     """
 
     /// `tvp-run prompt`: 0 on success, 1 when a file cannot be read or written, 2 for a usage error.
@@ -52,11 +56,11 @@ extension TVPRunCommand {
                 try PromptFile.save(prompt, to: output)
                 print("\(output): padding prompt, \(prompt.imageSize) px, frame \(prompt.frame) (\(prompt.learnableCount) values)")
             case "export":
-                let prompt = try PromptFile.loadPrompt(input)
+                let prompt = try PromptSource.load(input)
                 try PromptFile.exportOfficial(prompt, to: output)
                 print("\(output): official checkpoint, perturbation \(prompt.imageSize)×\(prompt.imageSize)")
             case "show":
-                let prompt = try PromptFile.loadPrompt(input)
+                let prompt = try PromptSource.load(input)
                 try PromptImage.writePNG(prompt, sample: sample.map(ImageFile.read), to: output)
                 print("\(output): \(prompt.kind) prompt\(sample == nil ? "" : " and the prompted sample")")
             default:

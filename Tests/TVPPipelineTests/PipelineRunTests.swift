@@ -28,11 +28,20 @@ final class PipelineRunTests: XCTestCase {
         let folder = try XCTUnwrap(first.folder)
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
         for name in ["config.yaml", "config.json", "meta.json", "results.json", "results.md", "results.csv", "report.html",
-                     "loss-digits-vp.svg", "loss-digits-tvp.svg", "prompt-digits-vp.png", "prompt-digits-tvp.png"] {
+                     "loss-digits.svg", "loss-terms-digits-tvp-fca.svg", "loss-terms-digits-tvp-tse.svg", "prompt-digits-vp.png",
+                     "prompt-digits-tvp.png", "prompt-digits-vp.safetensors", "prompt-digits-tvp.safetensors"] {
             XCTAssertTrue(names.contains(name), "\(name) missing from \(names.sorted())")
         }
         let html = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<table>") && html.contains("<th scope=\"row\">tiny-b</th>") && html.contains("<svg"))
+        // Provenance, the deltas of the prompted protocols, VP and TVP on one plot.
+        for text in ["<h2>Provenance</h2>", "<th scope=\"row\">tvp</th><td>\(TVPRunCommand.version)", "<th scope=\"row\">machine</th>",
+                     "<th scope=\"row\">n (digits)</th><td>6 test items per cell</td>", "resolved configuration (config.yaml)",
+                     "<th>digits TVP − zero-shot</th>", "VP total", "TVP total", "TVP task term"] {
+            XCTAssertTrue(html.contains(text), "\(text) missing from report.html")
+        }
+        XCTAssertNotNil(html.range(of: #"<td>[+-]?\d+\.\d \[[+-]?\d+\.\d, [+-]?\d+\.\d\] p=[0-9.e-]+</td>"#, options: .regularExpression),
+                        "a delta cell with its interval and p")
         XCTAssertTrue(html.contains("data:image/png;base64,iVBORw0KGgo"), "prompt pictures are embedded PNGs")
         let png = try Data(contentsOf: URL(fileURLWithPath: folder + "/prompt-digits-tvp.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
@@ -151,11 +160,44 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
         let folder = try XCTUnwrap(result.folder)
         let summary = try String(contentsOfFile: folder + "/summary.md", encoding: .utf8)
-        XCTAssertTrue(summary.contains("| point | digits zero-shot | digits TVP | claims |"), summary)
-        XCTAssertTrue(summary.contains("| lr=0.5 |") && summary.contains("| lr=1 |"), summary)
+        XCTAssertTrue(summary.contains("| point | train.lr | n | digits zero-shot targets | digits TVP targets | "
+                                       + "digits zero-shot surrogate | digits TVP surrogate | claims |"), summary)
+        XCTAssertNotNil(summary.range(of: #"\| lr=0\.5 \| 0\.5 \| 6 \| \d+\.\d \|"#, options: .regularExpression), summary)
+        XCTAssertTrue(summary.contains("| lr=1 | 1 | 6 |"), summary)
+        // The CSV holds the swept values and fractions, per model and for the targets' mean.
+        let csv = try String(contentsOfFile: folder + "/summary.csv", encoding: .utf8).components(separatedBy: "\r\n")
+        XCTAssertEqual(csv[0], "point,train.lr,digits/zero-shot-official/tiny-a,digits/zero-shot-official/tiny-b,digits/zero-shot-official/targets,"
+                       + "digits/zero-shot-official/targets/low,digits/zero-shot-official/targets/high,digits/zero-shot-official/n,"
+                       + "digits/tvp/tiny-a,digits/tvp/tiny-b,digits/tvp/targets,digits/tvp/targets/low,digits/tvp/targets/high,digits/tvp/n,claims")
+        let row = csv[1].components(separatedBy: ",")
+        XCTAssertEqual(Array(row.prefix(2)), ["lr=0.5", "0.5"])
+        for value in [row[2], row[3], row[8], row[9]] {
+            let fraction = try XCTUnwrap(Double(value), "\(value) in \(csv[1])")
+            XCTAssertTrue((0...1).contains(fraction) && (fraction * 6).rounded() == fraction * 6, "k of 6 items as a fraction: \(value)")
+        }
+        let html = try String(contentsOfFile: folder + "/summary.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("digits · accuracy against train.lr") && html.contains("<svg") && html.contains("href=\"points/lr=1/report.html\""), html)
         for label in ["lr=0.5", "lr=1"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/points/\(label)/report.html"), label)
         }
+    }
+
+    func testSweepProgressInALogNamesThePointAndHasNoCarriageReturn() throws {
+        let lock = NSLock()
+        var lines: [String] = []
+        let console = Console(verbosity: .normal, isTTY: false, out: { text in lock.lock(); lines.append(text); lock.unlock() },
+                              err: { text in lock.lock(); lines.append(text); lock.unlock() })
+        let backend = TinyBackend()
+        let registry = StageRegistry(manifest: world.manifest, fetcher: Fetcher(cacheDirectory: world.cacheRoot, offline: true, log: { _ in }),
+                                     backend: backend, console: console)
+        let loaded = try world.load(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "report.images=false", "expect=[]"],
+                                    multirun: ["train.lr=0.5,1"], backend: backend)
+        let session = try PipelineSession(loaded: loaded, registry: registry, cache: try StageCache(root: world.cacheRoot))
+        XCTAssertEqual(try world.run(session).exitCode, 0)
+        XCTAssertFalse(lines.contains { $0.contains("\r") }, "no carriage return in a log")
+        let progress = lines.filter { $0.contains("%  ") && $0.contains("[#") || $0.contains("[-") }
+        XCTAssertTrue(progress.contains { $0.hasPrefix("toy[lr=0.5]/train[digits/tvp]  [") }, progress.joined())
+        XCTAssertTrue(progress.contains { $0.hasPrefix("toy[lr=1]/eval[digits/tiny-b/tvp]  [") }, progress.joined())
     }
 
     func testRandomPatchNativeViewAndCorruptionColumns() throws {

@@ -29,6 +29,59 @@ final class ReportPartsTests: XCTestCase {
         XCTAssertTrue(plain.allSatisfy { $0.hasSuffix("\n") && !$0.contains("\r") })
     }
 
+    func testProgressLinesFitTheTerminalAndKeepBothEndsOfTheirName() {
+        let label = "fashion-tvp[fca=0.005,lr=10,steps=400,seed=44]/train[fashion/tvp]"
+        for columns in [20, 40, 60, 80, 100, 200] {
+            for (completed, note) in [(1, ""), (21, "loss 1.234"), (50, "a long note about what the stage does right now")] {
+                let line = ProgressBar.format(label: label, completed: completed, total: 50, unit: "img", elapsed: 7, note: note, columns: columns)
+                XCTAssertLessThan(line.count, columns, "\(columns) columns: \(line)")
+            }
+        }
+        let line = ProgressBar.format(label: label, completed: 21, total: 50, unit: "img", elapsed: 7, columns: 80)
+        XCTAssertEqual(line, "fashion-tvp[fc…[fashion/tvp]  [####------]   42%  21/50 img  3.0 img/s  ETA 10s")
+        XCTAssertEqual(line.count, 79)
+        XCTAssertEqual(ProgressBar.format(label: "eval", completed: 40, total: 40, unit: "img", elapsed: 2, width: 4, columns: 80),
+                       "eval  [####]  100%  40/40 img  20 img/s", "a line that fits is left alone")
+        XCTAssertEqual(truncateMiddle("abcdefghij", to: 5), "ab…ij")
+        XCTAssertEqual(terminalColumns(-1, environment: ["COLUMNS": "132"]), 132)
+        XCTAssertEqual(terminalColumns(-1, environment: [:]), 80, "unknown: 80")
+
+        // On a terminal 50 columns wide every redraw stays on its line; in a log there is no \r at all.
+        var tty: [String] = [], log: [String] = []
+        var time = 0.0
+        let onTTY = ProgressBar(label: label, isTTY: true, columns: { 50 }, clock: { time }, write: { tty.append($0) })
+        let console = Console(verbosity: .normal, isTTY: false, out: { log.append($0) }, err: { log.append($0) })
+        let inLog = console.bar(label: label, unit: "img")
+        for done in 1...50 {
+            time += 0.5
+            onTTY.update(completed: done, total: 50, note: "loss 0.5")
+            inLog?.update(completed: done, total: 50)
+        }
+        let drawn = tty.map { $0.replacingOccurrences(of: "\r", with: "").replacingOccurrences(of: "\u{1B}[K", with: "") }
+        XCTAssertTrue(drawn.allSatisfy { $0.count < 50 }, "\(drawn.filter { $0.count >= 50 })")
+        XCTAssertEqual(log.count, 5)
+        XCTAssertTrue(log.allSatisfy { !$0.contains("\r") && !$0.contains("\u{1B}") && $0.hasSuffix("\n") && $0.hasPrefix(label) }, "\(log)")
+    }
+
+    func testPlotTicksAreRoundAndCurvesHaveMarkers() {
+        XCTAssertEqual(LossPlot.niceTicks(1.38, 2.16).ticks, [1.2, 1.4, 1.6, 1.8, 2.0, 2.2])
+        XCTAssertEqual(LossPlot.niceTicks(0, 7).ticks, [0, 2, 4, 6, 8])
+        XCTAssertEqual(LossPlot.niceTicks(0, 1).ticks, [0, 0.25, 0.5, 0.75, 1])
+        XCTAssertEqual(LossPlot.tickText(0.25, step: 0.25), "0.25")
+        XCTAssertEqual(LossPlot.tickText(1.4, step: 0.2), "1.4")
+        XCTAssertEqual(LossPlot.tickText(400, step: 100), "400")
+        let svg = LossPlot.svg(title: "t", series: [.init(name: "vp", points: [(0, 1.38), (1, 2.16)]), .init(name: "tvp", points: [(0, 1.5)], dashed: true)],
+                               xLabel: "step", yLabel: "loss", yRange: (1, 3))
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 3, "a marker per point")
+        for tick in [">1.0<", ">1.5<", ">2.0<", ">2.5<", ">3.0<"] { XCTAssertTrue(svg.contains(tick), "\(tick) missing: shared y-range 1–3") }
+        XCTAssertFalse(svg.contains(">1.75<"))
+        XCTAssertTrue(svg.contains("stroke-dasharray=\"6 3\""))
+        let log = LossPlot.svg(title: "t", series: [.init(name: "m", points: [(0.1, 50), (1, 60), (10, 55)], intervals: [(45, 55), nil, nil])],
+                               xLabel: "lr", yLabel: "%", logX: true)
+        for tick in [">0.1<", ">1<", ">10<"] { XCTAssertTrue(log.contains(tick), "\(tick) missing on the log axis") }
+        XCTAssertTrue(log.contains("<path d=\"M"), "the interval bar")
+    }
+
     static let aggregate: JSONValue = [
         "pipeline": "p", "tasks": ["cifar", "clevr"], "protocols": ["zero-shot-official", "tvp"],
         "models": [["name": "s", "role": "surrogate"], ["name": "a", "role": "target"], ["name": "b", "role": "target"]],

@@ -17,12 +17,12 @@ final class ReportRenderTests: XCTestCase {
 
         let shot = world.root + "/report.png"
         let profile = world.root + "/chromium-profile"
-        // Tall enough for the tables (with intervals and the paired differences) above the curves and prompts.
+        // Tall enough for the provenance and the tables (with intervals and the paired differences) above the curves and prompts.
         let status = try Self.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile)",
-                                            "--window-size=1100,1800", "--screenshot=\(shot)", URL(fileURLWithPath: report).absoluteString])
+                                            "--window-size=1100,2600", "--screenshot=\(shot)", URL(fileURLWithPath: report).absoluteString])
         XCTAssertEqual(status, 0, "chromium failed")
         let image = try PNGCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: shot))), file: shot)
-        XCTAssertEqual([image.width, image.height], [1100, 1800])
+        XCTAssertEqual([image.width, image.height], [1100, 2600])
 
         var painted = 0, text = 0, curve = 0, colourful = 0
         for p in stride(from: 0, to: image.pixels.count, by: 3) {
@@ -37,6 +37,30 @@ final class ReportRenderTests: XCTestCase {
         XCTAssertGreaterThan(text, 2_000, "no text drawn (\(text) dark pixels)")
         XCTAssertGreaterThan(curve, 50, "no loss curve drawn (\(curve) pixels of its colour)")
         XCTAssertGreaterThan(colourful, 10_000, "no prompt picture drawn (\(colourful) saturated pixels)")
+    }
+
+    func testSweepSummaryHTMLRendersItsTableAndAPlotAgainstTheSweptValue() throws {
+        let browser = try Self.chromium()
+        let world = try ToyWorld.make()
+        defer { world.remove() }
+        let result = try world.run(try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]", "report.images=false"],
+                                                     multirun: ["train.lr=0.05,0.5,5"], backend: TinyBackend()))
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let summary = try XCTUnwrap(result.folder) + "/summary.html"
+        let shot = world.root + "/summary.png"
+        let status = try Self.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(world.root)/profile",
+                                            "--window-size=900,900", "--screenshot=\(shot)", URL(fileURLWithPath: summary).absoluteString])
+        XCTAssertEqual(status, 0, "chromium failed")
+        let image = try PNGCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: shot))), file: shot)
+        var text = 0, colourful = 0
+        for p in stride(from: 0, to: image.pixels.count, by: 3) {
+            let r = Int(image.pixels[p]), g = Int(image.pixels[p + 1]), b = Int(image.pixels[p + 2])
+            if r < 80 && g < 80 && b < 80 { text += 1 }
+            if max(r, g, b) - min(r, g, b) > 60 && !(b > 150 && r < 80 && g < 80) { colourful += 1 }   // lines, not the blue links
+        }
+        XCTAssertGreaterThan(text, 2_000, "no table text drawn (\(text) dark pixels)")
+        // The toy models score the same at every learning rate: the lines overlap, a legend and one line's length show.
+        XCTAssertGreaterThan(colourful, 500, "no line drawn against train.lr (\(colourful) coloured pixels)")
     }
 
     /// Chromium from `$TVP_CHROMIUM` or the PATH; skips the test when there is none.

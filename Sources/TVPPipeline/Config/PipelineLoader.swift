@@ -22,6 +22,8 @@ public struct LoadedPipeline: Sendable {
     /// The scale profile applied (`--scale`), if any, and the names the file declares.
     public var scale: String? = nil
     public var scales: [String] = []
+    /// The command line's overrides as given (`--set train.lr=0.5`, `-m loss.fca=0,0.005`), in order.
+    public var overrides: [String] = []
 
     /// The pipeline's name (the first point's; `name` cannot be swept into different values).
     public var name: String { points[0].spec.name }
@@ -70,7 +72,8 @@ public enum PipelineLoader {
             name = spec.name
             points.append(PipelinePoint(label: sweep.axes.isEmpty ? "" : assignments.label, assignments: assignments, spec: spec))
         }
-        return LoadedPipeline(path: path, sources: sources, points: points, scale: scale, scales: scales.names)
+        return LoadedPipeline(path: path, sources: sources, points: points, scale: scale, scales: scales.names,
+                              overrides: overrides.map(\.source) + multirun.map(\.source))
     }
 }
 

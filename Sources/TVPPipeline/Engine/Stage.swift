@@ -104,6 +104,9 @@ public final class StagePayload: @unchecked Sendable {
 /// What a running stage sees: its inputs, its thread budget and a progress reporter.
 public final class StageContext: @unchecked Sendable {
     public let stageID: String
+    /// The name the run shows: the stage id, prefixed by its sweep point (`toy[lr=0.5]/train[digits/tvp]`)
+    /// where the points do not share the stage.
+    public let displayName: String
     public let key: StageKey
     /// The stage's parameters (what its manifest holds).
     public let parameters: JSONValue
@@ -114,9 +117,10 @@ public final class StageContext: @unchecked Sendable {
     private let inputPayloads: [StagePayload]
     private let report: @Sendable (_ fraction: Double, _ message: String) -> Void
 
-    init(stageID: String, key: StageKey, parameters: JSONValue, threads: Int, inputIDs: [String], inputPayloads: [StagePayload],
-         report: @escaping @Sendable (Double, String) -> Void) {
+    init(stageID: String, displayName: String? = nil, key: StageKey, parameters: JSONValue, threads: Int, inputIDs: [String],
+         inputPayloads: [StagePayload], report: @escaping @Sendable (Double, String) -> Void) {
         self.stageID = stageID
+        self.displayName = displayName ?? stageID
         self.key = key
         self.parameters = parameters
         self.threads = threads

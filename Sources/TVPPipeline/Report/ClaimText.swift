@@ -28,7 +28,8 @@ public enum ClaimText {
 
     /// One check's numbers, by its method.
     static func describe(_ check: JSONValue, level: String) -> String {
-        func value(_ key: String) -> String { check[key]?.doubleValue.map { String(format: "%.4f", $0) } ?? "missing" }
+        // In percent, as the tables print the metrics.
+        func value(_ key: String) -> String { check[key]?.doubleValue.map { String(format: "%.1f%%", $0 * 100) } ?? "missing" }
         let method = check["method"]?.stringValue.flatMap(ClaimMethod.init(rawValue:))
         guard method != .missing else { return "results missing (\(value("left")) vs \(value("right")))" }
         guard let difference = check["difference"]?.doubleValue else { return "\(value("left")) vs \(value("right"))" }

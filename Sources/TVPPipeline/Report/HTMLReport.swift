@@ -67,4 +67,38 @@ public enum HTMLReport {
         }
         return out + "</body>\n</html>\n"
     }
+
+    /// Where a run folder puts `provenance`: before the results.
+    public static func insertProvenance(_ page: String, _ provenance: String) -> String {
+        guard let range = page.range(of: "<h2>Results</h2>") else { return page }
+        return page.replacingCharacters(in: range.lowerBound..<range.lowerBound, with: provenance)
+    }
+
+    /// What produced the numbers, from the run's meta.json: tvp version and commit, date, machine,
+    /// command line and overrides, the sweep point, test items per task, and the resolved
+    /// configuration (folded).
+    static func provenance(meta: JSONValue, point: PipelinePoint, aggregate: JSONValue?) -> String {
+        func text(_ key: String) -> String { meta[key]?.stringValue ?? "?" }
+        var rows: [[String]] = [
+            ["tvp", "\(text("version"))" + (meta["git_commit"]?.stringValue.map { " (commit \($0.prefix(12)))" } ?? "")],
+            ["date", "\(text("started")) to \(text("finished")) (" + String(format: "%.0f s", meta["seconds"]?.doubleValue ?? 0) + ")"],
+            ["machine", "\(text("host")): \(meta["cpu_cores"]?.intValue.map(String.init) ?? "?") cores, \(meta["threads"]?.intValue ?? 0) threads, "
+                + "OpenBLAS \(text("blas_kernel"))"],
+            ["command", (meta["command"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ")],
+            ["overrides", RunListing.overridesText((meta["overrides"]?.arrayValue ?? []).compactMap(\.stringValue))],
+            ["stages", "\(meta["computed"]?.intValue ?? 0) computed, \(meta["cache_hits"]?.intValue ?? 0) cached, \(meta["failed"]?.intValue ?? 0) failed"],
+        ]
+        if let scale = meta["scale"]?.stringValue { rows.append(["scale", scale]) }
+        if !point.label.isEmpty { rows.append(["sweep point", point.label]) }
+        if let aggregate {
+            let results = (aggregate["results"]?.arrayValue ?? []).filter { $0["corruption"] == .null }
+            for task in (aggregate["tasks"]?.arrayValue ?? []).compactMap(\.stringValue) {
+                let ns = Set(results.filter { $0["task"]?.stringValue == task }.compactMap { $0["n"]?.intValue ?? $0["count"]?.intValue }).sorted()
+                rows.append(["n (\(task))", ns.map(String.init).joined(separator: ", ") + " test items per cell"])
+            }
+        }
+        var out = "<h2>Provenance</h2>\n" + htmlTable(caption: "how these numbers were made", note: nil, header: ["what", "value"], rows: rows)
+        out += "<details><summary>resolved configuration (config.yaml)</summary>\n<pre>\(escapeHTML(canonicalYAML(point.spec.resolved)))</pre>\n</details>\n"
+        return out
+    }
 }

@@ -1,14 +1,16 @@
 import Foundation
 
-/// A progress bar with rate and ETA: `\r`-updated in place on a terminal, plain lines (at 25 %
-/// steps and at the end) otherwise, so logs stay readable.
+/// A progress bar with rate and ETA: `\r`-updated in place on a terminal, fitted to its width
+/// (never wrapping, so no stale lines are left behind), and plain lines (at 25 % steps and at the
+/// end, no carriage returns) otherwise, so CI logs stay readable.
 ///
-///     train:fashion/tvp  [##########--------------]  42%  21/50 img  3.1 img/s  ETA 9s
+///     toy[lr=0.5]/train[digits/tvp]  [##########--------------]  42%  21/50 img  3.1 img/s  ETA 9s
 public final class ProgressBar: @unchecked Sendable {
     public let label: String
     public let unit: String
     public let isTTY: Bool
     private let width: Int
+    private let columns: () -> Int
     private let clock: () -> Double
     private let write: (String) -> Void
     private let lock = NSLock()
@@ -16,13 +18,15 @@ public final class ProgressBar: @unchecked Sendable {
     private var lastQuarter = -1
     private var finished = false
 
-    public init(label: String, unit: String = "it", isTTY: Bool, width: Int = 24,
+    /// `columns`: the terminal's width, read at every redraw (a resized window is followed).
+    public init(label: String, unit: String = "it", isTTY: Bool, width: Int = 24, columns: @escaping () -> Int = { terminalColumns() },
                 clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate },
                 write: @escaping (String) -> Void) {
         self.label = label
         self.unit = unit
         self.isTTY = isTTY
         self.width = width
+        self.columns = columns
         self.clock = clock
         self.write = write
         start = clock()
@@ -33,7 +37,7 @@ public final class ProgressBar: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard !finished else { return }
         let line = ProgressBar.format(label: label, completed: completed, total: total, unit: unit,
-                                      elapsed: clock() - start, width: width, note: note)
+                                      elapsed: clock() - start, width: width, note: note, columns: isTTY ? columns() : nil)
         if isTTY {
             write("\r" + line + "\u{1B}[K")
             if completed >= total { write("\n"); finished = true }
@@ -47,20 +51,37 @@ public final class ProgressBar: @unchecked Sendable {
         }
     }
 
-    /// The bar's text for a state (no escape codes).
+    /// The bar's text for a state (no escape codes). With `columns`, the line is fitted to fewer
+    /// than `columns` characters (a line that fills the last column wraps on some terminals): the
+    /// note goes first, then the bar narrows to 10, then the label is shortened in the middle (its
+    /// start and its end, the stage and the sweep point, stay), and a terminal too narrow even for
+    /// that gets the line cut.
     public static func format(label: String, completed: Int, total: Int, unit: String, elapsed: Double, width: Int = 24,
-                              note: String = "") -> String {
+                              note: String = "", columns: Int? = nil) -> String {
         let fraction = total > 0 ? min(1, max(0, Double(completed) / Double(total))) : 1
-        let filled = Int((fraction * Double(width)).rounded(.down))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        var text = "\(label)  [\(bar)]  \(String(format: "%3d", Int((fraction * 100).rounded(.down))))%  \(completed)/\(total) \(unit)"
+        var stats = "\(String(format: "%3d", Int((fraction * 100).rounded(.down))))%  \(completed)/\(total) \(unit)"
         // A rate over less than a quarter second (the first update) says nothing; leave it out.
         if elapsed >= 0.25 && completed > 0 {
             let rate = Double(completed) / elapsed
-            text += "  " + (rate >= 10 ? String(format: "%.0f", rate) : String(format: "%.1f", rate)) + " \(unit)/s"
-            if completed < total { text += "  ETA " + ProgressBar.duration(Double(total - completed) / rate) }
+            stats += "  " + (rate >= 10 ? String(format: "%.0f", rate) : String(format: "%.1f", rate)) + " \(unit)/s"
+            if completed < total { stats += "  ETA " + ProgressBar.duration(Double(total - completed) / rate) }
         }
-        return note.isEmpty ? text : text + "  " + note
+        func line(_ label: String, _ barWidth: Int, _ note: String) -> String {
+            let filled = Int((fraction * Double(barWidth)).rounded(.down))
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: barWidth - filled)
+            let text = "\(label)  [\(bar)]  \(stats)"
+            return note.isEmpty ? text : text + "  " + note
+        }
+        guard let columns else { return line(label, width, note) }
+        let budget = max(1, columns - 1)
+        let full = line(label, width, note)
+        if full.count <= budget { return full }
+        // Label and bar share what the brackets, the numbers and their separators leave.
+        let room = budget - line("", 0, "").count
+        let minimumBar = min(width, 10)
+        let barWidth = max(minimumBar, min(width, room - label.count))
+        let fitted = line(truncateMiddle(label, to: max(8, room - barWidth)), barWidth, "")
+        return fitted.count <= budget ? fitted : String(fitted.prefix(budget))
     }
 
     /// `9s`, `2m05s`, `1h02m`.

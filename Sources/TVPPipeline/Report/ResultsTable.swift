@@ -19,6 +19,12 @@ public struct ResultsTable: Sendable {
     public let rawRows: [[String]]
     /// The line under the caption: the interval's kind and the test items per cell (nil without intervals).
     public let note: String?
+    /// Per row and column, the paired difference of a prompted protocol against zero-shot on the
+    /// same items (`+5.0 [+1.2, +9.1] p=0.012`, from the aggregate's `comparisons`; `–` where
+    /// missing), nil for a column that is not a prompted protocol: the HTML table's delta columns.
+    let deltas: [[String?]]
+    /// The title of each delta column (nil where there is none).
+    let deltaHeader: [String?]
 
     /// Lays out the `aggregate` stage's result.
     public init(aggregate: JSONValue, metric: String, digits: Int, corruption: String?) {
@@ -87,6 +93,27 @@ public struct ResultsTable: Sendable {
         self.header = header
         self.rows = rows
         self.rawRows = rawRows
+        let comparisons = (aggregate["comparisons"]?.arrayValue ?? []).filter { $0["corruption"]?.stringValue == corruption }
+        let baseline = [ProtocolSpec.zeroShotOfficial, .zeroShotNative].first(where: protocols.contains)
+        let columns = tasks.flatMap { task in protocols.map { (task: task, evaluation: $0) } }
+        let deltaHeader = columns.map { column -> String? in
+            guard let baseline, column.evaluation.variant != nil else { return nil }
+            return "\(column.task) \(column.evaluation.title) − \(baseline.title)"
+        }
+        self.deltaHeader = deltaHeader
+        let groups = models.map { (name: $0.name, pooled: false) } + (targets.count > 1 ? [(name: "targets", pooled: true)] : [])
+        deltas = groups.map { group -> [String?] in
+            zip(columns, deltaHeader).map { column, title -> String? in
+                guard title != nil, let baseline else { return nil }
+                guard let entry = comparisons.first(where: {
+                    $0["task"]?.stringValue == column.task && $0["model"]?.stringValue == group.name && $0["pooled"] == .bool(group.pooled)
+                        && $0["left"]?.stringValue == column.evaluation.rawValue && $0["right"]?.stringValue == baseline.rawValue
+                }), let difference = entry["difference"]?.doubleValue, let low = entry["low"]?.doubleValue,
+                      let high = entry["high"]?.doubleValue, let p = entry["p"]?.doubleValue else { return "–" }
+                return "\(StatisticsFormat.points(difference, digits: digits)) \(StatisticsFormat.interval(low, high, digits: digits)) "
+                    + "p=\(StatisticsFormat.pValue(p))"
+            }
+        }
         let level = StatisticsFormat.level(aggregate["confidence"]?.doubleValue ?? Statistics.defaultConfidence)
         // Test items per cell, per task (a task's results normally share one test split).
         let counts = tasks.map { task in
@@ -121,20 +148,29 @@ public struct ResultsTable: Sendable {
     /// The plain-text table for the console.
     public var text: String { alignedText(lines: [caption] + (note.map { [$0] } ?? []), header: header, rows: rows) }
 
-    /// An HTML `<table>` (escaped), surrogate rows in italics.
-    public var html: String { htmlTable(caption: caption, note: note, header: header, rows: rows) }
+    /// An HTML `<table>` (escaped), surrogate rows in italics, with a delta column after each
+    /// prompted protocol (its paired difference against zero-shot in points, CI and McNemar p).
+    public var html: String {
+        guard deltaHeader.contains(where: { $0 != nil }) else { return htmlTable(caption: caption, note: note, header: header, rows: rows) }
+        func interleave(_ row: [String], _ extra: [String?]) -> [String] {
+            [row[0]] + zip(row.dropFirst(), extra).flatMap { cell, delta in [cell] + (delta.map { [$0] } ?? []) }
+        }
+        let note = (self.note.map { $0 + "; " } ?? "") + "− columns: paired difference on the same items in points, CI, McNemar p"
+        return htmlTable(caption: caption, note: note, header: interleave(header, deltaHeader),
+                         rows: zip(rows, deltas).map { interleave($0, $1) })
+    }
 }
 
-/// A console table: `lines` above, then the header and rows in columns, the first left-aligned and
-/// the others right-aligned, two spaces apart.
-func alignedText(lines: [String], header: [String], rows: [[String]]) -> String {
+/// A console table: `lines` above, then the header and rows in columns, the first `leftAligned`
+/// left-aligned and the others right-aligned, two spaces apart (no trailing spaces).
+func alignedText(lines: [String], header: [String], rows: [[String]], leftAligned: Int = 1) -> String {
     let all = [header] + rows
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return (lines + all.map { row in
         row.indices.map { column in
             let pad = String(repeating: " ", count: widths[column] - row[column].count)
-            return column == 0 ? row[column] + pad : pad + row[column]
-        }.joined(separator: "  ")
+            return column < leftAligned ? row[column] + pad : pad + row[column]
+        }.joined(separator: "  ").replacingOccurrences(of: " +$", with: "", options: .regularExpression)
     }).joined(separator: "\n") + "\n"
 }
 

@@ -75,6 +75,8 @@ public final class PipelineSession {
     public func run(options: RunOptions, now: Date = Date()) throws -> RunResult {
         let console = registry.console
         let started = Date()
+        let marker = RunMarker(loaded: loaded, runsDirectory: options.runsDirectory, started: started)
+        defer { marker?.remove() }
         let executor = Executor(graph: graph, cache: cache, options: ExecutorOptions(
             threads: options.threads, failFast: options.failFast, only: options.only, from: options.from, until: options.until,
             log: { console.engine($0) }))
@@ -108,7 +110,8 @@ public final class PipelineSession {
                     for warning in training["warnings"]?.arrayValue ?? [] { summary += "WARNING: \(name) prompt: \(warning.stringValue ?? "")\n" }
                 }
             }
-            points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult))
+            let prompts = try aggregate.map { try trainedPrompts(aggregateNode: $0, pipeline: pipeline.name) } ?? []
+            points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult, prompts: prompts))
         }
         if let seeds = SeedSummary(points: points.map { ($0.point, $0.aggregate) }, digits: loaded.points[0].spec.report.digits) {
             summary += "\n" + seeds.text
@@ -116,6 +119,24 @@ public final class PipelineSession {
         let folder = try RunFolder.write(loaded: loaded, points: points, graph: graph, execution: execution, options: options,
                                          started: started, finished: finished, now: now)
         return RunResult(execution: execution, folder: folder, claimsPassed: claims, summary: summary)
+    }
+
+    /// The prompts a point trained (the aggregate's last inputs, in its `trainings` order), named as
+    /// the report's pictures: `prompt-TASK-VARIANT.safetensors`, with the training's task, variant,
+    /// stage key and `prompt_sha256` in the file's metadata.
+    func trainedPrompts(aggregateNode: Int, pipeline: String) throws -> [RunFolder.Prompt] {
+        let node = graph.nodes[aggregateNode]
+        let trainings = node.stage.parameters["trainings"]?.arrayValue ?? []
+        let results = try cache.payload(for: node.key).result()["trainings"]?.arrayValue ?? []
+        return try zip(trainings, node.inputs.suffix(trainings.count)).enumerated().map { offset, entry in
+            let (training, input) = entry
+            let task = training["task"]?.stringValue ?? "", variant = training["variant"]?.stringValue ?? ""
+            let source = graph.nodes[input]
+            let prompt = try trainedPrompt(cache.payload(for: source.key), stage: source.name)
+            var metadata = ["task": task, "variant": variant, "pipeline": pipeline, "stage": source.stage.id, "stage_key": source.key.hex]
+            if offset < results.count, let digest = results[offset]["prompt_sha256"]?.stringValue { metadata["prompt_sha256"] = digest }
+            return RunFolder.Prompt(name: "prompt-\(fileSafe(task))-\(variant).safetensors", prompt: prompt, metadata: metadata)
+        }
     }
 
     /// The graph node that stage `id` of pipeline `name` collapsed into.

@@ -149,37 +149,8 @@ func reportStage(_ context: StageContext, _ parameters: JSONValue) throws -> Sta
     for table in tables.dropFirst() { files["results-\(table.corruption!).csv"] = .string(table.csv) }
     if !(aggregate["comparisons"]?.arrayValue ?? []).isEmpty { files["differences.csv"] = .string(PairedTable.csv(aggregate: aggregate)) }
 
-    var plots: [(name: String, svg: String)] = []
-    for training in (aggregate["trainings"]?.arrayValue ?? []) {
-        let task = training["task"]?.stringValue ?? "", variant = training["variant"]?.stringValue ?? ""
-        let best = training["best_step"]?.intValue.map { (x: Double($0), label: "best step \($0)") }
-        let records = (training["curve"]?.arrayValue ?? []).compactMap(LossRecord.init(json:))
-        if !records.isEmpty {
-            var series = [LossPlot.Series(name: "total", points: records.map { (Double($0.step), $0.total) })]
-            if records.contains(where: { $0.fca != nil || $0.tse != nil }) {
-                series.append(LossPlot.Series(name: "task", points: records.map { (Double($0.step), $0.task) }))
-            }
-            let name = "loss-\(fileSafe(task))-\(variant).svg"
-            let svg = LossPlot.svg(title: "\(task) · \(variant.uppercased()) training loss", series: series, xLabel: "step", yLabel: "loss",
-                                   mark: best)
-            files[name] = .string(svg)
-            plots.append((name, svg))
-        }
-        // The held-out accuracy the training measured along the way (beside its loss curve).
-        let validation = (training["validation"]?.arrayValue ?? []).compactMap { entry -> (Double, Double)? in
-            guard let step = entry["step"]?.doubleValue, let accuracy = entry["accuracy"]?.doubleValue else { return nil }
-            return (step, accuracy * 100)
-        }
-        if !validation.isEmpty {
-            let n = training["validation"]?.arrayValue?.first?["n"]?.intValue
-            let name = "validation-\(fileSafe(task))-\(variant).svg"
-            let svg = LossPlot.svg(title: "\(task) · \(variant.uppercased()) validation accuracy" + (n.map { " (n = \($0))" } ?? ""),
-                                   series: [LossPlot.Series(name: "accuracy", points: validation)], xLabel: "step",
-                                   yLabel: "accuracy (%)", mark: best)
-            files[name] = .string(svg)
-            plots.append((name, svg))
-        }
-    }
+    let plots = TrainingPlots.svgs(aggregate)
+    for plot in plots { files[plot.name] = .string(plot.svg) }
 
     var pictures: [(name: String, base64: String)] = []
     if parameters["images"] != .bool(false) {

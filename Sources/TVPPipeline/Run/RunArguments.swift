@@ -27,13 +27,18 @@ struct RunArguments {
     /// `cache verify --discard`: mark damaged entries unfinished.
     var discard = false
     var help = false
+    /// `tvp-run runs`: `--where KEY=VALUE` filters (all must match) and `--json`.
+    var filters: [String] = []
+    var json = false
+    /// `tvp-run diff --html OUT`.
+    var html: String?
     /// `--executor`, `--unit`, `--dry-run` and the Slurm options (Slurm/ClusterArguments.swift).
     var cluster = ClusterArguments()
 
     /// Options taking one value, and the flags; each command allows a subset.
     static let valueOptions = ["--set", "-m", "--scale", "--cache", "--runs", "--manifest", "--only", "--from", "--until", "--format",
-                               "--threads", "--older-than", "--max-points"]
-    static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--discard", "--help", "-h"]
+                               "--threads", "--older-than", "--max-points", "--where", "--html"]
+    static let flags = ["--fail-fast", "--quiet", "-q", "--verbose", "-v", "--offline", "--all", "--discard", "--json", "--help", "-h"]
 
     /// Parses `args`; `allowed` are the options this command takes. Returns a message for a usage error.
     /// Arguments of the form `key=value` (not an existing file) are `--set` overrides, as in Hydra.
@@ -74,6 +79,8 @@ struct RunArguments {
                     case "--until": parsed.until += value.split(separator: ",").map(String.init)
                     case "--format": parsed.format = value
                     case "--scale": parsed.scale = value
+                    case "--where": parsed.filters.append(value)
+                    case "--html": parsed.html = value
                     case "--threads":
                         guard let n = Int(value), n > 0 else { return .failure(UsageError("--threads takes a positive whole number")) }
                         parsed.threads = n
@@ -93,6 +100,7 @@ struct RunArguments {
                 case "--verbose", "-v": parsed.verbosity = .verbose
                 case "--offline": parsed.offline = true
                 case "--discard": parsed.discard = true
+                case "--json": parsed.json = true
                 default: parsed.all = true
                 }
                 i += 1

@@ -1,4 +1,5 @@
 import Foundation
+import TVPPrompting
 import TVPTensor
 
 /// Writes `runs/<pipeline>/<timestamp>/`: built in a hidden temporary folder and renamed into place
@@ -6,13 +7,16 @@ import TVPTensor
 ///
 /// ```
 /// config.yaml, config.json   the resolved configuration (canonical; per point for sweeps)
-/// meta.json                  git commit, version, host, threads, time per stage, cache hits
+/// meta.json                  git commit, version, host, threads, overrides, time per stage, cache hits
 /// results.json               the aggregate result(s), claims included
 /// results.md, results.csv    the paper-style table (and one per corruption)
-/// loss-TASK-VARIANT.svg      training loss curves
-/// prompt-TASK-VARIANT.png    the trained prompts
+/// loss-TASK.svg              training loss curves (VP and TVP overlaid); loss-terms-TASK-VARIANT-TERM.svg
+/// prompt-TASK-VARIANT.png    the trained prompts, drawn
+/// prompt-TASK-VARIANT.safetensors  the trained prompts (PromptFile: `tvp-run prompt show|export`)
 /// report.html                all of it in one self-contained page
-/// summary.md, summary.csv    sweeps only: one row per point; each point in points/LABEL/
+/// summary.md, .csv, .html   sweeps only: one row per point (swept values, surrogate, targets' mean,
+///                            per model in the CSV), plots against each numeric swept key; each point
+///                            in points/LABEL/
 /// seeds.md, seeds.csv        sweeps over train.seed (`seeds: N`): mean ± sd over the seeds
 /// ```
 enum RunFolder {
@@ -20,6 +24,14 @@ enum RunFolder {
         var point: PipelinePoint
         var aggregate: JSONValue?
         var report: JSONValue?
+        var prompts: [Prompt] = []
+    }
+
+    /// A trained prompt, written as a prompt file (`PromptFile`) that `tvp-run prompt show|export` reads.
+    struct Prompt {
+        var name: String
+        var prompt: any VisualPrompt
+        var metadata: [String: String]
     }
 
     static func write(loaded: LoadedPipeline, points: [Point], graph: StageGraph, execution: ExecutionReport, options: RunOptions,
@@ -41,16 +53,18 @@ enum RunFolder {
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         do {
             let sweep = loaded.isSweep
+            let meta = self.meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
             for point in points {
                 let folder = sweep ? temporary + "/points/" + fileSafe(point.point.label) : temporary
                 try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try writePoint(point, to: folder)
+                try writePoint(point, to: folder, meta: meta)
             }
             if sweep {
                 try write(canonicalYAML(.array(points.map { pointJSON($0.point) })), temporary + "/sweep.yaml")
                 let summary = SweepSummary(points: points.map { ($0.point, $0.aggregate) })
                 try write(summary.markdown, temporary + "/summary.md")
                 try write(summary.csv, temporary + "/summary.csv")
+                try write(summary.html(title: loaded.name), temporary + "/summary.html")
                 if let seeds = SeedSummary(points: points.map { ($0.point, $0.aggregate) }, digits: loaded.points[0].spec.report.digits) {
                     try write(seeds.markdown, temporary + "/seeds.md")
                     try write(seeds.csv, temporary + "/seeds.csv")
@@ -61,8 +75,7 @@ enum RunFolder {
                     return entry
                 })]).canonicalText + "\n", temporary + "/results.json")
             }
-            try write(meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
-                .canonicalText + "\n", temporary + "/meta.json")
+            try write(meta.canonicalText + "\n", temporary + "/meta.json")
             guard rename(temporary, final) == 0 else {
                 throw PipelineError.cache(path: final, message: "cannot rename the run folder into place: \(String(cString: strerror(errno)))")
             }
@@ -79,13 +92,27 @@ enum RunFolder {
                                            uniquingKeysWith: { a, _ in a }))]
     }
 
-    static func writePoint(_ point: Point, to folder: String) throws {
+    /// Writes a point's files; its report.html gets the run's provenance (`HTMLReport.provenance`),
+    /// which the cached report stage cannot know.
+    static func writePoint(_ point: Point, to folder: String, meta: JSONValue) throws {
         try write(canonicalYAML(point.point.spec.resolved), folder + "/config.yaml")
         try write(point.point.spec.resolved.canonicalText + "\n", folder + "/config.json")
         if let aggregate = point.aggregate { try write(aggregate.canonicalText + "\n", folder + "/results.json") }
+        for prompt in point.prompts {
+            let path = folder + "/" + fileSafe(prompt.name)
+            do { try PromptFile.save(prompt.prompt, to: path, metadata: prompt.metadata) } catch {
+                throw PipelineError.cache(path: path, message: "cannot write the trained prompt: \(error)")
+            }
+        }
         guard let report = point.report else { return }
         if case .object(let files)? = report["files"] {
-            for (name, text) in files { try write(text.stringValue ?? "", folder + "/" + fileSafe(name)) }
+            for (name, text) in files {
+                var content = text.stringValue ?? ""
+                if name == "report.html" {
+                    content = HTMLReport.insertProvenance(content, HTMLReport.provenance(meta: meta, point: point.point, aggregate: point.aggregate))
+                }
+                try write(content, folder + "/" + fileSafe(name))
+            }
         }
         if case .object(let images)? = report["png"] {
             for (name, base64) in images {
@@ -121,9 +148,11 @@ enum RunFolder {
             "pipeline": .string(loaded.name), "file": .string(loaded.path), "sources": .array(loaded.sources.map { .string($0) }),
             "points": .array(loaded.points.map { .string($0.pipelineName) }),
             "scale": loaded.scale.map { .string($0) } ?? .null, "scales": .array(loaded.scales.map { .string($0) }),
+            "overrides": .array(loaded.overrides.map { .string($0) }),
             "git_commit": gitCommit().map { .string($0) } ?? .null, "version": .string(TVPRunCommand.version),
             "host": .string(ProcessInfo.processInfo.hostName), "threads": .integer(options.threads),
-            "blas_threads": .integer(Parallel.threads), "command": .array(options.commandLine.map { .string($0) }),
+            "blas_threads": .integer(Parallel.threads), "cpu_cores": .integer(ProcessInfo.processInfo.activeProcessorCount),
+            "blas_kernel": .string(BLASKernel.coreName), "command": .array(options.commandLine.map { .string($0) }),
             "started": .string(ISO8601DateFormatter().string(from: started)), "finished": .string(ISO8601DateFormatter().string(from: finished)),
             "seconds": .double(finished.timeIntervalSince(started)), "stages": .array(stages),
             "cache_hits": .integer(counts["cached"] ?? 0), "computed": .integer(counts["computed"] ?? 0),
@@ -146,45 +175,4 @@ enum RunFolder {
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
-}
-
-/// The sweep table: one row per point, the mean over targets (or over all models without targets)
-/// of the report metric per task and protocol, and the point's claims together (hold, inconclusive, FAIL).
-struct SweepSummary {
-    let header: [String]
-    let rows: [[String]]
-
-    init(points: [(point: PipelinePoint, aggregate: JSONValue?)]) {
-        let spec = points[0].point.spec
-        let metric = spec.report.metric
-        let columns = spec.tasks.flatMap { task in spec.evaluate.protocols.map { (task: task.name, evaluation: $0) } }
-        header = ["point"] + columns.map { "\($0.task) \($0.evaluation.title)" } + ["claims"]
-        rows = points.map { entry in
-            let models = entry.point.spec.targets.isEmpty ? entry.point.spec.evaluatedModels : entry.point.spec.targets
-            let results = entry.aggregate?["results"]?.arrayValue ?? []
-            let cells = columns.map { column -> String in
-                let values = models.compactMap { model in
-                    results.first {
-                        $0["task"]?.stringValue == column.task && $0["model"]?.stringValue == model
-                            && $0["protocol"]?.stringValue == column.evaluation.rawValue && $0["corruption"] == .null
-                    }?["metrics"]?[metric]?.doubleValue
-                }
-                return values.count == models.count && !values.isEmpty
-                    ? String(format: "%.\(spec.report.digits)f", values.reduce(0, +) / Double(values.count) * 100) : "–"
-            }
-            // hold (every claim holds), FAIL (one fails) or inconclusive.
-            let claims = entry.aggregate.map { aggregate in
-                switch aggregate["verdict"]?.stringValue {
-                case "holds"?: return "hold"
-                case "inconclusive"?: return "inconclusive"
-                default: return aggregate["passed"] == .bool(true) ? "hold" : "FAIL"
-                }
-            } ?? "–"
-            return [entry.point.label] + cells + [claims]
-        }
-    }
-
-    var markdown: String { markdownTable(header: header, rows: rows, leftAligned: 1) }
-
-    var csv: String { ([header] + rows).map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\r\n") + "\r\n" }
 }

@@ -47,7 +47,7 @@ public final class StageProgress: @unchecked Sendable {
     public init(context: StageContext?, console: Console?) {
         self.context = context
         self.console = console
-        label = context?.stageID ?? "stage"
+        label = context?.displayName ?? "stage"
     }
 
     /// Reports nothing (backend tests).

@@ -112,11 +112,13 @@ public enum PromptFile {
         try TorchCheckpointWriter.write([(tensorKey, prompt.canvas(draw: 0).values)], to: path)
     }
 
-    /// Whether `path` starts like a PyTorch checkpoint (zip or legacy pickle).
-    static func isTorchCheckpoint(_ path: String) throws -> Bool {
+    /// Whether `path` starts like a PyTorch checkpoint (zip or legacy pickle) rather than safetensors
+    /// (an 8-byte header length, then the JSON header's `{`; the length's first byte may be 0x80 too).
+    public static func isTorchCheckpoint(_ path: String) throws -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatError(path, "cannot open the prompt file") }
         defer { try? handle.close() }
-        let head = try handle.read(upToCount: 4) ?? Data()
+        let head = [UInt8](try handle.read(upToCount: 9) ?? Data())
+        if head.count == 9 && head[8] == UInt8(ascii: "{") { return false }
         return head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.first == 0x80
     }
 

@@ -107,6 +107,9 @@ extension PromptTrainer {
 /// What a person should hear about a finished training: the loss did not fall, or no validation
 /// point beat the unprompted start.
 public enum TrainingDiagnostics {
+    /// A loss ratio (`lossRatio`) above this says the loss did not fall.
+    public static let fallingRatio = 0.95
+
     /// The mean total loss of the last quarter of the steps against the first quarter's (nil with
     /// fewer than 4 steps).
     public static func lossRatio(_ totals: [Double]) -> Double? {
@@ -122,7 +125,7 @@ public enum TrainingDiagnostics {
     /// point no better than the initial prompt's.
     public static func warnings(totals: [Double], validation: [ValidationPoint]) -> [String] {
         var out: [String] = []
-        if let ratio = lossRatio(totals), ratio > 0.95 {
+        if let ratio = lossRatio(totals), ratio > fallingRatio {
             let quarter = totals.count / 4
             var text = String(format: "the training loss did not fall: the last %d steps average %.3f, %.2f× the first %d steps' (learning shows as ≤ 0.95×)",
                               quarter, totals.suffix(quarter).reduce(0, +) / Double(quarter), ratio, quarter)
