@@ -31,10 +31,12 @@ let package = Package(
         .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize),
         .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),
 
+        // Mutation fuzzing, hostile-file builders and the address-space-capped child, for the reader tests.
+        .target(name: "TVPFuzzSupport", path: "Tests/TVPFuzzSupport"),
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
-        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),
-        .testTarget(name: "TVPDataTests", dependencies: ["TVPData"], exclude: ["Fixtures"]),
-        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats", "TVPFuzzSupport"]),
+        .testTarget(name: "TVPDataTests", dependencies: ["TVPData", "TVPFuzzSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPFuzzSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),
     ],
