@@ -40,6 +40,9 @@ public enum BoundedChild {
         process.waitUntilExit()
 
         var problems: [String] = []
+        if !output.contains("address-space limit \(addressSpace) bytes") {
+            problems.append("the child did not run under the \(addressSpace)-byte address-space limit; its output:\n\(output.suffix(2000))")
+        }
         if process.terminationReason != .exit || process.terminationStatus != 0 {
             problems.append("the child under a \(addressSpace >> 30) GiB address-space limit ended with \(process.terminationReason == .exit ? "status" : "signal") \(process.terminationStatus); its output:\n\(output.suffix(4000))")
         }
@@ -52,6 +55,9 @@ public enum BoundedChild {
     /// Child: reads every file of the corpus folder with `read`, printing `refused NAME: error` or
     /// `ACCEPTED NAME` per file (an error must name the file to count as refused).
     public static func readCorpus(_ folder: String, _ read: (_ path: String, _ name: String) throws -> Void) throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_AS.rawValue), &limit)
+        print("address-space limit \(limit.rlim_cur) bytes")
         for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() {
             let path = folder + "/" + name
             print("reading \(name)")
