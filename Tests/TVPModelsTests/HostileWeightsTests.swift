@@ -72,9 +72,13 @@ final class HostileWeightsTests: XCTestCase {
         w.tensor("wrap", ne: [1 << 30, 1 << 30, 16], type: 0, data: [])
         assertFormatError(try GGUFFile(path: try save(w.bytes(), "wrap.gguf")), mentions: ["wrap.gguf", "tensor 'wrap'"])
 
+        // Metadata arrays: no more elements than the bytes left can hold, nor than the array limit.
         var a = GGUFWriter()
-        a.kv("t.bytes", 9) { b in b.u32(0); b.u64(UInt64(1) << 40) }
+        a.kv("t.bytes", 9) { b in b.u32(4); b.u64(1000) }
         assertFormatError(try GGUFFile(path: try save(a.bytes(), "array.gguf")), mentions: ["array.gguf", "t.bytes", "cannot fit"])
+        var many = GGUFWriter()
+        many.kv("t.many", 9) { b in b.u32(0); b.u64(UInt64(1) << 40) }
+        assertFormatError(try GGUFFile(path: try save(many.bytes(), "many.gguf")), mentions: ["many.gguf", "t.many", "\(GGUFFile.maxArrayElements)"])
     }
 
     /// Safetensors, torch zip, legacy torch and GGUF are told apart by more than the first byte.

@@ -142,6 +142,11 @@ public final class GGUFFile: @unchecked Sendable {
     private let file: MappedFile
     private let infoByName: [String: Int]
 
+    /// Most elements one metadata array may hold. Each becomes a `GGUFValue` of 24 bytes or more,
+    /// so a byte array as long as the file would take 24 times its size; real tokenizer arrays
+    /// hold under a million entries.
+    public static let maxArrayElements = 1 << 24
+
     public init(path: String) throws {
         self.path = path
         file = try MappedFile(path: path)
@@ -246,6 +251,9 @@ public final class GGUFFile: @unchecked Sendable {
                 throw FormatError(r.file, "metadata '\(key)': unknown array element type \(rawType)")
             }
             let count = try r.u64("element count of '\(key)'")
+            guard count <= UInt64(maxArrayElements) else {
+                throw FormatError(r.file, "metadata '\(key)': array of \(count) elements, more than the \(maxArrayElements) a GGUF metadata array may hold here (tokenizer arrays hold under a million)")
+            }
             // Each element takes at least this many bytes in the file, which bounds the reservation.
             let smallest: UInt64
             switch elementType {
