@@ -23,11 +23,17 @@ static void shim_error_exit(j_common_ptr cinfo) {
 }
 
 /// Warnings are ignored (real photo collections hold files with harmless ones, such as extraneous
-/// bytes before a marker) except a premature end of data, which means the file is truncated.
+/// bytes before a marker) except image data that ends early: a premature end of the file means it
+/// is truncated, and a marker inside the data (or one where a restart marker belongs) means it is
+/// corrupt. libjpeg would fill the rest of the image with grey, so a few hundred bytes whose header
+/// claims a quarter of a gigapixel would otherwise take seconds and most of a gigabyte.
 static void shim_emit_message(j_common_ptr cinfo, int level) {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    if (level >= 0) return;
+    int code = cinfo->err->msg_code;
+    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_MUST_RESYNC) {
         shim_error *error = (shim_error *)cinfo->err;
-        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "truncated: the JPEG data ends before the image is complete");
+        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "%s: the JPEG data ends before the image is complete",
+                 code == JWRN_JPEG_EOF ? "truncated" : "corrupt (premature end of a data segment)");
         longjmp(error->escape, 1);
     }
 }

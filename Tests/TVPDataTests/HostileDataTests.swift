@@ -67,6 +67,14 @@ final class HostileDataTests: XCTestCase {
         try writeBytes(HostileData.jpeg(gray, claiming: 65000, 65000), jpeg)
         assertThrows(try ImageFile.decode(jpeg), containing: ["huge.jpg", "65000×65000", "TVP_MAX_PIXELS"])
 
+        // Within the limit, a header that claims far more than the data holds fails where the
+        // data ends, instead of decoding a quarter of a gigapixel of grey.
+        let claims = folder + "/claims.jpg"
+        try writeBytes(HostileData.jpeg(gray, claiming: 4104, 65296), claims)
+        let start = Date()
+        assertThrows(try ImageFile.decode(claims), containing: ["claims.jpg", "ends before the image is complete"])
+        XCTAssertLessThan(Date().timeIntervalSince(start), 1)
+
         // The limit is the user's to raise (or lower).
         setenv("TVP_MAX_PIXELS", "100", 1)
         defer { unsetenv("TVP_MAX_PIXELS") }
