@@ -3,7 +3,13 @@
 // No package dependencies: only the toolchain and system libraries found through pkg-config.
 import PackageDescription
 
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+// -Ounchecked drops Swift's overflow and bounds checks. Only the tensor kernels (TVPTensor) keep it:
+// their loops index buffers whose sizes the layers above have checked. Every module that reads
+// downloaded files (formats, data, weights, prompts, pipelines) builds with plain -O, where an
+// overflow missed by a reader traps instead of corrupting memory; the cost, measured with
+// `tvp-run bench` and whole-file loads of the real SmolLM2, MiniLM and EfficientNet weights, is
+// within the noise of this machine.
+let kernels: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "tvp",
@@ -22,23 +28,25 @@ let package = Package(
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
 
         // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → (Tensor, Formats).
-        .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: kernels),
         // File formats every layer reads (YAML, pickle, zip, mmap, half floats, SHA-256); no tensors.
-        .target(name: "TVPFormats", dependencies: ["CZlib", "CYAML"], swiftSettings: optimize),
-        .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEGShim", "CZlib"], swiftSettings: optimize),
-        .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"], swiftSettings: optimize),
-        .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"], swiftSettings: optimize),
-        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], swiftSettings: optimize, plugins: ["SourceDigestPlugin"]),
-        .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"], swiftSettings: optimize),
+        .target(name: "TVPFormats", dependencies: ["CZlib", "CYAML"]),
+        .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEGShim", "CZlib"]),
+        .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"]),
+        .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"]),
+        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], plugins: ["SourceDigestPlugin"]),
+        .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"]),
         // Stage keys name the code they run: this plugin hashes every module's sources at build time
         // into TVPPipeline's `SourceDigests` (see Run/StageCode.swift).
         .executableTarget(name: "source-digest", dependencies: ["TVPFormats"]),
         .plugin(name: "SourceDigestPlugin", capability: .buildTool(), dependencies: ["source-digest"], path: "Sources/SourceDigestPlugin"),
 
+        // Mutation fuzzing, hostile-file builders and the address-space-capped child, for the reader tests.
+        .target(name: "TVPFuzzSupport", path: "Tests/TVPFuzzSupport"),
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
-        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats"]),
-        .testTarget(name: "TVPDataTests", dependencies: ["TVPData"], exclude: ["Fixtures"]),
-        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats", "TVPFuzzSupport"]),
+        .testTarget(name: "TVPDataTests", dependencies: ["TVPData", "TVPFuzzSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPFuzzSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),
     ],

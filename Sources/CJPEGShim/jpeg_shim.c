@@ -23,11 +23,17 @@ static void shim_error_exit(j_common_ptr cinfo) {
 }
 
 /// Warnings are ignored (real photo collections hold files with harmless ones, such as extraneous
-/// bytes before a marker) except a premature end of data, which means the file is truncated.
+/// bytes before a marker) except image data that ends early: a premature end of the file means it
+/// is truncated, and a marker inside the data (or one where a restart marker belongs) means it is
+/// corrupt. libjpeg would fill the rest of the image with grey, so a few hundred bytes whose header
+/// claims a quarter of a gigapixel would otherwise take seconds and most of a gigabyte.
 static void shim_emit_message(j_common_ptr cinfo, int level) {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+    if (level >= 0) return;
+    int code = cinfo->err->msg_code;
+    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_MUST_RESYNC) {
         shim_error *error = (shim_error *)cinfo->err;
-        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "truncated: the JPEG data ends before the image is complete");
+        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "%s: the JPEG data ends before the image is complete",
+                 code == JWRN_JPEG_EOF ? "truncated" : "corrupt (premature end of a data segment)");
         longjmp(error->escape, 1);
     }
 }
@@ -40,10 +46,22 @@ static void shim_install(shim_error *error, char *message) {
     message[0] = 0;
 }
 
-int tvp_jpeg_decode_rgb(const unsigned char *data, size_t size, tvp_jpeg_image *out,
+/// Progressive streams may hold any number of scans, each a pass over the whole image: more than
+/// real encoders write (a few dozen) means a hostile file built to take minutes.
+static void shim_limit_scans(j_common_ptr cinfo) {
+    j_decompress_ptr dinfo = (j_decompress_ptr)cinfo;
+    if (dinfo->is_decompressor && dinfo->input_scan_number > 1000) {
+        shim_error *error = (shim_error *)cinfo->err;
+        snprintf(error->message, TVP_JPEG_MESSAGE_SIZE, "more than 1000 progressive scans (a malformed or hostile file)");
+        longjmp(error->escape, 1);
+    }
+}
+
+int tvp_jpeg_decode_rgb(const unsigned char *data, size_t size, size_t max_pixels, tvp_jpeg_image *out,
                         char message[TVP_JPEG_MESSAGE_SIZE]) {
     struct jpeg_decompress_struct cinfo;
     shim_error error;
+    struct jpeg_progress_mgr progress;
     /* volatile: read after a longjmp */
     unsigned char *volatile pixels = NULL;
     out->pixels = NULL;
@@ -58,8 +76,18 @@ int tvp_jpeg_decode_rgb(const unsigned char *data, size_t size, tvp_jpeg_image *
         return 1;
     }
     jpeg_create_decompress(&cinfo);
+    progress.progress_monitor = shim_limit_scans;
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    if ((unsigned long long)cinfo.image_width * cinfo.image_height > max_pixels) {
+        out->width = (int)cinfo.image_width;
+        out->height = (int)cinfo.image_height;
+        jpeg_destroy_decompress(&cinfo);
+        return TVP_JPEG_TOO_LARGE;
+    }
+    /* Whole-image buffers (progressive coefficients: 2 bytes per component) stay in proportion. */
+    cinfo.mem->max_memory_to_use = (long)(max_pixels * 8 + (64L << 20));
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         snprintf(message, TVP_JPEG_MESSAGE_SIZE, "%s JPEG is not supported (only grayscale, YCbCr and RGB)",
                  cinfo.jpeg_color_space == JCS_CMYK ? "CMYK" : "YCCK (Adobe CMYK)");

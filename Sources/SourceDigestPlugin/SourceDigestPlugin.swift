@@ -14,6 +14,7 @@ struct SourceDigestPlugin: BuildToolPlugin {
         where module.kind == .generic && module.name != "SourceDigestPlugin" {
             files += module.sourceFiles.filter { $0.type == .source || $0.type == .header }.map(\.url)
         }
+        files = files.filter { $0.path.hasPrefix(sources.path + "/") }   // not test-support targets under Tests/
         files.sort { $0.path < $1.path }
         let output = context.pluginWorkDirectoryURL.appendingPathComponent("SourceDigests.swift")
         return [.buildCommand(displayName: "Hashing the sources of \(files.count) files for stage keys",

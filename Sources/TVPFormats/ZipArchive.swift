@@ -2,7 +2,10 @@ import CZlib
 
 // A minimal ZIP reader for PyTorch checkpoints: the end-of-central-directory record (ZIP64 too),
 // the central directory, local headers, stored entries read in place and deflated ones inflated
-// with zlib. CRC-32 is checked for every entry read.
+// with zlib. CRC-32 is checked for every entry read. Sizes and offsets are checked against the
+// file before anything is read or allocated: an entry's data must lie inside the file, and a
+// deflated entry may claim no more than deflate can produce from its compressed bytes (1032:1)
+// and no more than `ReaderLimits.maxExpandedBytes`.
 
 /// One file inside a ZIP archive.
 public struct ZipEntry {
@@ -56,7 +59,7 @@ public struct ZipArchive {
             guard n <= UInt64(bytes.count), size <= UInt64(bytes.count), offset <= UInt64(bytes.count) else { throw fail("ZIP64 record out of range") }
             (count, directorySize, directoryOffset) = (Int(n), Int(size), Int(offset))
         }
-        guard directoryOffset + directorySize <= bytes.count else {
+        guard CheckedSize.fits(offset: directoryOffset, count: directorySize, in: bytes.count) else {
             throw fail("central directory [\(directoryOffset), \(directoryOffset + directorySize)) lies beyond the end of the file (\(bytes.count) bytes)")
         }
 
@@ -88,8 +91,12 @@ public struct ZipArchive {
                 }
             }
             guard flags & 1 == 0 else { throw fail("entry '\(name)' is encrypted") }
-            guard compressed <= UInt64(bytes.count), uncompressed <= 1 << 40, localOffset < UInt64(bytes.count) else {
-                throw fail("entry '\(name)' has sizes or offset out of range")
+            guard compressed <= UInt64(bytes.count), localOffset < UInt64(bytes.count), uncompressed <= UInt64(Int.max) else {
+                throw fail("entry '\(name)' claims \(compressed) compressed and \(uncompressed) uncompressed bytes at offset \(localOffset), out of range of the \(bytes.count)-byte file (truncated or damaged)")
+            }
+            // Deflate turns at most 258 bytes into 2 bits (1032:1).
+            if method == 8, uncompressed / 1032 > compressed + 1 {
+                throw fail("entry '\(name)' claims \(uncompressed) bytes from \(compressed) deflated bytes, more than deflate can produce (damaged directory)")
             }
             byName[name] = entries.count
             entries.append(ZipEntry(name: name, method: method, crc32: crc, compressedSize: Int(compressed),
@@ -132,6 +139,9 @@ public struct ZipArchive {
             try check(stored)
             return try body(stored)
         case 8:
+            if let problem = ReaderLimits.expandedProblem(entry.uncompressedSize, "inflating entry '\(entry.name)'") {
+                throw FormatError(path, "ZIP archive: \(problem)")
+            }
             var output = [UInt8](repeating: 0, count: entry.uncompressedSize)
             try output.withUnsafeMutableBytes { out in try Self.inflate(stored, into: out, name: entry.name, path: path) }
             return try output.withUnsafeBytes { data in

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPFuzzSupport
 import TVPTensor
 import XCTest
 
@@ -38,21 +39,9 @@ func assertThrows<T>(_ expression: @autoclosure () throws -> T, containing parts
 /// PNG files built byte by byte (signature, IHDR, optional PLTE/tRNS, IDAT as a zlib stream of
 /// stored deflate blocks, IEND; CRC-32 per chunk), independent of libpng.
 enum HandPNG {
-    static func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            crc ^= UInt32(b)
-            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-        }
-        return ~crc
-    }
-
     static func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
 
-    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let body = Array(type.utf8) + data
-        return be32(data.count) + body + be32(Int(crc32(body)))
-    }
+    static func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] { HostileBytes.pngChunk(type, data) }
 
     /// zlib stream with stored (uncompressed) deflate blocks.
     static func zlibStored(_ data: [UInt8]) -> [UInt8] {

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFuzzSupport
 import TVPData
 import XCTest
 
@@ -47,37 +48,7 @@ extension CommandRequest {
 
 /// A ZIP archive of stored (uncompressed) entries, as a wheel would be if nothing were compressed.
 func storedZip(_ entries: [(name: String, bytes: [UInt8])]) -> [UInt8] {
-    var out: [UInt8] = []
-    var central: [UInt8] = []
-    func u16(_ v: Int, _ to: inout [UInt8]) { to += [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
-    func u32(_ v: UInt32, _ to: inout [UInt8]) { to += (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
-    for entry in entries {
-        let name = Array(entry.name.utf8), crc = crc32(entry.bytes), size = UInt32(entry.bytes.count)
-        let offset = UInt32(out.count)
-        u32(0x0403_4b50, &out); u16(20, &out); u16(0, &out); u16(0, &out); u16(0, &out); u16(0, &out)
-        u32(crc, &out); u32(size, &out); u32(size, &out); u16(name.count, &out); u16(0, &out)
-        out += name + entry.bytes
-        u32(0x0201_4b50, &central); u16(20, &central); u16(20, &central); u16(0, &central); u16(0, &central)
-        u16(0, &central); u16(0, &central); u32(crc, &central); u32(size, &central); u32(size, &central)
-        u16(name.count, &central); u16(0, &central); u16(0, &central); u16(0, &central); u16(0, &central)
-        u32(0, &central); u32(offset, &central)
-        central += name
-    }
-    let centralOffset = UInt32(out.count)
-    out += central
-    u32(0x0605_4b50, &out); u16(0, &out); u16(0, &out); u16(entries.count, &out); u16(entries.count, &out)
-    u32(UInt32(central.count), &out); u32(centralOffset, &out); u16(0, &out)
-    return out
-}
-
-/// CRC-32 (IEEE, reflected, polynomial 0xEDB88320), bit by bit.
-func crc32(_ bytes: [UInt8]) -> UInt32 {
-    var crc: UInt32 = 0xffff_ffff
-    for byte in bytes {
-        crc ^= UInt32(byte)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xedb8_8320 : crc >> 1 }
-    }
-    return ~crc
+    HostileBytes.zip(entries.map { ($0.name, $0.bytes) })
 }
 
 /// A one-asset manifest naming the asset `demo`, with `files` the YAML under its `files:` key

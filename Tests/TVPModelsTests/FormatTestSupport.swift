@@ -9,6 +9,13 @@ func makeTemporaryFolder() throws -> URL {
     return url
 }
 
+/// Writes `bytes` as `name` in `folder`; returns the file's path.
+func writeFile(_ bytes: [UInt8], _ name: String, in folder: URL) throws -> String {
+    let path = folder.appendingPathComponent(name).path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
 /// Little-endian byte building for hand-made files.
 struct ByteBuilder {
     var bytes: [UInt8] = []

@@ -1,9 +1,11 @@
 import CZlib
 import Foundation
+import TVPFormats
 
 /// Whole-file reads through zlib's gz interface: gzip files are inflated, plain files pass through.
 public enum Gzip {
-    /// The (inflated) bytes of the file at `path`.
+    /// The (inflated) bytes of the file at `path`; more than `ReaderLimits.maxExpandedBytes` is an
+    /// error (a gzip bomb turns a few megabytes into gigabytes).
     public static func read(_ path: String) throws -> [UInt8] {
         guard let file = gzopen(path, "rb") else {
             throw DataError(path, "cannot open: \(String(cString: strerror(errno)))")
@@ -19,6 +21,10 @@ public enum Gzip {
                 throw DataError(path, "corrupt or truncated gzip data: \(message)")
             }
             if n == 0 { break }
+            if let problem = ReaderLimits.expandedProblem(bytes.count + Int(n), "the content") {
+                gzclose(file)
+                throw DataError(path, problem)
+            }
             bytes.append(contentsOf: chunk[0..<Int(n)])
         }
         // zlib reports a stream cut short only when the file is closed.

@@ -1,3 +1,5 @@
+import TVPFormats
+
 /// The IDX format of MNIST and Fashion-MNIST (optionally gzipped): a big-endian magic
 /// `0x0000TTNN` (TT = 0x08 unsigned bytes, NN = number of dimensions), NN big-endian UInt32 sizes,
 /// then the values in row-major order.
@@ -25,9 +27,9 @@ public struct IDXArray: Equatable {
         let header = 4 + 4 * rank
         guard rank > 0, bytes.count >= header else { throw DataError(file, "truncated IDX header: \(rank) dimensions need \(header) bytes, file has \(bytes.count)") }
         let dims = (0..<rank).map { i in (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * i + $1]) } }
-        let count = dims.reduce(1, *)
-        guard bytes.count == header + count else {
-            throw DataError(file, "IDX dimensions \(dims) need \(count) values after the header, file has \(bytes.count - header)")
+        guard let count = CheckedSize.product(dims), count == bytes.count - header else {
+            let needed = CheckedSize.product(dims).map { "\($0) values" } ?? "more values than can be counted"
+            throw DataError(file, "IDX dimensions \(dims) need \(needed) after the header, file has \(bytes.count - header)")
         }
         return IDXArray(dims: dims, values: Array(bytes[header...]))
     }

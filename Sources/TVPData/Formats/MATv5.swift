@@ -53,7 +53,9 @@ public struct MATArray {
 /// header ("MATLAB 5.0 MAT-file…", version 0x0100, endian mark "IM"), then data elements, each an
 /// 8-byte tag (type, byte count; or a 4-byte "small element" tag) plus data padded to 8 bytes.
 /// miCOMPRESSED elements hold one zlib-deflated element. Numeric, non-complex, non-sparse miMATRIX
-/// arrays are returned; other variables (cells, structs, chars, sparse) are skipped.
+/// arrays are returned; other variables (cells, structs, chars, sparse) are skipped. Dimensions are
+/// checked (non-negative, product without overflow, equal to the stored bytes) before an array is
+/// made, and an element inflates to at most `ReaderLimits.maxExpandedBytes`.
 public enum MATv5 {
     /// MAT-file element types.
     public enum DataType: Int, Sendable {
@@ -135,9 +137,9 @@ public enum MATv5 {
         guard let stored = DataType(rawValue: real.type) else {
             throw DataError(file, "'\(name)': element type \(real.type) is not a numeric MAT type")
         }
-        let count = dims.reduce(1, *)
-        guard real.data.count == count * stored.size else {
-            throw DataError(file, "'\(name)': \(real.data.count) bytes of \(stored) do not hold dims \(dims) (\(count) values)")
+        guard let count = CheckedSize.product(dims), real.data.count == CheckedSize.product(count, stored.size) else {
+            let values = CheckedSize.product(dims).map { "\($0) values" } ?? "negative or too many values"
+            throw DataError(file, "'\(name)': \(real.data.count) bytes of \(stored) do not hold dims \(dims) (\(values))")
         }
         return MATArray(name: name, dims: dims, matlabClass: matlabClass, storedType: stored, raw: Array(real.data))
     }
@@ -177,12 +179,17 @@ public enum MATv5 {
             throw DataError(file, "zlib cannot start inflating")
         }
         defer { inflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: max(64, input.count * 4))
+        var output = [UInt8](repeating: 0, count: min(max(64, input.count * 4), ReaderLimits.maxExpandedBytes))
         var produced = 0
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
         stream.avail_in = UInt32(input.count)
         while true {
-            if produced == output.count { output += [UInt8](repeating: 0, count: output.count) }
+            if produced == output.count {
+                if let problem = ReaderLimits.expandedProblem(2 * output.count, "inflating the compressed element at offset \(offset)") {
+                    throw DataError(file, problem)
+                }
+                output += [UInt8](repeating: 0, count: output.count)
+            }
             let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
                 stream.next_out = out.baseAddress! + produced
                 stream.avail_out = UInt32(min(out.count - produced, Int(UInt32.max)))

@@ -65,7 +65,9 @@ public final class NPYFile {
         self.element = element
         self.shape = shape
         self.dataOffset = headerStart + headerLength
-        let needed = shape.reduce(1, *) * element.size
+        guard let needed = CheckedSize.bytes(shape: shape, elementSize: element.size) else {
+            throw DataError(path, "shape \(shape) of \(descr) needs more data bytes than can be counted, the file has \(bytes.count - dataOffset)")
+        }
         guard bytes.count - dataOffset == needed else {
             throw DataError(path, "shape \(shape) of \(descr) needs \(needed) data bytes, the file has \(bytes.count - dataOffset)\(bytes.count - dataOffset < needed ? " (truncated)" : "")")
         }

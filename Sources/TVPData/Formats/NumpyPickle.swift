@@ -39,7 +39,7 @@ public struct NumpyArray {
             throw fail("numpy array data is \(fields[3].typeName), expected raw bytes (object arrays are not supported)")
         }
         let size = Int(name.dropFirst().filter(\.isNumber)) ?? 0
-        guard size > 0, raw.count == shape.reduce(1, *) * size else {
+        guard size > 0, let needed = CheckedSize.bytes(shape: shape, elementSize: size), raw.count == needed else {
             throw fail("\(raw.count) data bytes do not fill shape \(shape) of dtype \(order)\(name)")
         }
         self.shape = shape

@@ -1,4 +1,5 @@
 import CJPEGShim
+import TVPFormats
 import TVPTensor
 
 /// JPEG files through libjpeg (via the CJPEGShim C target, which turns libjpeg's longjmp errors into
@@ -21,7 +22,11 @@ public enum JPEGCodec {
         }
         var decoded = tvp_jpeg_image()
         var message = [CChar](repeating: 0, count: Int(TVP_JPEG_MESSAGE_SIZE))
-        let code = bytes.withUnsafeBufferPointer { tvp_jpeg_decode_rgb($0.baseAddress, $0.count, &decoded, &message) }
+        let code = bytes.withUnsafeBufferPointer { tvp_jpeg_decode_rgb($0.baseAddress, $0.count, ReaderLimits.maxPixels, &decoded, &message) }
+        if code == TVP_JPEG_TOO_LARGE,
+           let problem = ReaderLimits.pixelProblem(width: Int(decoded.width), height: Int(decoded.height)) {
+            throw DataError(file, "JPEG image of \(problem)")
+        }
         guard code == 0, let pixels = decoded.pixels else {
             throw DataError(file, "cannot decode JPEG: \(String(cString: message))")
         }

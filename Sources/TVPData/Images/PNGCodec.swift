@@ -1,5 +1,6 @@
 import CPNG
 import Foundation
+import TVPFormats
 import TVPTensor
 
 /// PNG files through libpng's simplified API (png_image_*), which reports errors in the image
@@ -32,6 +33,10 @@ public enum PNGCodec {
         image.flags |= UInt32(PNG_IMAGE_FLAG_16BIT_sRGB)
         image.format = PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA   // 8-bit RGBA
         let (width, height) = (Int(image.width), Int(image.height))
+        if let problem = ReaderLimits.pixelProblem(width: width, height: height) {
+            png_image_free(&image)
+            throw DataError(file, "PNG image of \(problem)")
+        }
         var rgba = [UInt8](repeating: 0, count: width * height * 4)
         let finished = rgba.withUnsafeMutableBytes {
             png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * 4), nil)

@@ -5,7 +5,10 @@ import CYAML
 /// Beyond plain YAML it resolves anchors and aliases (an alias becomes a copy of the anchored node,
 /// marks included), applies YAML 1.1 merge keys (`<<: *base`, `<<: [*a, *b]`: explicit keys win,
 /// earlier sources win over later ones), and refuses duplicate keys, non-scalar keys, unknown aliases
-/// and invalid explicitly tagged scalars (`!!int abc`), each with file:line:column.
+/// and invalid explicitly tagged scalars (`!!int abc`), each with file:line:column. Sequences and
+/// mappings nest at most `ReaderLimits.maxYAMLDepth` levels, and the aliases of one document may
+/// add at most `ReaderLimits.maxYAMLAliasNodes` nodes (an alias bomb — nested anchors each used many
+/// times — would otherwise grow exponentially for whoever walks the tree).
 public enum YAMLParser {
     /// Parses a file holding exactly one document; an empty file gives a null scalar at 1:1.
     /// A second document (`---` after the first) is an error: use `parseDocuments` to accept several.
@@ -101,14 +104,19 @@ private struct TreeBuilder {
         let anchor: String?
         /// Sequence elements, or mapping keys and values alternating.
         var children: [YAMLNode] = []
+        /// Nodes in this subtree with aliases expanded (this node included).
+        var nodes = 1
     }
 
     let path: String
     let allowMultipleDocuments: Bool
     var documents: [YAMLNode] = []
-    var anchors: [String: YAMLNode] = [:]
+    /// Anchored nodes by name, with their node counts (aliases expanded).
+    var anchors: [String: (node: YAMLNode, nodes: Int)] = [:]
     var stack: [Frame] = []
     var root: YAMLNode?
+    /// Nodes the aliases of the current document have added so far.
+    var aliasNodes = 0
 
     init(path: String, allowMultipleDocuments: Bool) {
         self.path = path
@@ -127,11 +135,12 @@ private struct TreeBuilder {
             }
             anchors = [:]
             root = nil
+            aliasNodes = 0
         case YAML_DOCUMENT_END_EVENT:
             documents.append(root ?? .scalar("", YAMLScalarInfo(), start))
         case YAML_ALIAS_EVENT:
             let name = string(event.data.alias.anchor) ?? ""
-            guard let node = anchors[name] else {
+            guard let anchored = anchors[name] else {
                 if stack.contains(where: { $0.anchor == name }) {
                     throw YAMLError("alias '*\(name)' refers to a node that contains it (recursive aliases are not supported)", at: start)
                 }
@@ -139,7 +148,11 @@ private struct TreeBuilder {
                 let hint = suggest(name, from: known).map { "; did you mean '*\($0)'?" } ?? ""
                 throw YAMLError("unknown alias '*\(name)': no anchor '&\(name)' is defined before it\(hint)", at: start)
             }
-            try add(node)
+            aliasNodes += anchored.nodes
+            guard aliasNodes <= ReaderLimits.maxYAMLAliasNodes else {
+                throw YAMLError("alias '*\(name)' (\(anchored.nodes) nodes) brings the nodes added by aliases in this document to \(aliasNodes), more than the limit of \(ReaderLimits.maxYAMLAliasNodes) (nested aliases multiply; write the values out or use fewer levels)", at: start)
+            }
+            try add(anchored.node, nodes: anchored.nodes)
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text = String(decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
@@ -148,38 +161,49 @@ private struct TreeBuilder {
                 throw YAMLError("'\(text)' is not a valid \(shortTag(tag))", at: start)
             }
             let node = YAMLNode.scalar(text, info, start)
-            if let anchor = string(scalar.anchor) { anchors[anchor] = node }
-            try add(node)
+            if let anchor = string(scalar.anchor) { anchors[anchor] = (node, 1) }
+            try add(node, nodes: 1)
         case YAML_SEQUENCE_START_EVENT:
             let tag = string(event.data.sequence_start.tag)
             if let tag, tag != yamlCoreTagPrefix + "seq" {
                 throw YAMLError("unsupported tag '\(shortTag(tag))' on a sequence", at: start)
             }
+            try checkDepth(at: start)
             stack.append(Frame(isMapping: false, mark: start, anchor: string(event.data.sequence_start.anchor)))
         case YAML_MAPPING_START_EVENT:
             let tag = string(event.data.mapping_start.tag)
             if let tag, tag != yamlCoreTagPrefix + "map" {
                 throw YAMLError("unsupported tag '\(shortTag(tag))' on a mapping", at: start)
             }
+            try checkDepth(at: start)
             stack.append(Frame(isMapping: true, mark: start, anchor: string(event.data.mapping_start.anchor)))
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             let frame = stack.removeLast()
             let node = frame.isMapping
                 ? try buildMapping(frame.children, mark: frame.mark)
                 : YAMLNode.sequence(frame.children, frame.mark)
-            if let anchor = frame.anchor { anchors[anchor] = node }
-            try add(node)
+            if let anchor = frame.anchor { anchors[anchor] = (node, frame.nodes) }
+            try add(node, nodes: frame.nodes)
         default:
             break  // STREAM_START, NO_EVENT
         }
         return false
     }
 
-    private mutating func add(_ node: YAMLNode) throws {
+    /// Adds `node` (a subtree of `nodes` nodes, aliases expanded) to the open collection or as the root.
+    private mutating func add(_ node: YAMLNode, nodes: Int) throws {
         if stack.isEmpty {
             root = node
         } else {
             stack[stack.count - 1].children.append(node)
+            stack[stack.count - 1].nodes += nodes
+        }
+    }
+
+    /// Throws when opening one more collection would nest deeper than `ReaderLimits.maxYAMLDepth`.
+    private func checkDepth(at mark: Mark) throws {
+        guard stack.count < ReaderLimits.maxYAMLDepth else {
+            throw YAMLError("sequences and mappings nested more than \(ReaderLimits.maxYAMLDepth) levels deep (the limit for tvp's YAML files)", at: mark)
         }
     }
 

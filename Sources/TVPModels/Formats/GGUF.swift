@@ -123,7 +123,9 @@ public struct GGUFTensorInfo: Equatable, Sendable {
 }
 
 /// A GGUF file opened by memory mapping: header, metadata and tensor infos parsed and checked up
-/// front; tensors dequantized to Float32 by `tensor(_:)` or all at once by `tensors()`.
+/// front; tensors dequantized to Float32 by `tensor(_:)` or all at once by `tensors()`. Counts,
+/// dimensions, offsets and the alignment come from the file: they are combined with `CheckedSize`
+/// and compared with the bytes present before anything is reserved or read.
 public final class GGUFFile: @unchecked Sendable {
     public let path: String
     public let version: Int
@@ -139,6 +141,11 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataOffset: Int
     private let file: MappedFile
     private let infoByName: [String: Int]
+
+    /// Most elements one metadata array may hold. Each becomes a `GGUFValue` of 24 bytes or more,
+    /// so a byte array as long as the file would take 24 times its size; real tokenizer arrays
+    /// hold under a million entries.
+    public static let maxArrayElements = 1 << 24
 
     public init(path: String) throws {
         self.path = path
@@ -200,7 +207,10 @@ public final class GGUFFile: @unchecked Sendable {
         }
         tensorInfos = infos
         infoByName = byName
-        dataOffset = (r.position + alignment - 1) / alignment * alignment
+        guard let padded = CheckedSize.sum(r.position, alignment - 1) else {
+            throw FormatError(path, "general.alignment \(alignment) is too large for a file of \(file.count) bytes")
+        }
+        dataOffset = padded / alignment * alignment
 
         // Check every supported tensor's bytes now, so a truncated file fails at open.
         for info in infos where info.type.isSupported {
@@ -241,8 +251,20 @@ public final class GGUFFile: @unchecked Sendable {
                 throw FormatError(r.file, "metadata '\(key)': unknown array element type \(rawType)")
             }
             let count = try r.u64("element count of '\(key)'")
-            guard count <= UInt64(r.remaining) else {
-                throw FormatError(r.file, "metadata '\(key)': array of \(count) elements cannot fit in the \(r.remaining) bytes left")
+            guard count <= UInt64(maxArrayElements) else {
+                throw FormatError(r.file, "metadata '\(key)': array of \(count) elements, more than the \(maxArrayElements) a GGUF metadata array may hold here (tokenizer arrays hold under a million)")
+            }
+            // Each element takes at least this many bytes in the file, which bounds the reservation.
+            let smallest: UInt64
+            switch elementType {
+            case .uint8, .int8, .bool: smallest = 1
+            case .uint16, .int16: smallest = 2
+            case .uint32, .int32, .float32: smallest = 4
+            case .uint64, .int64, .float64, .string: smallest = 8
+            case .array: smallest = 12
+            }
+            guard count <= UInt64(r.remaining) / smallest else {
+                throw FormatError(r.file, "metadata '\(key)': array of \(count) \(elementType) elements cannot fit in the \(r.remaining) bytes left")
             }
             var items: [GGUFValue] = []
             items.reserveCapacity(Int(count))
@@ -268,13 +290,12 @@ public final class GGUFFile: @unchecked Sendable {
         guard info.offset % alignment == 0 else {
             throw FormatError(path, "tensor '\(info.name)': offset \(info.offset) is not a multiple of the alignment \(alignment)")
         }
-        let count = info.shape.reduce(1, *)
-        let bytes = count / block.elements * block.bytes
-        let start = dataOffset + info.offset
-        guard start + bytes <= file.count else {
-            throw FormatError(path, "tensor '\(info.name)' \(describe(info.shape)) \(info.type): bytes [\(start), \(start + bytes)) lie beyond the end of the file (\(file.count) bytes): truncated?")
+        guard let count = CheckedSize.product(info.shape),
+              let bytes = CheckedSize.product(count / block.elements, block.bytes),
+              let start = CheckedSize.sum(dataOffset, info.offset), let end = CheckedSize.sum(start, bytes), end <= file.count else {
+            throw FormatError(path, "tensor '\(info.name)' \(describe(info.shape)) \(info.type) at data offset \(info.offset): its bytes lie beyond the end of the file (\(file.count) bytes): truncated or damaged?")
         }
-        return start..<(start + bytes)
+        return start..<end
     }
 
     /// The tensor `name` dequantized to Float32 in its row-major shape.

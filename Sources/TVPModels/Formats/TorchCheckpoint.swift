@@ -9,6 +9,9 @@
 //    field, view metadata (view key, element offset, size) or None.
 // Tensors are `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, …)` calls; strides
 // and offsets are in elements, and non-contiguous layouts are copied into row-major order.
+// Every count, offset, size and stride comes from the file: they are combined with `CheckedSize`
+// and the elements a tensor reaches are checked against the bytes its storage holds before the
+// tensor is allocated.
 
 /// One storage named by the pickle: its element type, size, and where its bytes are.
 final class TorchStorage {
@@ -35,14 +38,13 @@ public enum TorchCheckpoint {
     /// Every tensor is converted to Float32 (float32/64/16, bfloat16, integer and bool storages).
     public static func load(_ path: String) throws -> [String: Tensor] {
         let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        if bytes.count >= 4, bytes.loadUnaligned(as: UInt32.self) == UInt32(0x0403_4b50).littleEndian {
-            return try loadZip(file)
+        switch WeightFileFormat.detect(file.bytes) {
+        case .torchZip?: return try loadZip(file)
+        case .torchLegacy?: return try loadLegacy(file)
+        case let other:
+            let what = other.map { "a \($0) file" } ?? "neither a ZIP archive nor a legacy pickle"
+            throw FormatError(path, "not a PyTorch checkpoint: \(what) (first bytes \(file.bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
         }
-        if bytes.count >= 2, bytes[0] == 0x80, bytes[1] <= 5 {
-            return try loadLegacy(file)
-        }
-        throw FormatError(path, "not a PyTorch checkpoint: neither a ZIP archive nor a legacy pickle (first bytes \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined(separator: " ")))")
     }
 
     static let storageTypes: [String: ElementType] = [
@@ -151,7 +153,7 @@ public enum TorchCheckpoint {
             guard let s = storages[key] ?? views.first(where: { $0.key == key }) else {
                 throw FormatError(path, "legacy checkpoint: storage '\(key)' is listed but no tensor refers to it")
             }
-            guard count >= 0, count <= reader.remaining / s.type.size else {
+            guard count >= 0, count <= reader.remaining / s.type.size else {   // count × size cannot overflow past this
                 throw FormatError(path, "legacy checkpoint: storage '\(key)' (\(s.typeName)) claims \(count) elements, only \(reader.remaining) bytes left (truncated?)")
             }
             ranges[key] = (reader.position, count)
@@ -243,13 +245,27 @@ public enum TorchCheckpoint {
     /// Reads one tensor out of its storage bytes into a row-major Float32 tensor.
     private static func tensor(_ spec: TensorSpec, _ bytes: UnsafeRawBufferPointer, path: String) throws -> Tensor {
         let s = spec.storage, size = s.type.size
-        let out = Tensor(uninitialized: spec.size)
-        if out.count == 0 { return out }
-        let base = s.elementOffset + spec.offset
-        let last = zip(spec.size, spec.stride).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-        guard spec.offset + last < s.count, (s.elementOffset + s.count) * size <= bytes.count else {
-            throw FormatError(path, "tensor '\(spec.name)' (\(s.typeName), size \(describe(spec.size)), stride \(describe(spec.stride)), offset \(spec.offset)) reaches element \(spec.offset + last) of storage '\(s.key)', which holds \(s.count) elements in \(bytes.count / size) stored")
+        let layout = "tensor '\(spec.name)' (\(s.typeName), size \(describe(spec.size)), stride \(describe(spec.stride)), offset \(spec.offset))"
+        guard let count = CheckedSize.product(spec.size) else {
+            throw FormatError(path, "\(layout): the element count overflows (damaged or hostile checkpoint)")
         }
+        if count == 0 { return Tensor(uninitialized: spec.size) }
+        // The last element the view reaches: offset + Σ (size − 1) · stride, all checked.
+        var reach: Int? = spec.offset
+        for (n, step) in zip(spec.size, spec.stride) {
+            if let r = reach, let extent = CheckedSize.product(n - 1, step) { reach = CheckedSize.sum(r, extent) } else { reach = nil }
+        }
+        let stored = CheckedSize.sum(s.elementOffset, s.count).flatMap { CheckedSize.product($0, size) }
+        guard let end = reach, end < s.count, let stored, stored <= bytes.count else {
+            throw FormatError(path, "\(layout) reaches element \(reach.map(String.init) ?? "beyond 2^63") of storage '\(s.key)', which holds \(s.count) elements\(s.elementOffset > 0 ? " from element \(s.elementOffset)" : "") in \(bytes.count / size) stored")
+        }
+        // A view larger than its storage repeats elements (stride 0): bounded like any expansion.
+        if count > s.count, let problem = ReaderLimits.expandedProblem(CheckedSize.product(count, 4) ?? Int.max, layout) {
+            throw FormatError(path, problem)
+        }
+        let out = Tensor(uninitialized: spec.size)
+        let base = s.elementOffset + spec.offset
+        let last = end - spec.offset
         let source = bytes.baseAddress! + base * size
 
         var contiguous = true

@@ -63,6 +63,13 @@ public enum PromptFile {
             guard let n = try number(key) else { throw FormatError(path, "a '\(meta["kind"] ?? "")' prompt file needs metadata '\(key)'") }
             return n
         }
+        /// The `image` size of a patch prompt, refused before anything of that size is made.
+        func imageSize() throws -> Int {
+            let n = try required("image")
+            guard n > 0 else { throw FormatError(path, "metadata image '\(n)' is not a positive image size") }
+            if let problem = ReaderLimits.pixelProblem(width: n, height: n) { throw FormatError(path, "metadata image \(n): \(problem)") }
+            return n
+        }
         var prompt: any VisualPrompt
         switch meta["kind"] ?? "padding" {
         case "padding":
@@ -70,12 +77,12 @@ public enum PromptFile {
         case "pad":
             prompt = try PadPrompt(values: values, padSize: required("pad"))
         case "fixed-patch":
-            prompt = try PatchPrompt(values: values, imageSize: required("image"), randomPosition: false)
+            prompt = try PatchPrompt(values: values, imageSize: imageSize(), randomPosition: false)
         case "random-patch":
             guard let seed = meta["position-seed"].flatMap(UInt64.init) else {
                 throw FormatError(path, "a random-patch prompt file needs metadata 'position-seed'")
             }
-            prompt = try PatchPrompt(values: values, imageSize: required("image"), randomPosition: true, positionSeed: seed)
+            prompt = try PatchPrompt(values: values, imageSize: imageSize(), randomPosition: true, positionSeed: seed)
         case let other:
             throw FormatError(path, "unknown prompt kind '\(other)' (known: padding, pad, fixed-patch, random-patch)")
         }
@@ -112,14 +119,12 @@ public enum PromptFile {
         try TorchCheckpointWriter.write([(tensorKey, prompt.canvas(draw: 0).values)], to: path)
     }
 
-    /// Whether `path` starts like a PyTorch checkpoint (zip or legacy pickle) rather than safetensors
-    /// (an 8-byte header length, then the JSON header's `{`; the length's first byte may be 0x80 too).
+    /// Whether `path` holds a PyTorch checkpoint (zip or legacy pickle) rather than safetensors.
     public static func isTorchCheckpoint(_ path: String) throws -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw FormatError(path, "cannot open the prompt file") }
-        defer { try? handle.close() }
-        let head = [UInt8](try handle.read(upToCount: 9) ?? Data())
-        if head.count == 9 && head[8] == UInt8(ascii: "{") { return false }
-        return head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.first == 0x80
+        switch try WeightFileFormat.detect(path: path) {
+        case .torchZip?, .torchLegacy?: return true
+        default: return false
+        }
     }
 
     private static func withClamp(_ prompt: any VisualPrompt) -> any VisualPrompt {
