@@ -136,6 +136,17 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertEqual(TVPRunCommand.runPrompt(["show", run.folder + "/results.json", png]), 1)
     }
 
+    func testAFolderWrittenBeforeOverridesWereRecordedGetsThemFromItsCommandLine() throws {
+        XCTAssertEqual(TVPRunCommand.main([world.pipelinePath, "train.lr=0.25", "-m", "loss.fca=0,0.005"] + common), 0)
+        let folder = try XCTUnwrap(RunRecord.all(in: world.runsRoot).first?.folder)
+        let path = folder + "/meta.json"
+        guard case .object(var meta) = try JSONValue.parse(String(contentsOfFile: path, encoding: .utf8)) else { return XCTFail("meta.json") }
+        XCTAssertEqual(meta["overrides"], ["--set train.lr=0.25", "-m loss.fca=0,0.005"])
+        meta["overrides"] = nil
+        try JSONValue.object(meta).canonicalText.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try RunRecord(folder: folder).overrides, ["--set train.lr=0.25", "-m loss.fca=0,0.005"])
+    }
+
     func testARunInProgressAndAKilledOneAreListed() throws {
         let parent = world.runsRoot + "/toy"
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)

@@ -64,18 +64,31 @@ enum PaperTableChecks {
         }
     }
 
-    /// A sweep's `summary.csv`: the point label, a column per task and protocol, the claims' verdict
-    /// (hold, inconclusive or FAIL);
+    /// A sweep's `summary.csv`: the point label, a column per swept key (its value), then per task
+    /// and protocol the surrogate's and every shared target's value, the targets' mean with its interval's bounds and n (all
+    /// numbers), then the claims together (`hold (N)`, `inconclusive (k of N)`, `FAIL (k of N)`);
     /// one row per point, in order.
     static func checkSummary(_ loaded: LoadedPipeline, folder: String, file: StaticString = #filePath, line: UInt = #line) {
         let spec = loaded.points[0].spec
         let table = rows(folder + "/summary.csv", file: file, line: line)
-        let header = ["point"] + spec.tasks.flatMap { task in spec.evaluate.protocols.map { "\(task.name) \($0.title)" } } + ["claims"]
+        var keys: [String] = []
+        for assignment in loaded.points.flatMap(\.assignments) where !keys.contains(assignment.key.joined(separator: ".")) {
+            keys.append(assignment.key.joined(separator: "."))
+        }
+        let targets = spec.targets.filter { name in loaded.points.allSatisfy { $0.spec.targets.contains(name) } }
+        let header = ["point"] + keys + spec.tasks.flatMap { task in spec.evaluate.protocols.flatMap { evaluation -> [String] in
+            let prefix = "\(task.name)/\(evaluation.rawValue)"
+            return ["\(prefix)/surrogate"] + targets.map { "\(prefix)/\($0)" }
+                + (spec.targets.isEmpty ? [] : ["targets", "targets/low", "targets/high"].map { "\(prefix)/\($0)" })
+                + ["\(prefix)/n"]
+        } } + ["claims"]
         XCTAssertEqual(table.first, header, "\(folder): summary.csv header", file: file, line: line)
         XCTAssertEqual(table.dropFirst().map { $0.first ?? "" }, loaded.points.map(\.label), "\(folder): summary.csv rows", file: file, line: line)
+        let verdict = #"^(hold \(\d+\)|(inconclusive|FAIL) \(\d+ of \d+\))$"#
         for row in table.dropFirst() {
-            XCTAssertTrue(row.count == header.count && ["hold", "inconclusive", "FAIL"].contains(row.last ?? "")
-                          && row.dropFirst().dropLast().allSatisfy { Double($0) != nil }, "\(folder): summary.csv row \(row)",
+            XCTAssertTrue(row.count == header.count && (row.last ?? "").range(of: verdict, options: .regularExpression) != nil
+                          && row.dropFirst().prefix(keys.count).allSatisfy { !$0.isEmpty }
+                          && row.dropFirst(1 + keys.count).dropLast().allSatisfy { Double($0) != nil }, "\(folder): summary.csv row \(row)",
                           file: file, line: line)
         }
     }

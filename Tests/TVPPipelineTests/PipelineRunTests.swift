@@ -166,9 +166,9 @@ final class PipelineRunTests: XCTestCase {
         XCTAssertTrue(summary.contains("| lr=1 | 1 | 6 |"), summary)
         // The CSV holds the swept values and fractions, per model and for the targets' mean.
         let csv = try String(contentsOfFile: folder + "/summary.csv", encoding: .utf8).components(separatedBy: "\r\n")
-        XCTAssertEqual(csv[0], "point,train.lr,digits/zero-shot-official/tiny-a,digits/zero-shot-official/tiny-b,digits/zero-shot-official/targets,"
+        XCTAssertEqual(csv[0], "point,train.lr,digits/zero-shot-official/surrogate,digits/zero-shot-official/tiny-b,digits/zero-shot-official/targets,"
                        + "digits/zero-shot-official/targets/low,digits/zero-shot-official/targets/high,digits/zero-shot-official/n,"
-                       + "digits/tvp/tiny-a,digits/tvp/tiny-b,digits/tvp/targets,digits/tvp/targets/low,digits/tvp/targets/high,digits/tvp/n,claims")
+                       + "digits/tvp/surrogate,digits/tvp/tiny-b,digits/tvp/targets,digits/tvp/targets/low,digits/tvp/targets/high,digits/tvp/n,claims")
         let row = csv[1].components(separatedBy: ",")
         XCTAssertEqual(Array(row.prefix(2)), ["lr=0.5", "0.5"])
         for value in [row[2], row[3], row[8], row[9]] {

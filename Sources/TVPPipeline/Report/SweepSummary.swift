@@ -7,7 +7,7 @@ import TVPPrompting
 ///
 /// - `summary.md`: percentages, as the results tables;
 /// - `summary.csv`: raw values: the swept values as written, and fractions (as results.csv) for
-///   every model, the targets' mean and its interval's bounds;
+///   the surrogate, every target all points share, the targets' mean and its interval's bounds;
 /// - `summary.html`: the table and, for each numeric swept key, each task's metric against it (a
 ///   line per protocol, targets' mean with its interval solid, surrogate dashed; a line per value
 ///   of the other keys when several are swept; log x where the values span two decades or more).
@@ -83,25 +83,31 @@ struct SweepSummary {
         "**\(caption)**\n\n" + markdownTable(header: header, rows: displayRows, leftAligned: 1 + keys.count)
     }
 
-    /// Every model's name in column order (surrogates first), from the first point with results.
-    var models: [String] { rows.lazy.compactMap { $0.metrics }.first.map { $0.surrogates + $0.targets } ?? [] }
+    /// The targets every point evaluated, in order (a sweep over `targets` or `surrogate` changes them).
+    var sharedTargets: [String] {
+        let lists = rows.compactMap { $0.metrics?.targets }
+        return (lists.first ?? []).filter { name in lists.allSatisfy { $0.contains(name) } }
+    }
 
+    /// Per task and protocol: the surrogate's value (the surrogates' mean), each shared target's, the
+    /// targets' mean with its interval's bounds, and n.
     var csv: String {
+        let targets = sharedTargets
         var header = ["point"] + keys
         for column in columns {
             let prefix = "\(column.task)/\(column.evaluation.rawValue)"
-            header += models.map { "\(prefix)/\($0)" }
+            header += ["\(prefix)/surrogate"] + targets.map { "\(prefix)/\($0)" }
             if hasTargets { header += ["\(prefix)/targets", "\(prefix)/targets/low", "\(prefix)/targets/high"] }
             header.append("\(prefix)/n")
         }
         header.append("claims")
-        let models = self.models
         let lines = rows.map { row -> [String] in
             var line = [row.label] + keys.map { Self.raw(row.values[$0]) }
             for column in columns {
                 let cell = self.cell(row, column)
                 func text(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
-                line += models.map { name in text(cell?.models.first { $0.name == name }?.value ?? nil) }
+                line.append(text(cell?.surrogate))
+                line += targets.map { name in text(cell?.models.first { $0.name == name }?.value ?? nil) }
                 if hasTargets { line += [text(cell?.targets), text(cell?.targetsInterval?.low), text(cell?.targetsInterval?.high)] }
                 line.append(cell?.n.map(String.init) ?? "")
             }
