@@ -50,6 +50,7 @@ final class EntryLeaseTests: XCTestCase {
 
     func testALiveWorkersLeaseIsWaitedForAndItsResultUsed() throws {
         try writeLease(host: "other-node", pid: 4242, renewals: 0)
+        let key = manifest.key
         let finisher = Thread { [leasePath, folder] in
             // The other node renews every 0.1 s for 1.2 s (three lease times), then finishes the entry.
             for renewal in 1...12 {
@@ -57,7 +58,9 @@ final class EntryLeaseTests: XCTestCase {
                 try? "{\"host\":\"other-node\",\"owner\":\"other-node:4242:1\",\"pid\":4242,\"renewals\":\(renewal)}"
                     .write(toFile: leasePath, atomically: true, encoding: .utf8)
             }
-            FileManager.default.createFile(atPath: folder + "/" + StageCache.doneFile, contents: Data("{}".utf8))
+            // A finished entry's record names its key (an unreadable record would leave it unfinished).
+            let record = "{\"key\":\"\(key.hex)\",\"id\":\"s\",\"kind\":\"k\",\"inputs\":[],\"finished\":0,\"seconds\":0}"
+            FileManager.default.createFile(atPath: folder + "/" + StageCache.doneFile, contents: Data(record.utf8))
             try? FileManager.default.removeItem(atPath: leasePath)
         }
         finisher.start()

@@ -234,7 +234,7 @@ enum CLI {
 
     /// Runs to the end; returns the exit status and stdout + stderr.
     static func run(_ binary: String, _ arguments: [String], in directory: String) throws -> (status: Int32, output: String) {
-        let log = directory + "/cli-\(UUID().uuidString).log"
+        let log = NSTemporaryDirectory() + "tvp-cli-\(UUID().uuidString).log"   // not in `directory`: it may be the repository
         let process = try start(binary, arguments, in: directory, log: log)
         process.waitUntilExit()
         defer { try? FileManager.default.removeItem(atPath: log) }
