@@ -27,14 +27,22 @@ let package = Package(
         // libjpeg reports errors by longjmp, which Swift cannot catch: this C shim turns them into return codes.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
 
-        // Layers; arrows point down only: Pipeline → Prompting → (Data, Models) → (Tensor, Formats).
+        // Layers; arrows point down only: Pipeline → Zoo → Prompting → (Data, Models) → (Tensor, Formats),
+        // and Pipeline → Engine → Formats.
         .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: kernels),
         // File formats every layer reads (YAML, pickle, zip, mmap, half floats, SHA-256); no tensors.
         .target(name: "TVPFormats", dependencies: ["CZlib", "CYAML"]),
         .target(name: "TVPData", dependencies: ["TVPTensor", "TVPFormats", "CPNG", "CJPEGShim", "CZlib"]),
         .target(name: "TVPModels", dependencies: ["TVPTensor", "TVPFormats", "CZlib"]),
-        .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPData", "TVPModels"]),
-        .target(name: "TVPPipeline", dependencies: ["TVPPrompting"], plugins: ["SourceDigestPlugin"]),
+        // The paper's method: prompts, FCA and TSE losses, the trainer, the update, evaluation, statistics.
+        .target(name: "TVPPrompting", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels"]),
+        // The embedded zoo: its model architectures, corpus, connector/ViT/guide training and build.
+        .target(name: "TVPZoo", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels", "TVPPrompting"]),
+        // A generic engine of cached stages: graph, keys, sealed cache, locks, leases, planner, executor.
+        .target(name: "TVPEngine", dependencies: ["TVPFormats"]),
+        // Pipeline files compiled into engine stages, their stage bodies, reports, Slurm and the CLI.
+        .target(name: "TVPPipeline", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels", "TVPPrompting", "TVPZoo", "TVPEngine"],
+                plugins: ["SourceDigestPlugin"]),
         .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"]),
         // Stage keys name the code they run: this plugin hashes every module's sources at build time
         // into TVPPipeline's `SourceDigests` (see Run/StageCode.swift).
@@ -48,6 +56,7 @@ let package = Package(
         .testTarget(name: "TVPDataTests", dependencies: ["TVPData", "TVPFuzzSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPFuzzSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPZooTests", dependencies: ["TVPZoo"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// The `tvp-run` command line: parses arguments, dispatches subcommands, returns the exit code.
 public enum TVPRunCommand {

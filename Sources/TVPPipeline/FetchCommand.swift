@@ -1,5 +1,7 @@
 import Foundation
 import TVPData
+import TVPFormats
+import TVPTensor
 
 extension TVPRunCommand {
     public static let fetchUsage = """

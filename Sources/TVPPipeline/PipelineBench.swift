@@ -1,5 +1,7 @@
 import Foundation
 import TVPData
+import TVPEngine
+import TVPFormats
 import TVPModels
 import TVPTensor
 

@@ -1,4 +1,5 @@
 import Foundation
+import TVPData
 import TVPPrompting
 
 extension TVPRunCommand {

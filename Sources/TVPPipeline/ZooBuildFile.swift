@@ -1,6 +1,7 @@
 import Foundation
 import TVPFormats
 import TVPPrompting
+import TVPZoo
 
 /// A zoo build file (Pipelines/zoo.yaml): `tvp-run FILE` rebuilds the embedded zoo instead of
 /// running a prompt pipeline. Recognised by a top-level `build: zoo`.

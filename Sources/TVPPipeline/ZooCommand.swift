@@ -1,6 +1,9 @@
 import Foundation
 import TVPData
+import TVPFormats
+import TVPModels
 import TVPPrompting
+import TVPZoo
 
 extension TVPRunCommand {
     public static let zooUsage = """

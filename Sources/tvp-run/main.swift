@@ -1,5 +1,6 @@
 import Foundation
 import TVPPipeline
+import TVPTensor
 
 // OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so restart once with the kernel tvp runs on:
 // the same one on every x86-64 CPU with AVX2 and FMA (the same prompts and tables on AMD and Intel

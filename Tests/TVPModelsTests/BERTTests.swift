@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPTensor
 import XCTest
 
 // Goldens come from scripts/fixtures/bert_golden.py (transformers 5.24 BertModel, eager attention):

@@ -1,6 +1,8 @@
 import Foundation
-import XCTest
+import TVPFormats
 import TVPModels
+import TVPTensor
+import XCTest
 
 /// A fresh temporary folder per test, removed afterwards.
 func makeTemporaryFolder() throws -> URL {

@@ -1,6 +1,8 @@
 import Foundation
-import XCTest
+import TVPFormats
 import TVPModels
+import TVPTensor
+import XCTest
 
 /// Builds GGUF v3 files byte by byte, as llama.cpp's gguf writer lays them out.
 struct GGUFWriter {

@@ -1,5 +1,6 @@
-import XCTest
+import TVPFormats
 import TVPModels
+import XCTest
 
 final class HalfFloatTests: XCTestCase {
     /// Every half bit pattern against the platform's Float16 (the oracle).

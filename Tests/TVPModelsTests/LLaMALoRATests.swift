@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPTensor
 import XCTest
 
 /// LoRA on the LLaMA attention projections: exact against merged weights (PEFT's `merge_and_unload`

@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPTensor
 import XCTest
 
 /// The real SmolLM2-135M-Instruct GGUF (Q4_1 layers, Q8_0 embeddings) against transformers loading

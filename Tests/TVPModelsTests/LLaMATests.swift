@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPTensor
 import XCTest
 
 /// The tiny HF model of scripts/fixtures/llama_tiny.py (hidden 32, 2 layers, 4 heads, 2 KV heads,

@@ -1,7 +1,8 @@
 import Foundation
 import TVPFuzzSupport
-import XCTest
 import TVPModels
+import TVPTensor
+import XCTest
 
 /// Mutation fuzzing of the weight readers (see `Fuzzer`): no crash, no hang, every error names the file.
 final class ModelsFuzzTests: XCTestCase {

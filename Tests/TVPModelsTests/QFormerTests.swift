@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPTensor
 import XCTest
 
 /// The tiny BLIP-2 and InstructBLIP models of scripts/fixtures/blip2_golden.py (vision 32 px, patch 8,

@@ -1,6 +1,8 @@
 import Foundation
-import XCTest
+import TVPFormats
 import TVPModels
+import TVPTensor
+import XCTest
 
 final class SafetensorsTests: XCTestCase {
     var folder: URL!

@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
 import TVPModels
+import TVPTensor
+import XCTest
 
 final class TorchCheckpointTests: XCTestCase {
     var folder: URL!

@@ -1,4 +1,5 @@
 import TVPModels
+import TVPTensor
 import XCTest
 
 final class WeightsTests: XCTestCase {

@@ -1,5 +1,7 @@
 import Foundation
+import TVPModels
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// A model whose mean token log-likelihoods are fixed: candidate c of every image scores `means[c]`.

@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPipeline
 import TVPPrompting
 import XCTest

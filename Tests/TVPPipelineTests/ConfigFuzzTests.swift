@@ -1,5 +1,7 @@
 import Foundation
+import TVPFormats
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// A seeded property test of the config loader: mutated pipeline files (from the committed corpus in

@@ -1,5 +1,8 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 final class EngineCacheTests: XCTestCase {

@@ -1,5 +1,7 @@
 import Foundation
+import TVPEngine
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// The most stages seen inside a region at once.
@@ -22,7 +24,7 @@ final class EngineExecutorTests: XCTestCase {
     func run(_ stages: [Stage], threads: Int = 2, failFast: Bool = false, only: [String] = [], from: [String] = [],
              until: [String] = []) throws -> ExecutionReport {
         let log = self.log
-        let options = ExecutorOptions(threads: threads, failFast: failFast, only: only, from: from, until: until,
+        let options = ExecutorOptions(threads: threads, computeThreads: .tensorLibrary, failFast: failFast, only: only, from: from, until: until,
                                       log: { log.append($0) })
         return try Executor(graph: try StageGraph(stages: stages), cache: try StageCache(root: root), options: options).run()
     }

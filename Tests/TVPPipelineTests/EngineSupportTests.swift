@@ -1,5 +1,7 @@
 import Foundation
+import TVPEngine
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// Counts stage executions by stage id, from any thread.

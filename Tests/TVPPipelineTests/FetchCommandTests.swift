@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPPipeline
 import XCTest
 

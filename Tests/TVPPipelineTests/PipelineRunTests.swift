@@ -1,5 +1,9 @@
 import Foundation
+import TVPData
+import TVPEngine
+import TVPFormats
 import TVPPipeline
+import TVPPrompting
 import XCTest
 
 final class PipelineRunTests: XCTestCase {

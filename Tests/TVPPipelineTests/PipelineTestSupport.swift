@@ -1,5 +1,9 @@
 import Foundation
+import TVPData
+import TVPEngine
+import TVPFormats
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// A throw-away world for pipeline tests: a tiny IDX dataset ("toy-digits", 3 classes of 8×8

@@ -1,6 +1,9 @@
 import Foundation
+import TVPData
+import TVPModels
 import TVPPipeline
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 final class PromptCommandTests: XCTestCase {

@@ -1,5 +1,8 @@
 import Foundation
+import TVPData
+import TVPEngine
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// The real backend on the tiny HF-layout checkpoints of TVPModelsTests (random weights written by

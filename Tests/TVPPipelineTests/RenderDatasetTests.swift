@@ -1,4 +1,6 @@
 import Foundation
+import TVPData
+import TVPEngine
 import TVPPipeline
 import XCTest
 

@@ -1,5 +1,8 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 import TVPPipeline
+import TVPPrompting
 import XCTest
 
 final class ReportPartsTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// The same file and seed give bit-identical prompts on every x86-64 machine: `tvp-run` pins

@@ -1,5 +1,8 @@
 import Foundation
+import TVPData
+import TVPEngine
 import TVPPipeline
+import TVPPrompting
 import XCTest
 
 /// The aggregate and report stages on synthetic evaluate and train-prompt results: intervals,

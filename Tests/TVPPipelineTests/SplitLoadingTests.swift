@@ -1,5 +1,9 @@
 import Foundation
+import TVPData
+import TVPEngine
+import TVPFormats
 import TVPPipeline
+import TVPTensor
 import XCTest
 
 /// Question-answering splits read from an archive: a toy CLEVR release (scenes JSON and PNG images,

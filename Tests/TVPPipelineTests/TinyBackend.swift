@@ -1,5 +1,9 @@
 import Foundation
+import TVPEngine
+import TVPModels
 import TVPPipeline
+import TVPPrompting
+import TVPTensor
 import XCTest
 
 /// A real, tiny multimodal LLM: average-pooled image patches projected into a random 1-layer

@@ -1,5 +1,6 @@
 import Foundation
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 final class MetricsTests: XCTestCase {

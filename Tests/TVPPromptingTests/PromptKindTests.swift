@@ -1,5 +1,9 @@
 import Foundation
+import TVPData
+import TVPFormats
+import TVPModels
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 final class PromptKindTests: XCTestCase {

@@ -1,4 +1,6 @@
+import TVPModels
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 final class PromptTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Foundation
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 /// Reference values from scipy 1.17 (`stats.norm.ppf`, `stats.binomtest(b, b + c, 0.5).pvalue`, and

@@ -1,5 +1,8 @@
 import Foundation
+import TVPData
+import TVPModels
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 /// The fixture of scripts/fixtures/tvp_step.py: tiny MLLM and guide weights, inputs, expected step values.

@@ -1,5 +1,8 @@
 import Foundation
+import TVPData
+import TVPModels
 import TVPPrompting
+import TVPTensor
 import XCTest
 
 /// A source of six 12×10 images (labels cycling through the fixture's classes) that can fail on

@@ -1,51 +1,17 @@
 import Foundation
 import TVPFormats
 
-/// Size and digests of some bytes, computed in one streaming pass (only the digests asked for).
-public struct FileDigests: Equatable, Sendable {
-    public var size: Int
-    public var sha256: String?
-    public var md5: String?
-}
-
-/// Hashes bytes as they stream by, for the checksums a file needs.
-struct StreamingDigester {
-    private var sha: SHA256?
-    private var md5: MD5?
-    private var size = 0
-
-    init(sha256: Bool, md5: Bool) {
-        self.sha = sha256 ? SHA256() : nil
-        self.md5 = md5 ? MD5() : nil
-    }
-
+extension StreamingDigester {
     /// Hashers needed to check any of `checksums`; SHA-256 always (it is recorded in the sidecar).
     init(for checksums: [Checksum]) {
         self.init(sha256: true, md5: checksums.contains { $0.needsMD5 })
     }
-
-    mutating func update(_ chunk: UnsafeRawBufferPointer) {
-        size += chunk.count
-        sha?.update(chunk)
-        md5?.update(chunk)
-    }
-
-    func finish() -> FileDigests {
-        FileDigests(size: size, sha256: sha.map { hexString($0.finalize()) }, md5: md5.map { hexString($0.finalize()) })
-    }
-}
-
-private let chunkSize = 1 << 20
-
-/// Size and SHA-256 of the file at `path`, read in 1 MiB chunks.
-public func fileSHA256(_ path: String) throws -> FileDigests {
-    try digestFile(path, for: [])
 }
 
 /// Digests of the file at `path`, read in 1 MiB chunks.
 func digestFile(_ path: String, for checksums: [Checksum]) throws -> FileDigests {
     var digester = StreamingDigester(for: checksums)
-    try readChunks(path) { digester.update($0) }
+    try readFileChunks(path) { digester.update($0) }
     return digester.finish()
 }
 
@@ -54,7 +20,7 @@ func copyHashing(from source: String, to destination: String, for checksums: [Ch
     var digester = StreamingDigester(for: checksums)
     let out = try OutputFile(destination)
     defer { out.close() }
-    try readChunks(source) { chunk in
+    try readFileChunks(source) { chunk in
         digester.update(chunk)
         try out.write(chunk)
     }
@@ -69,30 +35,13 @@ func writeHashing(_ bytes: UnsafeRawBufferPointer, to destination: String, for c
     defer { out.close() }
     var offset = 0
     while offset < bytes.count {
-        let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + chunkSize, bytes.count)])
+        let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + fileChunkSize, bytes.count)])
         digester.update(chunk)
         try out.write(chunk)
         offset += chunk.count
     }
     try out.finish()
     return digester.finish()
-}
-
-private func readChunks(_ path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw DataError(path, "cannot open for reading: \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-    defer { buffer.deallocate() }
-    while true {
-        let n = read(fd, buffer.baseAddress, chunkSize)
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw DataError(path, "read failed: \(String(cString: strerror(errno)))")
-        }
-        if n == 0 { return }
-        try body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-    }
 }
 
 /// A file opened for writing with POSIX calls; `finish` flushes it to disk before it is renamed into place.

@@ -64,15 +64,16 @@ public enum PNGCodec {
         png.width = UInt32(image.width)
         png.height = UInt32(image.height)
         png.format = PNG_FORMAT_FLAG_COLOR
-        let temp = temporaryPath(for: path)
-        let written = image.pixels.withUnsafeBytes {
-            png_image_write_to_file(&png, temp, 0, $0.baseAddress, Int32(image.width * 3), nil)
+        let stride = Int32(image.width * 3)
+        var size = 0
+        let measured = image.pixels.withUnsafeBytes { png_image_write_to_memory(&png, nil, &size, 0, $0.baseAddress, stride, nil) }
+        guard measured != 0, size > 0 else { throw failure(path, &png, "cannot encode the PNG") }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let written = image.pixels.withUnsafeBytes { pixels in
+            bytes.withUnsafeMutableBytes { png_image_write_to_memory(&png, $0.baseAddress, &size, 0, pixels.baseAddress, stride, nil) }
         }
-        guard written != 0 else {
-            unlink(temp)
-            throw failure(path, &png, "cannot write the PNG")
-        }
-        try moveIntoPlace(temp, path)
+        guard written != 0 else { throw failure(path, &png, "cannot encode the PNG") }
+        try writeFileAtomically(Array(bytes.prefix(size)), to: path)
     }
 
     private static func failure(_ file: String, _ image: inout png_image, _ what: String) -> DataError {
@@ -101,23 +102,3 @@ func hexPrefix(_ bytes: [UInt8]) -> String {
     bytes.isEmpty ? "nothing (empty file)" : bytes.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
 }
 
-/// A sibling path for writing before an atomic rename.
-func temporaryPath(for path: String) -> String { path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
-
-/// Renames `temp` onto `path` (atomic on one file system); removes `temp` on failure.
-func moveIntoPlace(_ temp: String, _ path: String) throws {
-    guard rename(temp, path) == 0 else {
-        let reason = String(cString: strerror(errno))
-        unlink(temp)
-        throw DataError(path, "cannot rename into place: \(reason)")
-    }
-}
-
-/// Writes bytes to `path` atomically (temporary file, then rename).
-func writeFileAtomically(_ bytes: [UInt8], to path: String) throws {
-    let temp = temporaryPath(for: path)
-    guard FileManager.default.createFile(atPath: temp, contents: Data(bytes)) else {
-        throw DataError(path, "cannot create \(temp): \(String(cString: strerror(errno)))")
-    }
-    try moveIntoPlace(temp, path)
-}

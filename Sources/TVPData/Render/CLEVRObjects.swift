@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// CLEVR's shapes (`properties.json`: cube → SmoothCube_v2, sphere → Sphere, cylinder → SmoothCylinder).
 public enum CLEVRShape: String, CaseIterable, Sendable {

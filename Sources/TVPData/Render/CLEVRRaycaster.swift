@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import TVPTensor
 
 /// A per-pixel ray caster for CLEVR scenes: exact ray–sphere, ray–oriented-box and ray–cylinder
 /// intersections give proper occlusion; each pixel averages `supersampling`² jittered primary rays

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 
 /// Renders a CLEVR-style split to disk: images, the scenes file, counting questions and POPE
 /// annotations (all three settings), in the `CLEVR_v1.0` layout (see `CLEVRLayout`), so

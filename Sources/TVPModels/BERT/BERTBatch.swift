@@ -1,3 +1,4 @@
+import TVPTensor
 /// A right-padded batch of token-id sequences for `BERTEncoder`: ids [B, N] row-major, and how many
 /// leading tokens of each row are real (the rest are padding, masked out as attention keys and
 /// left out of mean pooling). Ids come from a WordPiece tokenizer ([CLS] … [SEP] for BERT).

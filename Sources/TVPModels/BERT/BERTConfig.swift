@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 extension BERTEncoder {
     /// The hyper-parameters of a BERT encoder, decoded from a Hugging Face `config.json` with the

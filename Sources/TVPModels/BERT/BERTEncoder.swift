@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// A BERT text encoder in Hugging Face's `BertModel` layout (post-LayerNorm blocks), with the
 /// sentence-transformers head of all-MiniLM-L6-v2: mean pooling over valid tokens, then L2

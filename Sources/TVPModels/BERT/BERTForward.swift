@@ -1,3 +1,4 @@
+import TVPTensor
 // The BERT forward pass, post-LayerNorm (Hugging Face BertModel, eval mode: no dropout).
 // Shapes: B batch, N tokens, D width, H heads, Dh = D / H, I intermediate width.
 //

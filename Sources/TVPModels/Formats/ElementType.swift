@@ -1,3 +1,5 @@
+import TVPFormats
+import TVPTensor
 /// Element types found in checkpoints, and their bulk conversion to Float32.
 enum ElementType: String, Sendable {
     case float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool

@@ -1,3 +1,5 @@
+import TVPFormats
+import TVPTensor
 // GGUF v2/v3 (ggml-org/llama.cpp, gguf-py/gguf/constants.py), little-endian:
 //   "GGUF" u32 version, u64 tensor_count, u64 kv_count,
 //   kv_count × (string key, u32 value type, value),          string = u64 length + UTF-8 bytes

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPTensor
 
 /// A Hugging Face model folder's weights: `model.safetensors`, or the shards that

@@ -1,8 +1,11 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+import TVPTensor
 #endif
 
 // safetensors (huggingface/safetensors): u64 little-endian header length N, N bytes of JSON
@@ -162,88 +165,57 @@ public enum Safetensors {
         try SafetensorsFile(path: path).tensors()
     }
 
-    /// Writes `tensors` as F32 to `path` atomically (a temporary file in the same folder, then
-    /// rename), keys sorted by their UTF-8 bytes, data in that order, `__metadata__` when non-empty,
-    /// and the header padded with spaces to a multiple of 8 bytes like the reference writer.
-    public static func write(_ tensors: [String: Tensor], metadata: [String: String] = [:], to path: String) throws {
+    /// The element types `write` stores.
+    public enum StoredType: String, Sendable {
+        /// 32-bit floats: exact.
+        case f32 = "F32"
+        /// IEEE half floats: half the size, for committed weights (values beyond ±65504 or non-finite throw).
+        case f16 = "F16"
+
+        var byteCount: Int { self == .f32 ? 4 : 2 }
+    }
+
+    /// Writes `tensors` to `path` atomically (a temporary file in the same folder, then rename), keys
+    /// sorted by their UTF-8 bytes, data in that order, `__metadata__` when non-empty, and the header
+    /// padded with spaces to a multiple of 8 bytes like the reference writer.
+    public static func write(_ tensors: [String: Tensor], as type: StoredType = .f32, metadata: [String: String] = [:],
+                             to path: String) throws {
         if tensors["__metadata__"] != nil { throw FormatError(path, "'__metadata__' is reserved and cannot name a tensor") }
         let names = tensors.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        var header = "{"
         var parts: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                .map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
+                .map { "\(canonicalJSONString($0)):\(canonicalJSONString(metadata[$0]!))" }
             parts.append("\"__metadata__\":{" + pairs.joined(separator: ",") + "}")
         }
         var offset = 0
         for name in names {
             let t = tensors[name]!
-            let bytes = t.count * 4
-            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            if type == .f16, let i = (0..<t.count).first(where: { abs(t.data[$0]) > 65504 || !t.data[$0].isFinite }) {
+                throw FormatError(path, "tensor '\(name)' holds \(t.data[i]) at \(i), which F16 cannot represent")
+            }
+            let bytes = t.count * type.byteCount
+            parts.append("\(canonicalJSONString(name)):{\"dtype\":\"\(type.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
-        header += parts.joined(separator: ",") + "}"
-        var headerBytes = Array(header.utf8)
+        var headerBytes = Array(("{" + parts.joined(separator: ",") + "}").utf8)
         headerBytes += [UInt8](repeating: 0x20, count: (8 - headerBytes.count % 8) % 8)
 
-        try AtomicFile.write(to: path) { sink in
+        try writeFileAtomically(path) { sink in
             var length = UInt64(headerBytes.count).littleEndian
             try withUnsafeBytes(of: &length) { try sink($0) }
             try headerBytes.withUnsafeBytes { try sink($0) }
             for name in names {
                 let t = tensors[name]!
-                // Float32 is stored little-endian, the host order on every platform we build for.
-                try sink(UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
-            }
-        }
-    }
-
-    /// A JSON string literal with the escapes JSON requires.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}
-
-/// Writes a file all-or-nothing: into a temporary file beside it, flushed to disk, then renamed
-/// over the destination. Readers never see a half-written file.
-enum AtomicFile {
-    static func write(to path: String, _ body: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw FormatError(path, "cannot create temporary file \(temporary): \(String(cString: strerror(errno)))") }
-        var closed = false
-        do {
-            try body { chunk in
-                var done = 0
-                while done < chunk.count {
-                    let n = Glibc.write(fd, chunk.baseAddress! + done, chunk.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw FormatError(path, "write failed: \(String(cString: strerror(errno)))")
-                    }
-                    done += n
+                switch type {
+                case .f32:
+                    // Float32 is stored little-endian, the host order on every platform we build for.
+                    try sink(UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
+                case .f16:
+                    let halves = (0..<t.count).map { Float16(t.data[$0]).bitPattern.littleEndian }
+                    try halves.withUnsafeBytes { try sink($0) }
                 }
             }
-            guard fsync(fd) == 0 else { throw FormatError(path, "fsync failed: \(String(cString: strerror(errno)))") }
-            closed = true
-            guard close(fd) == 0 else { throw FormatError(path, "close failed: \(String(cString: strerror(errno)))") }
-            guard rename(temporary, path) == 0 else { throw FormatError(path, "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))") }
-        } catch {
-            if !closed { close(fd) }
-            unlink(temporary)
-            throw error
         }
     }
 }

@@ -1,3 +1,5 @@
+import TVPFormats
+import TVPTensor
 // PyTorch checkpoints (torch.save) → a flat state dict of Float32 tensors.
 //
 // Two containers:

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import TVPFormats
 import TVPTensor
 
 // Writing PyTorch checkpoints in the zip format of `torch.save` (torch ≥ 1.6), Float32 tensors only:
@@ -44,7 +45,7 @@ public enum TorchCheckpointWriter {
         }
         zip.add("archive/version", Array("3\n".utf8))
         let bytes = zip.finish()
-        try AtomicFile.write(to: path) { sink in try bytes.withUnsafeBytes { try sink($0) } }
+        try writeFileAtomically(bytes, to: path)
     }
 
     /// Writes `tensors` with keys sorted (a Swift dictionary has no order).

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 
 /// The weight and checkpoint containers tvp reads, told apart by content (never by extension).
 /// More than one byte decides: a safetensors header length of 128 mod 256 starts with 0x80 just

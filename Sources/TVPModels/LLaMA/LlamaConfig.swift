@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// Hyper-parameters of a LLaMA-family causal decoder (LLaMA 1/2, SmolLM, TinyLlama, Vicuna, ...):
 /// pre-norm RMSNorm blocks, rotary positions, grouped-query attention, SwiGLU MLP, no biases.

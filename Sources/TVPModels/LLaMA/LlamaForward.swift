@@ -1,3 +1,4 @@
+import TVPTensor
 extension LlamaModel {
     /// The decoder over input embeddings: x [B, N, D] → final hidden states [B, N, D] (after
     /// `model.norm`, before the LM head; HF's `last_hidden_state`).

@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// llama.cpp's GGUF layout of a LLaMA model, mapped back to Hugging Face names and row order.
 ///

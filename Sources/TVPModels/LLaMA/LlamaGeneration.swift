@@ -1,3 +1,4 @@
+import TVPTensor
 extension LlamaModel {
     /// Greedy decoding with a KV cache: the prompt runs once, then one token per step. Returns the
     /// new tokens only (the `eos` token that stopped generation included, as transformers does).

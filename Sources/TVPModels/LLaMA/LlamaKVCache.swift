@@ -1,3 +1,4 @@
+import TVPTensor
 /// Keys and values of the tokens a `LlamaModel` has already seen, per layer, so the next call only
 /// runs the new tokens (greedy decoding, scoring many continuations of one prefix).
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// Low-rank adapters on a frozen LLaMA's attention projections (LoRA, Hu et al. 2021, as Hugging
 /// Face PEFT applies it): each adapted projection W [out, in] becomes

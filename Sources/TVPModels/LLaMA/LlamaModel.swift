@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// A LLaMA-family causal decoder (Hugging Face `LlamaForCausalLM`), frozen, in the checkpoint's own
 /// tensor names:

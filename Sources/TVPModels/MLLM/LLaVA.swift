@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPTensor
 
 /// LLaVA (HF `LlavaForConditionalGeneration`) as a `ComposedMLLM`: CLIP vision tower tapped at

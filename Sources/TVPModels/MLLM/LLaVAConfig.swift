@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPTensor
 
 /// What an HF `LlavaForConditionalGeneration` `config.json` says that the weights cannot tell.

@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// The hyper-parameters of a BLIP-2 or InstructBLIP model (HF `Blip2Config` / `InstructBlipConfig`),
 /// decoded from `config.json` with the keys spelled as there. transformers writes only the values

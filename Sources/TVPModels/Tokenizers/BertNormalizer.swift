@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// BERT's text clean-up and splitting (HF `BertNormalizer` + `BertPreTokenizer`, the
 /// `BasicTokenizer` of google-research/bert): drop NUL, U+FFFD and control/format/unassigned

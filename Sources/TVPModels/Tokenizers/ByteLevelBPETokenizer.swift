@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// Byte-level BPE (GPT-2, SmolLM2, StarCoder): added tokens are matched in the raw text first; the
 /// rest is pre-tokenized by GPT-2's regex (optionally with digits isolated), each piece's UTF-8 bytes

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import TVPFormats
 
 /// CLIP's BPE tokenizer (openai/CLIP and open_clip `SimpleTokenizer`) from `bpe_simple_vocab_16e6.txt.gz`.
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// SentencePiece-style BPE as LLaMA/Vicuna `tokenizer.json`s write it: normalizer
 /// `Prepend("▁")` + `Replace(" ", "▁")`, no pre-tokenizer (each stretch of text between added

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 
 /// The parts of a Hugging Face `tokenizer.json` the tvp tokenizers read, as plain JSON values
 /// (`JSONSerialization`), with typed accessors that throw `FormatError`s naming the file and key.

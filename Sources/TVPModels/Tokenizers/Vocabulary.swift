@@ -1,3 +1,4 @@
+import TVPFormats
 /// `text` with every occurrence of `target` replaced, comparing Unicode scalars (String's own
 /// replacing works on grapheme clusters and misses "</w>" before a combining mark).
 func replacingScalars(_ text: String, _ target: String, with replacement: String) -> String {

@@ -1,4 +1,6 @@
 import Foundation
+import TVPFormats
+import TVPTensor
 
 /// BERT WordPiece (all-MiniLM-L6-v2 and other uncased BERTs): added tokens matched first, then
 /// `BertNormalizer`, then greedy longest-match-first over each word with "##" marking

@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 
 extension TVPRunCommand {
     public static let runsUsage = """

@@ -1,3 +1,4 @@
+import TVPEngine
 import TVPFormats
 
 /// A resolved configuration (config.json) as dotted keys and canonical JSON values, sorted by key:

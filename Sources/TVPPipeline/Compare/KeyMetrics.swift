@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// A point's headline numbers, per task and protocol on clean images, in the report metric: the

@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// `tvp-run diff RUN_A RUN_B`: what differs between two runs (or sweep points).

@@ -1,4 +1,6 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 
 /// `tvp-run runs`: past runs and sweeps, newest first, as console tables (one per pipeline, as
 /// their columns differ) or JSON: when, the run folder, status, tvp version, overrides, n, the

@@ -1,4 +1,6 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 
 /// A run folder read back (what `tvp-run runs` lists and `tvp-run diff` compares): its meta.json,
 /// and per point its resolved config and aggregate. Folders written before meta.json recorded

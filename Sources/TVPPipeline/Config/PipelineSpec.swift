@@ -1,5 +1,9 @@
 import TVPData
+import TVPEngine
 import TVPFormats
+import TVPModels
+import TVPPrompting
+import TVPTensor
 
 /// A validated pipeline file (one point of a sweep): every field typed, every name resolved.
 ///

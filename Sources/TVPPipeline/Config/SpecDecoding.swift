@@ -1,6 +1,10 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPFormats
+import TVPModels
+import TVPPrompting
+import TVPTensor
 
 /// What names a pipeline file is checked against.
 public struct ValidationContext: Sendable {

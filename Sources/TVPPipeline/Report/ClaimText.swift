@@ -1,5 +1,7 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
+import TVPTensor
 
 /// How a claim of the aggregate (`claims[]`: text, verdict, confidence, checks) reads in the
 /// console, results.md and report.html:

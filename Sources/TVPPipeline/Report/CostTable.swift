@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 
 /// The paper's cost table: for each trained prompt, its trainable values against the connector
 /// values of the surrogate(s) it was trained through, the training's wall time and the process's

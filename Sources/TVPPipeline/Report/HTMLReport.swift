@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 
 /// The self-contained `report.html`: tables (with intervals), paired differences, claims with their
 /// verdicts, training warnings, loss and validation curves (inline SVG) and prompt pictures (base64

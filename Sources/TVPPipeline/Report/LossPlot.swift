@@ -1,4 +1,5 @@
 import Foundation
+import TVPTensor
 
 /// Line plots as hand-written SVG (no scripts, no external references): loss and validation curves,
 /// overlaid runs, metrics against a swept parameter.

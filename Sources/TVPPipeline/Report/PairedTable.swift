@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// The paired differences (the aggregate's `comparisons`): one row per model (the surrogate marked)

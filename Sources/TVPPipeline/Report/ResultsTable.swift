@@ -1,5 +1,7 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
+import TVPTensor
 
 /// The paper's table: one row per model (the surrogate marked), one column group per task with a
 /// column per protocol (zero-shot / VP / TVP), values in percent; a final row averages the targets.

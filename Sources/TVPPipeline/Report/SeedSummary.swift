@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 
 /// Results across training seeds (`seeds: N`, or any sweep over `train.seed`): the points that
 /// differ only in their seed form a group, and each accuracy and each paired difference of the

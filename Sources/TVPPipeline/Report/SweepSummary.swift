@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// A sweep's tables and plots: one row per point with a column per swept key (its value), n, and

@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// The report's training plots, from the aggregate's `trainings`:

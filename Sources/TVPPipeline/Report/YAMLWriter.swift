@@ -1,3 +1,4 @@
+import TVPEngine
 import TVPFormats
 
 /// Canonical YAML for a JSON value: block mappings with keys in canonical (sorted) order, block

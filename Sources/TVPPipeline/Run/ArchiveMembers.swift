@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPFormats
 
 /// Split entries as paths on disk. An entry is a fetched file, or `FILE!MEMBER`: a member (or a

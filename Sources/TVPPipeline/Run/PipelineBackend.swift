@@ -1,3 +1,4 @@
+import TVPEngine
 import TVPModels
 import TVPPrompting
 import TVPTensor

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPFormats
 
 /// Compiles validated pipelines into engine stages:
@@ -66,13 +67,13 @@ public struct PipelineCompiler {
             } else if case .path(let path) = model.weights {
                 let resolved = resolve(path)
                 guard FileManager.default.fileExists(atPath: resolved) else {
-                    throw PipelineError.missingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
+                    throw MissingWeights(model: model.name, path: resolved, hint: registry.backend?.weightsHint(family: model.family))
                 }
                 if let files = registry.backend?.weightFiles(family: model.family, name: model.name, options: model.options), isDirectory(resolved) {
                     for file in files {
                         let path = (resolved as NSString).appendingPathComponent(file)
                         guard FileManager.default.fileExists(atPath: path) else {
-                            throw PipelineError.missingWeights(model: model.name, path: path, hint: registry.backend?.weightsHint(family: model.family))
+                            throw MissingWeights(model: model.name, path: path, hint: registry.backend?.weightsHint(family: model.family))
                         }
                         assets["\(model.name):\(path)"] = try weightDigest(path)
                     }

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPTensor
 
 /// How `PipelineSession.run` runs.
@@ -78,7 +79,7 @@ public final class PipelineSession {
         let marker = RunMarker(loaded: loaded, runsDirectory: options.runsDirectory, started: started)
         defer { marker?.remove() }
         let executor = Executor(graph: graph, cache: cache, options: ExecutorOptions(
-            threads: options.threads, failFast: options.failFast, only: options.only, from: options.from, until: options.until,
+            threads: options.threads, computeThreads: .tensorLibrary, failFast: options.failFast, only: options.only, from: options.from, until: options.until,
             log: { console.engine($0) }))
         let execution = try executor.run()
         let finished = Date()

@@ -1,4 +1,6 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 import TVPModels
 import TVPPrompting
 

@@ -1,53 +1,91 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPModels
 import TVPPrompting
 
 /// The backend `tvp-run` uses: real model families, trained and evaluated by TVPPrompting's
 /// `PromptTrainer` and `Evaluator` (the protocol's defaults).
 ///
-/// Model families (surrogates and targets), each from `weights: {path: DIR}`:
-/// - `llava`: an HF `LlavaForConditionalGeneration` folder (`LLaVA.load(directory:)`);
-/// - `blip2`, `instructblip`: an HF BLIP-2 / InstructBLIP folder with a LLaMA-family LM
-///   (`Blip2Model.load(directory:)`; MiniGPT-4-style compositions converted to it too), the LM
-///   tokenizer from `tokenizer.json`, InstructBLIP's Q-Former tokenizer from `qformer_tokenizer/`;
-/// - `zoo`: the embedded zoo of small MLLMs (`ZooFamily`).
-///
-/// Guide families: `clip` (OpenAI or HF CLIP weights, a file or an HF folder, with CLIP's BPE
-/// vocabulary: `options.vocab`, else the `clip-bpe-vocab` asset; `options.vision_heads` and
-/// `text_heads` where width / 64 is not the head count) and the zoo's guide.
+/// Its families (`ModelFamily`), each from `weights: {path: DIR}`: `llava` (an HF
+/// `LlavaForConditionalGeneration` folder), `blip2` and `instructblip` (an HF BLIP-2 / InstructBLIP
+/// folder with a LLaMA-family LM; MiniGPT-4-style compositions converted to it too), `zoo` (the
+/// embedded zoo of small MLLMs, `ZooFamily`); guides: `clip` and the zoo's `zoo-guide`.
 public final class PromptingBackend: PipelineBackend {
     public init() {}
 
-    public var modelFamilies: [String] { ["llava", "blip2", "instructblip"] + ZooFamily.modelFamilies }
-    public var guideFamilies: [String] { ["clip"] + ZooFamily.guideFamilies }
+    /// Every family this backend builds, each declared once.
+    static let families: [ModelFamily] = [.llava, .blip2(instruct: false), .blip2(instruct: true), .clip] + ZooFamily.families
+
+    public var modelFamilies: [String] { PromptingBackend.families.filter { !$0.isGuide }.map(\.name) }
+    public var guideFamilies: [String] { PromptingBackend.families.filter(\.isGuide).map(\.name) }
+
+    static func family(_ name: String) -> ModelFamily? { families.first { $0.name == name } }
 
     public func makeModel(_ build: ModelBuild) throws -> any MultimodalModel {
-        switch build.family {
-        case "llava":
-            return try LLaVA.load(directory: try folder(build, needs: ["config.json"]), name: build.name)
-        case "blip2", "instructblip":
-            let directory = try folder(build, needs: ["config.json", "tokenizer.json"])
-            // Blip2Model.load's steps, with the pipeline's model name (logs, results and FCA's token cache use it).
-            let weights = Weights(try HuggingFaceFolder.tensors(directory), source: directory)
-            let model = try Blip2Model(config: Blip2Config(configJSON: directory + "/config.json"), weights: weights, name: build.name,
-                                       tokenizer: loadTokenizer(tokenizerJSON: directory + "/tokenizer.json"))
-            try weights.finish()
-            guard model.isInstructBLIP == (build.family == "instructblip") else {
-                throw PipelineError.stage("model", "model '\(build.name)': \(directory) holds a \(model.isInstructBLIP ? "InstructBLIP" : "BLIP-2") " +
-                                          "checkpoint; set family: \(model.isInstructBLIP ? "instructblip" : "blip2")")
-            }
-            if model.isInstructBLIP { model.instructionTokenizer = try qformerTokenizer(directory, build) }
-            return model
-        default:
-            if ZooFamily.modelFamilies.contains(build.family) { return try ZooFamily.makeModel(build) }
+        guard let family = PromptingBackend.family(build.family), case .model(let make) = family.builds else {
             throw PipelineError.stage("model", "model '\(build.name)': unknown family '\(build.family)'; known: " + modelFamilies.joined(separator: ", "))
         }
+        return try make(build)
     }
 
     public func makeGuide(_ build: ModelBuild) throws -> any TSEGuide {
-        switch build.family {
-        case "clip":
+        guard let family = PromptingBackend.family(build.family), case .guide(let make) = family.builds else {
+            throw PipelineError.stage("guide", "guide '\(build.name)': unknown family '\(build.family)'; known: " + guideFamilies.joined(separator: ", "))
+        }
+        return try make(build)
+    }
+
+    public func requiredAssets(family: String, options: JSONValue) -> [String] {
+        PromptingBackend.family(family)?.requiredAssets(options) ?? []
+    }
+
+    public func weightsHint(family: String) -> String? { PromptingBackend.family(family)?.weightsHint }
+
+    public func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
+        PromptingBackend.family(family)?.weightFiles(name, options)
+    }
+}
+
+extension ModelFamily {
+    /// An HF `LlavaForConditionalGeneration` folder.
+    static let llava = ModelFamily(
+        name: "llava",
+        builds: .model { build in try LLaVA.load(directory: try folder(build, needs: ["config.json"]), name: build.name) },
+        weightsHint: "an HF LlavaForConditionalGeneration folder: config.json, model.safetensors (or shards with model.safetensors.index.json), " +
+            "tokenizer.json, preprocessor_config.json (e.g. llava-hf/llava-1.5-7b-hf)")
+
+    /// An HF BLIP-2 (or, with `instruct`, InstructBLIP) folder with a LLaMA-family language model.
+    static func blip2(instruct: Bool) -> ModelFamily {
+        ModelFamily(
+            name: instruct ? "instructblip" : "blip2",
+            builds: .model { build in
+                let directory = try folder(build, needs: ["config.json", "tokenizer.json"])
+                // Blip2Model.load's steps, with the pipeline's model name (logs, results and FCA's token cache use it).
+                let weights = Weights(try HuggingFaceFolder.tensors(directory), source: directory)
+                let model = try Blip2Model(config: Blip2Config(configJSON: directory + "/config.json"), weights: weights, name: build.name,
+                                           tokenizer: loadTokenizer(tokenizerJSON: directory + "/tokenizer.json"))
+                try weights.finish()
+                guard model.isInstructBLIP == instruct else {
+                    throw PipelineError.stage("model", "model '\(build.name)': \(directory) holds a \(model.isInstructBLIP ? "InstructBLIP" : "BLIP-2") " +
+                                              "checkpoint; set family: \(model.isInstructBLIP ? "instructblip" : "blip2")")
+                }
+                if instruct { model.instructionTokenizer = try qformerTokenizer(directory, build) }
+                return model
+            },
+            weightsHint: instruct
+                ? "an HF InstructBlipForConditionalGeneration folder with a Vicuna language model: config.json, model.safetensors " +
+                    "(or shards), tokenizer.json and qformer_tokenizer/ (e.g. Salesforce/instructblip-vicuna-7b)"
+                : "an HF Blip2ForConditionalGeneration folder with a LLaMA-family language model: config.json, model.safetensors " +
+                    "(or shards), tokenizer.json (MiniGPT-4 and VPGTrans weights converted to this layout)")
+    }
+
+    /// A CLIP guide: OpenAI or HF CLIP weights (a file or an HF folder) with CLIP's BPE vocabulary
+    /// (`options.vocab`, else the `clip-bpe-vocab` asset); `options.vision_heads` and `text_heads`
+    /// where width / 64 is not the head count.
+    static let clip = ModelFamily(
+        name: "clip",
+        builds: .guide { build in
             guard build.files.count == 1, let path = build.files.first else {
                 throw PipelineError.stage("guide", "guide '\(build.name)': give one weights file or folder ({path: …}); got \(build.files.count)")
             }
@@ -58,48 +96,13 @@ public final class PromptingBackend: PipelineBackend {
             }
             let options = CLIPModel.Options(visionHeads: build.options["vision_heads"]?.intValue, textHeads: build.options["text_heads"]?.intValue)
             return CLIPGuide(model: try loadCLIP(path, options: options), tokenizer: try CLIPTokenizer(bpeVocabPath: vocabulary))
-        default:
-            if ZooFamily.guideFamilies.contains(build.family) { return try ZooFamily.makeGuide(build) }
-            throw PipelineError.stage("guide", "guide '\(build.name)': unknown family '\(build.family)'; known: " + guideFamilies.joined(separator: ", "))
-        }
-    }
-
-    public func requiredAssets(family: String, options: JSONValue) -> [String] {
-        switch family {
-        case "clip": return options["vocab"] == nil ? ["clip-bpe-vocab"] : []
-        case _ where ZooFamily.modelFamilies.contains(family) || ZooFamily.guideFamilies.contains(family): return ZooFamily.requiredAssets
-        default: return []
-        }
-    }
-
-    public func weightsHint(family: String) -> String? { PromptingBackend.weightsHint(family: family) }
-
-    public func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
-        ZooFamily.weightFiles(family: family, name: name, options: options)
-    }
-
-    /// What to put where a model's weights are missing, by family (used in error messages).
-    public static func weightsHint(family: String) -> String {
-        switch family {
-        case "llava":
-            return "an HF LlavaForConditionalGeneration folder: config.json, model.safetensors (or shards with model.safetensors.index.json), " +
-                "tokenizer.json, preprocessor_config.json (e.g. llava-hf/llava-1.5-7b-hf)"
-        case "blip2":
-            return "an HF Blip2ForConditionalGeneration folder with a LLaMA-family language model: config.json, model.safetensors " +
-                "(or shards), tokenizer.json (MiniGPT-4 and VPGTrans weights converted to this layout)"
-        case "instructblip":
-            return "an HF InstructBlipForConditionalGeneration folder with a Vicuna language model: config.json, model.safetensors " +
-                "(or shards), tokenizer.json and qformer_tokenizer/ (e.g. Salesforce/instructblip-vicuna-7b)"
-        case "clip":
-            return "OpenAI CLIP weights (a .safetensors or .pt state dict, e.g. ViT-B/32) or an HF CLIPModel folder"
-        default:
-            return ZooFamily.weightsHint(family: family)
-        }
-    }
+        },
+        weightsHint: "OpenAI CLIP weights (a .safetensors or .pt state dict, e.g. ViT-B/32) or an HF CLIPModel folder",
+        requiredAssets: { options in options["vocab"] == nil ? ["clip-bpe-vocab"] : [] })
 
     /// The one folder of a `{path: DIR}` model, holding the files `needs` names.
-    private func folder(_ build: ModelBuild, needs: [String]) throws -> String {
-        let hint = PromptingBackend.weightsHint(family: build.family)
+    private static func folder(_ build: ModelBuild, needs: [String]) throws -> String {
+        let hint = PromptingBackend.family(build.family)?.weightsHint ?? "its weights folder"
         guard build.files.count == 1, let directory = build.files.first else {
             throw PipelineError.stage("model", "model '\(build.name)' (\(build.family)): give its folder as weights: {path: DIR} — \(hint)")
         }
@@ -114,7 +117,7 @@ public final class PromptingBackend: PipelineBackend {
     }
 
     /// InstructBLIP's Q-Former tokenizer (BERT WordPiece): `qformer_tokenizer/tokenizer.json` or `vocab.txt`.
-    private func qformerTokenizer(_ directory: String, _ build: ModelBuild) throws -> any Tokenizer {
+    private static func qformerTokenizer(_ directory: String, _ build: ModelBuild) throws -> any Tokenizer {
         let folder = directory + "/qformer_tokenizer"
         if FileManager.default.fileExists(atPath: folder + "/tokenizer.json") { return try loadTokenizer(tokenizerJSON: folder + "/tokenizer.json") }
         if FileManager.default.fileExists(atPath: folder + "/vocab.txt") { return try WordPieceTokenizer(vocabTxt: folder + "/vocab.txt") }
@@ -126,7 +129,7 @@ public final class PromptingBackend: PipelineBackend {
 func loadCLIP(_ path: String, options: CLIPModel.Options) throws -> CLIPModel {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw PipelineError.stage("guide", "no CLIP weights at \(path); it should be \(PromptingBackend.weightsHint(family: "clip"))")
+        throw PipelineError.stage("guide", "no CLIP weights at \(path); it should be \(ModelFamily.clip.weightsHint)")
     }
     let tensors = isDirectory.boolValue ? try HuggingFaceFolder.tensors(path)
         : path.hasSuffix(".safetensors") ? try Safetensors.read(path) : try TorchCheckpoint.load(path)

@@ -1,4 +1,5 @@
 import TVPData
+import TVPEngine
 import TVPPrompting
 import TVPTensor
 

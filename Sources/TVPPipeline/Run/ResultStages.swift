@@ -1,13 +1,14 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPFormats
 import TVPPrompting
 import TVPTensor
 
 /// The code of the aggregate: these stage bodies, the statistics, the claims and the JSON they write.
 private let resultCode = ["TVPPipeline/Run/ResultStages.swift", "TVPPipeline/Run/ResultStatistics.swift", "TVPPipeline/Config/Claim.swift",
-                          "TVPPrompting/Evaluation/", "TVPPrompting/Training/PromptValidation.swift", "TVPPipeline/Engine/JSONValue.swift",
-                          "TVPPipeline/Engine/JSONParser.swift"]
+                          "TVPPrompting/Evaluation/", "TVPPrompting/Training/PromptValidation.swift", "TVPEngine/JSONValue.swift",
+                          "TVPEngine/JSONParser.swift"]
 
 extension StageRegistry {
     func resultStageKinds() -> [StageKind] {

@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPPrompting
 
 /// The aggregate's statistics: each result's Wilson interval, the interval of the

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPFormats
 
 /// The options shared by `tvp-run FILE`, `plan`, `dag`, `why` and `cache`.
 struct RunArguments {

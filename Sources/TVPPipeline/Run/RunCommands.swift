@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPFormats
 import TVPTensor
 
@@ -260,7 +261,7 @@ extension TVPRunCommand {
 extension PipelineSession {
     /// Checks the `--only/--from/--until` names before anything runs (an unknown name is a usage error).
     func executorSelection(_ options: RunOptions) throws -> Set<Int> {
-        try Executor(graph: graph, cache: cache, options: ExecutorOptions(only: options.only, from: options.from, until: options.until,
+        try Executor(graph: graph, cache: cache, options: ExecutorOptions(computeThreads: .tensorLibrary, only: options.only, from: options.from, until: options.until,
                                                                           log: { _ in })).selection()
     }
 }

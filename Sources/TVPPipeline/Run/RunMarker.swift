@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 
 /// A run in progress, visible to `tvp-run runs` before its run folder exists:
 /// `runs/PIPELINE/.running-PID-ID.json` ({pipeline, file, started, pid, host, overrides, version}),

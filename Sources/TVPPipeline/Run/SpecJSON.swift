@@ -1,3 +1,5 @@
+import TVPEngine
+import TVPPrompting
 /// The spec values that stage parameters carry, as JSON and back (what a stage's key depends on).
 extension PromptSpec {
     public var json: JSONValue { ["kind": .string(kind.rawValue), "image_size": .integer(imageSize), "frame": .integer(frame)] }

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPPrompting
 
 /// What a `load-split` stage reads: labelled images in memory, or questions about image files.

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPPrompting
 import TVPTensor
 

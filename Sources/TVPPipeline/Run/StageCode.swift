@@ -36,8 +36,8 @@ public struct StageCode: Sendable, Equatable {
     /// The digest of every source file the build hashed, by path under `Sources/`.
     public static var sourceDigests: [String: String] { SourceDigests.files }
 
-    /// The whole numeric stack a model stage runs: tensors, formats, data, models, prompting.
-    static let numericStack = ["TVPTensor/", "TVPFormats/", "TVPData/", "CJPEGShim/", "TVPModels/", "TVPPrompting/",
+    /// The whole numeric stack a model stage runs: tensors, formats, data, models, prompting, the zoo.
+    static let numericStack = ["TVPTensor/", "TVPFormats/", "TVPData/", "CJPEGShim/", "TVPModels/", "TVPPrompting/", "TVPZoo/",
                                "TVPPipeline/Run/PipelineBackend.swift", "TVPPipeline/Run/PromptingBackend.swift",
                                "TVPPipeline/Run/PromptingSpecs.swift", "TVPPipeline/Run/ZooFamily.swift", "TVPPipeline/Run/SplitSources.swift"]
 }

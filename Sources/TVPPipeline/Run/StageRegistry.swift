@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPEngine
 import TVPModels
 import TVPPrompting
 import TVPTensor

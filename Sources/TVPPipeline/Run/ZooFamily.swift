@@ -1,6 +1,8 @@
 import Foundation
+import TVPEngine
 import TVPModels
 import TVPPrompting
+import TVPZoo
 
 /// The `zoo` model family and the `zoo-guide` guide family of `PromptingBackend`: the embedded zoo
 /// of small MLLMs (TVPPrompting's `Zoo`). `weights: {path: DIR}` is the folder of the zoo's trained
@@ -9,8 +11,14 @@ import TVPPrompting
 /// all-MiniLM-L6-v2) are manifest assets the pipeline fetches first. The zoo is loaded once per
 /// process and folder, so every zoo model of a pipeline shares one language model.
 enum ZooFamily {
-    static let modelFamilies = ["zoo"]
-    static let guideFamilies = ["zoo-guide"]
+    /// The zoo's models and its guide.
+    static let families = [
+        ModelFamily(name: "zoo", builds: .model(makeModel), weightsHint: weightsHint, requiredAssets: { _ in requiredAssets },
+                    weightFiles: { name, options in modelFiles(name: name, options: options) }),
+        ModelFamily(name: "zoo-guide", builds: .guide(makeGuide), weightsHint: weightsHint, requiredAssets: { _ in requiredAssets },
+                    weightFiles: { _, _ in [Zoo.guideFile(in: "")] }),
+    ]
+
     /// The manifest assets the zoo reads besides its connector weights.
     static let requiredAssets = [Zoo.languageAsset.asset, Zoo.efficientNetAsset.asset, Zoo.textTowerAsset.asset]
 
@@ -21,7 +29,7 @@ enum ZooFamily {
     static func zoo(_ build: ModelBuild) throws -> ZooModels {
         guard build.files.count == 1, let weights = build.files.first else {
             throw PipelineError.stage("model", "'\(build.name)' (\(build.family)): give the zoo's connector folder as weights: {path: DIR} — " +
-                                      weightsHint(family: build.family))
+                                      weightsHint)
         }
         let key = build.assetsDirectory + "\n" + weights
         lock.lock()
@@ -48,17 +56,15 @@ enum ZooFamily {
     }
 
     /// The files of the connector folder a zoo model reads: its own weight file, and the ViT tower
-    /// for a model on it; the guide's file for the guide; nil (the whole folder) for a name the zoo
-    /// does not hold (its stages fail later, naming the zoo's models).
-    static func weightFiles(family: String, name: String, options: JSONValue) -> [String]? {
-        if guideFamilies.contains(family) { return [Zoo.guideFile(in: "")] }
-        guard modelFamilies.contains(family), let spec = try? ZooModelSpec.named(options["zoo_model"]?.stringValue ?? name) else { return nil }
+    /// for a model on it; nil (the whole folder) for a name the zoo does not hold (its stages fail
+    /// later, naming the zoo's models).
+    static func modelFiles(name: String, options: JSONValue) -> [String]? {
+        guard let spec = try? ZooModelSpec.named(options["zoo_model"]?.stringValue ?? name) else { return nil }
         let own = Zoo.connectorFile(spec.name, in: "")
         return spec.tower == .vit ? [own, Zoo.vitFile(in: "")] : [own]
     }
 
-    static func weightsHint(family: String) -> String {
+    static let weightsHint =
         "the zoo's connector folder (Pipelines/zoo/connectors: one safetensors file per zoo model, zoo-vit-tower and zoo-guide), " +
             "written by Zoo.build (the zoo pipeline rebuilds it)"
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 import TVPTensor
 
 extension TVPRunCommand {
@@ -71,7 +72,7 @@ extension TVPRunCommand {
         }
         guard !nodes.isEmpty else { return 0 }
         let executor = Executor(graph: session.graph, cache: session.cache, options: ExecutorOptions(
-            threads: arguments.threads ?? Parallel.threads, failFast: arguments.failFast, until: nodes.map { session.graph.nodes[$0].name },
+            threads: arguments.threads ?? Parallel.threads, computeThreads: .tensorLibrary, failFast: arguments.failFast, until: nodes.map { session.graph.nodes[$0].name },
             log: { console.engine($0) }))
         let report = try executor.run()
         return report.succeeded ? 0 : 1

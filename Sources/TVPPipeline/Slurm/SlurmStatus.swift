@@ -1,4 +1,6 @@
 import Foundation
+import TVPEngine
+import TVPFormats
 
 /// `tvp-run status RUN`: the state of every piece of a Slurm run folder, from the cache (done), the
 /// queue (pending / running) and the markers the job scripts write (failed, with the log) — no

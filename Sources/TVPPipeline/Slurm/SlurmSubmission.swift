@@ -1,4 +1,5 @@
 import Foundation
+import TVPEngine
 
 /// One `tvp-run FILE --executor slurm`: what is missing from the cache, cut into jobs, written to a
 /// Slurm run folder and (unless a dry run) submitted.

@@ -1,3 +1,4 @@
+import TVPEngine
 /// A pipeline's stages cut into pieces that cluster jobs run: shared upstream work first, then
 /// independent units (one array task each), then the final aggregation.
 ///

@@ -1,3 +1,4 @@
+import TVPModels
 import TVPTensor
 
 /// The official TVP padding prompt: images are shrunk to `imageSize − 2·frame` pixels and zero-padded

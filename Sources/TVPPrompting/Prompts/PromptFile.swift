@@ -1,4 +1,5 @@
 import Foundation
+import TVPFormats
 import TVPModels
 import TVPTensor
 

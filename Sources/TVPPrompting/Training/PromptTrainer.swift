@@ -1,4 +1,5 @@
 import Foundation
+import TVPData
 import TVPModels
 import TVPTensor
 

@@ -1,4 +1,5 @@
 import Foundation
+import TVPModels
 import TVPTensor
 
 /// How the prompt values move after each batch.

@@ -1,3 +1,4 @@
+import TVPFormats
 /// A named list of stages whose inputs refer to each other by id.
 public struct Pipeline: Sendable {
     public var name: String

@@ -12,8 +12,6 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case stage(String, String)
     /// The cache folder cannot be read or written.
     case cache(path: String, message: String)
-    /// A model's `weights: {path: …}` names nothing on disk; `hint` says what belongs there.
-    case missingWeights(model: String, path: String, hint: String?)
 
     public var description: String {
         func scope(_ pipeline: String) -> String { pipeline.isEmpty ? "" : " in pipeline '\(pipeline)'" }
@@ -32,9 +30,6 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
             return "stage '\(id)': \(message)"
         case .cache(let path, let message):
             return "cache \(path): \(message)"
-        case .missingWeights(let model, let path, let hint):
-            return "model '\(model)': no weights at \(path)" + (hint.map { "; put there \($0)" } ?? "") +
-                ", or point models.\(model).weights.path at them (e.g. `tvp-run FILE models.\(model).weights.path=DIR`)"
         }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import TVPModels
+import TVPFormats
 
 /// What the `done` marker of a finished cache entry records (written last, atomically).
 public struct CacheRecord: Sendable, Equatable {
@@ -50,7 +50,7 @@ public struct CacheRecord: Sendable, Equatable {
 ///
 /// ```
 /// <root>/stages/<key[0..<2]>/<key>/manifest.json        canonical manifest (its SHA-256 is the key)
-///                                  payload.safetensors  the output tensors (F32)
+///                                  payload.safetensors  the output tensors (F32), when the stage stores any
 ///                                  result.json          the output document
 ///                                  done                 CacheRecord, written last: the entry is valid
 ///                                  lock                 flock(2) target while a run computes it
@@ -184,7 +184,7 @@ public final class StageCache: @unchecked Sendable {
         let output = try body()
         let seconds = Date().timeIntervalSince(start)
         do {
-            try Safetensors.write(output.tensors, metadata: ["stage": stageID], to: folder + "/" + StageCache.payloadFile)
+            try output.payload?.write(to: folder + "/" + StageCache.payloadFile, stageID: stageID)
         } catch {
             throw PipelineError.cache(path: folder, message: "cannot write the payload: \(error)")
         }

@@ -26,7 +26,7 @@ extension Zoo {
         let here = (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(relative)
         if FileManager.default.fileExists(atPath: here) { return here }
         var root = URL(fileURLWithPath: filePath)
-        for _ in 0..<4 { root.deleteLastPathComponent() }          // …/Sources/TVPPrompting/Zoo/ZooLoading.swift
+        for _ in 0..<3 { root.deleteLastPathComponent() }          // …/Sources/TVPZoo/ZooLoading.swift
         return root.appendingPathComponent(relative).path
     }
 

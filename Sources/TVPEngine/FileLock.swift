@@ -10,16 +10,16 @@ import Glibc
 /// other across processes and also across threads of one process. After locking, the lock checks
 /// that the path still names the locked file (a cache `gc` may have removed it meanwhile) and
 /// retries on a fresh file if not.
-final class FileLock {
-    let path: String
+public final class FileLock {
+    public let path: String
     private var fd: Int32 = -1
 
-    init(path: String) { self.path = path }
+    public init(path: String) { self.path = path }
 
     deinit { release() }
 
     /// Locks, waiting as long as another holder keeps it. `onWait` is called once if it must wait.
-    func acquire(onWait: () -> Void = {}) throws {
+    public func acquire(onWait: () -> Void = {}) throws {
         _ = try acquire(onWait: onWait, pollSeconds: nil, giveUp: { false })
     }
 
@@ -77,44 +77,10 @@ final class FileLock {
         return true
     }
 
-    func release() {
+    public func release() {
         guard fd >= 0 else { return }
         flock(fd, LOCK_UN)
         close(fd)
         fd = -1
-    }
-}
-
-/// The whole file at `path` as UTF-8 text.
-func readTextFile(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw PipelineError.cache(path: path, message: "cannot read the file")
-    }
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// Writes `text` to `path` all-or-nothing: a temporary file beside it, flushed, then renamed over it.
-func writeTextFileAtomically(_ text: String, to path: String) throws {
-    let temporary = "\(path).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw PipelineError.cache(path: path, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-    let bytes = Array(text.utf8)
-    var done = 0
-    var failure: String?
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            failure = "write failed: \(String(cString: strerror(errno)))"
-            break
-        }
-        done += n
-    }
-    if failure == nil, fsync(fd) != 0 { failure = "fsync failed: \(String(cString: strerror(errno)))" }
-    if close(fd) != 0, failure == nil { failure = "close failed: \(String(cString: strerror(errno)))" }
-    if failure == nil, rename(temporary, path) != 0 { failure = "cannot rename into place: \(String(cString: strerror(errno)))" }
-    if let failure {
-        unlink(temporary)
-        throw PipelineError.cache(path: path, message: failure)
     }
 }

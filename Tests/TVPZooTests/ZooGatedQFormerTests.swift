@@ -1,6 +1,7 @@
 import Foundation
 import TVPPrompting
 import TVPTensor
+import TVPZoo
 import XCTest
 
 final class ZooGatedQFormerTests: XCTestCase {

@@ -140,7 +140,7 @@ extension Zoo {
                     let (first, last) = try ZooViT.pretrain(weights: weights, images: framed, labels: towerCorpus.labels, objects: objects, steps: o.vitSteps,
                                                             batchSize: o.vitBatchSize, lr: o.vitLR, seed: o.seed, log: log)
                     log(String(format: "  vit loss %.3f → %.3f", first, last))
-                    try Float16Safetensors.write(weights, metadata: metadata, to: path)
+                    try Safetensors.write(weights, as: .f16, metadata: metadata, to: path)
                 }
             }
             vit = try ZooViT.tower(weights: Safetensors.read(path), source: path)
@@ -197,7 +197,7 @@ extension Zoo {
                 try ZooConnectorTrainer.train(model: model, features: features, samples: samples, options: o.connector, checkpoint: checkpoint, log: log)
             }
             let adapters = spec.lora.map { ["lora": "rank \($0.rank) alpha \($0.alpha) on q_proj, v_proj"] } ?? [:]
-            try Float16Safetensors.write(trainedParameters(model), metadata: ["seed": String(o.connector.seed), "corpus": corpusKey].merging(adapters) { $1 },
+            try Safetensors.write(trainedParameters(model), as: .f16, metadata: ["seed": String(o.connector.seed), "corpus": corpusKey].merging(adapters) { $1 },
                                          to: connectorFile(spec.name, in: output))
         }
 
@@ -214,7 +214,7 @@ extension Zoo {
             let trained = try ZooGuide.train(imageFeatures: pooled.reshaped([pooled.dim(0), -1]), labels: guideCorpus.labels, textFeatures: captions,
                                              steps: o.guideSteps, batchSize: o.guideBatchSize, lr: o.guideLR, seed: o.seed, log: log)
             log(String(format: "  guide loss %.3f → %.3f", trained.first, trained.last))
-            try Float16Safetensors.write(trained.weights, metadata: ["seed": String(o.seed), "corpus": guideKey], to: guideFile(in: output))
+            try Safetensors.write(trained.weights, as: .f16, metadata: ["seed": String(o.seed), "corpus": guideKey], to: guideFile(in: output))
         }
 
         // 5. Reload what was written and measure zero-shot accuracy on unseen test images.

@@ -1,12 +1,11 @@
 import Foundation
-import TVPTensor
 
 /// Runs the stages of a graph that are not cached, in dependency order, each under its cache lock.
 ///
-/// Threading policy. `Parallel.threads` (our kernels and OpenBLAS together) is one global setting,
-/// so stages cannot each get a private slice of it. The executor therefore sorts stages by
-/// `StageResources`:
-/// - at most one `.compute` stage runs at a time, with `Parallel.threads` set to `options.threads`
+/// Threading policy. The numeric library's thread count (`options.computeThreads`; tvp's kernels and
+/// OpenBLAS together) is one global setting, so stages cannot each get a private slice of it. The
+/// executor therefore sorts stages by `StageResources`:
+/// - at most one `.compute` stage runs at a time, with that count set to `options.threads`
 ///   for the whole run (and restored afterwards), so numeric stages use every core without
 ///   oversubscribing BLAS;
 /// - `.light` stages (I/O, bookkeeping, tiny tensors; `context.threads` is 1) run beside it and
@@ -94,10 +93,10 @@ public final class Executor: @unchecked Sendable {
         let cachedCount = state.outcomes.filter { $0 == .cached }.count
         options.log("plan: \(graph.nodes.count) stages, \(cachedCount) cached, \(pending.count) to run")
 
-        let savedThreads = Parallel.threads
+        let savedThreads = options.computeThreads.current()
         let setThreads = pending.contains { $0.stage.resources == .compute } && savedThreads != options.threads
-        if setThreads { Parallel.setThreads(options.threads) }
-        defer { if setThreads { Parallel.setThreads(savedThreads) } }
+        if setThreads { options.computeThreads.set(options.threads) }
+        defer { if setThreads { options.computeThreads.set(savedThreads) } }
 
         schedule(state, total: pending.count)
 

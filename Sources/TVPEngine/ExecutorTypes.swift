@@ -1,10 +1,27 @@
-import TVPTensor
+import Foundation
+
+/// The thread count of the numeric library the stages compute with, which the executor sets to its
+/// core budget while `.compute` stages run (tvp's: `Parallel`, its kernels and OpenBLAS together).
+public struct ComputeThreads: Sendable {
+    public var current: @Sendable () -> Int
+    public var set: @Sendable (Int) -> Void
+
+    public init(current: @escaping @Sendable () -> Int, set: @escaping @Sendable (Int) -> Void) {
+        self.current = current
+        self.set = set
+    }
+
+    /// No library to configure: the budget only limits how many stages run at once.
+    public static let unmanaged = ComputeThreads(current: { ProcessInfo.processInfo.activeProcessorCount }, set: { _ in })
+}
 
 /// How an `Executor` runs a graph.
 public struct ExecutorOptions: Sendable {
-    /// The core budget: at most this many stages at once, and the `Parallel.threads` (our kernels and
-    /// OpenBLAS together) a `.compute` stage gets. Default: `Parallel.threads`.
+    /// The core budget: at most this many stages at once, and the threads `computeThreads` gets for a
+    /// `.compute` stage. Default: `computeThreads.current()`.
     public var threads: Int
+    /// The numeric library's thread setting.
+    public var computeThreads: ComputeThreads
     /// Stop starting stages after the first failure (default: keep going with everything that does
     /// not depend on the failed stage).
     public var failFast: Bool
@@ -17,9 +34,10 @@ public struct ExecutorOptions: Sendable {
     /// Receives each progress line as it happens (failures the moment they happen). Default: stdout.
     public var log: @Sendable (String) -> Void
 
-    public init(threads: Int = Parallel.threads, failFast: Bool = false, only: [String] = [], from: [String] = [],
-                until: [String] = [], log: @escaping @Sendable (String) -> Void = { print($0) }) {
-        self.threads = max(1, threads)
+    public init(threads: Int? = nil, computeThreads: ComputeThreads = .unmanaged, failFast: Bool = false, only: [String] = [],
+                from: [String] = [], until: [String] = [], log: @escaping @Sendable (String) -> Void = { print($0) }) {
+        self.threads = max(1, threads ?? computeThreads.current())
+        self.computeThreads = computeThreads
         self.failFast = failFast
         self.only = only
         self.from = from

@@ -10,7 +10,8 @@ public struct StageKey: Hashable, Comparable, Sendable, CustomStringConvertible 
         self.hex = hex
     }
 
-    init(validHex: String) { hex = validHex }
+    /// A key from hex text already known to be valid (a SHA-256 this process computed).
+    public init(validHex: String) { hex = validHex }
 
     /// The first 12 hex digits, for listings.
     public var short: String { String(hex.prefix(12)) }

@@ -52,7 +52,7 @@ public enum JSONValue: Sendable, CustomStringConvertible {
     }
 
     /// Object keys in canonical order (UTF-16 code units, as JCS sorts them).
-    static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
+    public static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
         members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
     }
 

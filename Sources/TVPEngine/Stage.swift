@@ -1,11 +1,11 @@
 import Foundation
-import TVPModels
+import TVPFormats
 
 /// How a stage uses the machine, which decides what may run beside it (see `Executor`).
 public enum StageResources: Sendable, Equatable {
     /// Bookkeeping, I/O, small tensors: runs with one thread, beside other stages.
     case light
-    /// Numeric work that uses `Parallel` and BLAS with every thread of the budget: one at a time.
+    /// Numeric work that uses every thread of the budget (`ComputeThreads`): one at a time.
     case compute
 }
 
@@ -46,26 +46,30 @@ public struct Stage: Sendable {
     }
 }
 
-/// What a stage produces: named tensors (stored as `payload.safetensors`, F32) and a JSON document
-/// (stored as `result.json`).
+/// A stage's bulk data (tvp's stages store named tensors as safetensors), written into its cache
+/// entry as `StageCache.payloadFile` before the entry is sealed.
+public protocol StagePayloadWriter {
+    func write(to path: String, stageID: String) throws
+}
+
+/// What a stage produces: its bulk data (optional) and a JSON document (stored as `result.json`).
 public struct StageOutput: @unchecked Sendable {
-    public var tensors: [String: Tensor]
+    public var payload: (any StagePayloadWriter)?
     public var result: JSONValue
 
-    public init(tensors: [String: Tensor] = [:], result: JSONValue = .object([:])) {
-        self.tensors = tensors
+    public init(payload: (any StagePayloadWriter)? = nil, result: JSONValue = .object([:])) {
+        self.payload = payload
         self.result = result
     }
 }
 
-/// A finished stage's stored output, read lazily: nothing is loaded until asked for, tensors are
-/// read from the memory-mapped safetensors file one by one.
+/// A finished stage's stored output, read lazily: nothing is loaded until asked for.
 public final class StagePayload: @unchecked Sendable {
     public let key: StageKey
     /// The entry folder in the cache.
     public let directory: String
     private let lock = NSLock()
-    private var file: SafetensorsFile?
+    private var opened: [ObjectIdentifier: Any] = [:]
     private var cachedResult: JSONValue?
 
     public init(key: StageKey, directory: String) {
@@ -73,22 +77,20 @@ public final class StagePayload: @unchecked Sendable {
         self.directory = directory
     }
 
-    private func safetensors() throws -> SafetensorsFile {
-        lock.lock(); defer { lock.unlock() }
-        if let file { return file }
-        let opened = try SafetensorsFile(path: directory + "/" + StageCache.payloadFile)
-        file = opened
-        return opened
+    /// The stored bulk data's file, or nil when the stage stored none.
+    public var payloadPath: String? {
+        let path = directory + "/" + StageCache.payloadFile
+        return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
-    /// The names of the stored tensors, sorted.
-    public func tensorNames() throws -> [String] { try safetensors().names }
-
-    /// One stored tensor (throws naming the file when it is absent).
-    public func tensor(_ name: String) throws -> Tensor { try safetensors().tensor(name) }
-
-    /// Every stored tensor.
-    public func tensors() throws -> [String: Tensor] { try safetensors().tensors() }
+    /// A reader of the payload made once per payload (one per type), e.g. a memory-mapped file.
+    public func reader<Reader>(_ open: (String?) throws -> Reader) throws -> Reader {
+        lock.lock(); defer { lock.unlock() }
+        if let stored = opened[ObjectIdentifier(Reader.self)] { return stored as! Reader }
+        let reader = try open(payloadPath)
+        opened[ObjectIdentifier(Reader.self)] = reader
+        return reader
+    }
 
     /// The stored JSON document.
     public func result() throws -> JSONValue {
@@ -110,8 +112,8 @@ public final class StageContext: @unchecked Sendable {
     public let key: StageKey
     /// The stage's parameters (what its manifest holds).
     public let parameters: JSONValue
-    /// How many threads the stage may use (`Parallel.threads` is set to it for `.compute` stages;
-    /// 1 for `.light` stages, which run beside others).
+    /// How many threads the stage may use (the executor's `ComputeThreads` are set to it for
+    /// `.compute` stages; 1 for `.light` stages, which run beside others).
     public let threads: Int
     private let inputIDs: [String]
     private let inputPayloads: [StagePayload]

@@ -1,6 +1,9 @@
 import Foundation
+import TVPData
+import TVPModels
 import TVPPrompting
 import TVPTensor
+import TVPZoo
 import XCTest
 
 /// Tiny random parts: a 128 px ViT (patch 64 → 4 tokens × 16) and a 2-layer LLaMA of width 16 over 64 ids.
@@ -108,7 +111,7 @@ final class ZooAssemblyTests: XCTestCase {
             XCTAssertTrue(loss.data[0].isFinite && loss.data[0] > 0)
 
             let path = Zoo.connectorFile("tiny-\(index)", in: directory)
-            try Float16Safetensors.write(connector.namedParameters, metadata: ["k": "v"], to: path)
+            try Safetensors.write(connector.namedParameters, as: .f16, metadata: ["k": "v"], to: path)
             let reloaded = try Zoo.loadConnector(spec, inputWidth: 16, weights: Safetensors.read(path), source: path, wordTable: table)
             XCTAssertEqual(Set(reloaded.namedParameters.keys), Set(connector.namedParameters.keys))
             let again = try Zoo.assemble(spec, encoder: encoder, connector: reloaded, language: ZooTiny.language, tokenizer: nil).visualTokens(images: images)
@@ -410,7 +413,7 @@ final class ZooTrainingTests: XCTestCase {
         XCTAssertEqual(trained.count, model.connector.namedParameters.count + lora.namedParameters.count)
         XCTAssertNotNil(trained["language_model.model.layers.1.self_attn.v_proj.lora_B.weight"])
         let path = try ZooTiny.temporaryDirectory() + "/tiny-lora.safetensors"
-        try Float16Safetensors.write(trained, metadata: [:], to: path)
+        try Safetensors.write(trained, as: .f16, metadata: [:], to: path)
         let file = try Safetensors.read(path)
         let reloaded = try Zoo.loadLanguage(spec, base: ZooTiny.language, weights: file, source: path)
         let connector = try Zoo.loadConnector(spec, inputWidth: 16, weights: file.filter { !$0.key.hasPrefix(Zoo.adapterPrefix) }, source: path)

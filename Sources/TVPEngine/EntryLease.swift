@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import TVPFormats
 #endif
 
 /// A claim on a cache entry that expires unless its holder keeps renewing it: the `lease` file of
@@ -15,7 +16,7 @@ import Glibc
 /// over when it has not changed for `seconds` by that worker's own clock (so clock skew between
 /// nodes does not matter). On the holder's own host a lease whose process is gone is taken over at
 /// once.
-final class EntryLease: @unchecked Sendable {
+public final class EntryLease: @unchecked Sendable {
     let path: String
     let seconds: Double
     /// Unique per acquisition: host, pid and a random number.
@@ -40,7 +41,7 @@ final class EntryLease: @unchecked Sendable {
     var pollSeconds: Double { min(0.25, max(0.01, seconds / 8)) }
 
     /// The text of the lease file, or nil when there is none.
-    static func read(_ path: String) -> String? {
+    public static func read(_ path: String) -> String? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return String(decoding: data, as: UTF8.self)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import TVPData
+import TVPFormats
 
 /// Size and SHA-256 of one file of a cache entry, recorded in its `done` record when the entry is
 /// written and compared with the file before the entry is served.
@@ -10,13 +10,13 @@ public struct FileSeal: Sendable, Equatable {
 
 extension StageCache {
     /// The files of an entry that its seal covers: everything a finished entry holds but `done`,
-    /// the lock and the lease.
+    /// the lock and the lease (the payload only when the stage stored one).
     static let sealedFiles = [payloadFile, resultFile, manifestFile]
 
     /// Seals the files of the entry folder `folder` (called once they are written, before `done`).
     func seal(_ folder: String) throws -> [String: FileSeal] {
         var seals: [String: FileSeal] = [:]
-        for name in StageCache.sealedFiles {
+        for name in StageCache.sealedFiles where name != StageCache.payloadFile || FileManager.default.fileExists(atPath: folder + "/" + name) {
             let digests = try fileSHA256(folder + "/" + name)
             seals[name] = FileSeal(bytes: digests.size, sha256: digests.sha256 ?? "")
         }

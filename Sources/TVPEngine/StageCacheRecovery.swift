@@ -3,7 +3,7 @@ import Foundation
 extension StageCache {
     /// The files of an entry folder that a run which never finished left behind: everything but the
     /// lock and the lease (temporary `*.tmp-PID-N` files of a write cut short, a payload or result without `done`).
-    func leftovers(in folder: String) -> [String] {
+    public func leftovers(in folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0 != StageCache.lockFile && $0 != StageCache.leaseFile }.sorted()
     }
 

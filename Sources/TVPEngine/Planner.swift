@@ -1,3 +1,5 @@
+import TVPFormats
+
 /// Why a stage must run.
 public enum RunReason: Equatable, Sendable, CustomStringConvertible {
     /// No finished entry for its key, and no earlier run of a stage with this id to compare with.

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPModels
+import TVPPrompting
 import TVPTensor
 
 /// The zoo's TSE guide, a CLIP-style pair trained by `Zoo.build`:

@@ -1,2 +1,0 @@
-@_exported import TVPTensor
-@_exported import TVPFormats

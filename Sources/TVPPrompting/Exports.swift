@@ -1,2 +1,0 @@
-@_exported import TVPData
-@_exported import TVPModels
