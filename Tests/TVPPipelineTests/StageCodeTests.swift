@@ -15,7 +15,7 @@ final class StageCodeTests: XCTestCase {
 
     override func tearDown() { world.remove() }
     let kinds = [StageKinds.fetch, StageKinds.render, StageKinds.loadSplit, StageKinds.cleanFeatures, StageKinds.guideText,
-                 StageKinds.trainPrompt, StageKinds.evaluate, StageKinds.aggregate, StageKinds.report]
+                 StageKinds.trainPrompt, StageKinds.evaluate, StageKinds.aggregate, StageKinds.report] + StageKinds.zoo
 
     func files(_ kind: String) throws -> [String] { StageCode.files(matching: try registry.kind(named: kind).code.paths) }
 
@@ -42,6 +42,8 @@ final class StageCodeTests: XCTestCase {
         XCTAssertTrue(try files(StageKinds.render).contains("TVPData/Render/CLEVRRenderer.swift"))
         XCTAssertFalse(try files(StageKinds.render).contains("TVPData/Fetch/Fetcher.swift"))
         XCTAssertTrue(try files(StageKinds.report).contains("TVPPipeline/Report/HTMLReport.swift"))
+        for name in StageKinds.zoo { XCTAssertTrue(try files(name).contains("TVPPrompting/Zoo/ZooConnectorTraining.swift"), name) }
+        XCTAssertFalse(try files(StageKinds.render).contains("TVPPrompting/Zoo/ZooConnectorTraining.swift"))
     }
 
     func testEditingOneFileChangesTheDigestOfTheKindsThatNameIt() throws {

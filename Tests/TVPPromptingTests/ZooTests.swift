@@ -201,7 +201,7 @@ final class ZooAssemblyTests: XCTestCase {
         }
         let patch32 = VisionTransformer.Config(imageSize: 128, patchSize: 32, width: 192, layers: 1, heads: 3, outputDim: 192)
         XCTAssertThrowsError(try ZooViT.tower(weights: VisionTransformer.randomWeights(patch32, seed: 1, prefix: ZooViT.prefix), source: "old.safetensors")) {
-            XCTAssertTrue("\($0)".contains("patch 32") && "\($0)".contains("zoo build --models zoo-vit-mlp"), "\($0)")
+            XCTAssertTrue("\($0)".contains("patch 32") && "\($0)".contains("Pipelines/zoo.yaml --set models=[zoo-vit-mlp]"), "\($0)")
         }
     }
 
@@ -234,16 +234,7 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertNoThrow(try ZooViT.tower(weights: weights, source: "pretrained"))
     }
 
-    func testFeatureCacheRoundTripAndFingerprint() throws {
-        let path = try ZooTiny.temporaryDirectory() + "/features.safetensors"
-        let features = ["head": Tensor.randn([3, 4, 5], seed: 2)]
-        var computed = 0
-        let first = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return features }
-        let second = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return [:] }
-        XCTAssertEqual(computed, 1)
-        XCTAssertEqual(second["head"]!.shape, [3, 4, 5])
-        for i in 0..<60 { XCTAssertEqual(second["head"]!.data[i], first["head"]!.data[i]) }
-        XCTAssertNil(try ZooFeatureCache.read(path: path, fingerprint: "b"))
+    func testCorpusLabelsCaptionsAndBatchedFeatures() throws {
         let gray = try ZooImageSet.classification(name: "gray", images: Tensor.uniform([3, 1, 28, 28], seed: 4), labels: [0, 1, 0], classNames: ["a", "b"])
         let rgb = try ZooImageSet.classification(name: "rgb", images: Tensor.uniform([2, 3, 40, 40], seed: 5), labels: [1, 0], classNames: ["c", "d"])
         let corpus = try ZooCorpus(sets: [gray, rgb])

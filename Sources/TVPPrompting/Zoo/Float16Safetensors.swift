@@ -36,8 +36,11 @@ public enum Float16Safetensors {
         }
         let temporary = path + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         try Data(bytes).write(to: URL(fileURLWithPath: temporary))
-        if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-        try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        guard rename(temporary, path) == 0 else {   // over an existing file in one step
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ZooError("\(path): cannot rename the written file into place: \(reason)")
+        }
     }
 
     private static func json(_ s: String) -> String {
