@@ -42,7 +42,10 @@ final class StageCodeTests: XCTestCase {
         XCTAssertTrue(try files(StageKinds.render).contains("TVPData/Render/CLEVRRenderer.swift"))
         XCTAssertFalse(try files(StageKinds.render).contains("TVPData/Fetch/Fetcher.swift"))
         XCTAssertTrue(try files(StageKinds.report).contains("TVPPipeline/Report/HTMLReport.swift"))
-        for name in StageKinds.zoo { XCTAssertTrue(try files(name).contains("TVPPrompting/Zoo/ZooConnectorTraining.swift"), name) }
+        for name in StageKinds.zoo {   // the zoo's code, not the prompt trainer's
+            XCTAssertTrue(try files(name).contains("TVPPrompting/Zoo/ZooConnectorTraining.swift"), name)
+            XCTAssertFalse(try files(name).contains(trainer), name)
+        }
         XCTAssertFalse(try files(StageKinds.render).contains("TVPPrompting/Zoo/ZooConnectorTraining.swift"))
     }
 

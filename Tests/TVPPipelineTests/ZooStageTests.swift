@@ -36,7 +36,7 @@ final class ZooStageTests: XCTestCase {
             ("build: ensemble\noutput: out\n", "zoo.yaml:1:8", ["only one is 'zoo'"]),
             ("build: zoo\nscale: tiny\n", "zoo.yaml:1:1", ["missing required key 'output'"]),
             ("build: zoo\noutput: out\nmodels: [zoo-effnet-pool]\nconnectors: {zoo-vit-mlp: {epochs: 2}}\n", "zoo.yaml:4:14", ["zoo-vit-mlp"]),
-            ("build: zoo\noutput: out\nconnectors: {zoo-vit-mlp: {epochs: 0}}\n", "zoo.yaml:3:36", ["at least 1"]),
+            ("build: zoo\noutput: out\nconnectors: {zoo-vit-mlp: {epochs: 0}}\n", "zoo.yaml:3:36", ["from 1 to 1000"]),
         ]
         for (text, place, words) in cases {
             let path = try write(text)
@@ -72,6 +72,10 @@ final class ZooStageTests: XCTestCase {
         for stage in stages where !stage.hasPrefix("fetch[") {
             XCTAssertNotEqual(CLI.shortKey(of: stage, inPlan: full.output), CLI.shortKey(of: stage, inPlan: tiny.output), stage)
         }
+        // On Slurm each model's matching and training is an array task.
+        let slurm = try run([path, "--set", "scale=tiny", "--executor", "slurm", "--dry-run", "--runs", folder + "/runs"])
+        XCTAssertEqual(slurm.status, 0, slurm.output)
+        XCTAssertTrue(slurm.output.contains("2 of 2 units (one per model) to run"), slurm.output)
     }
 
     /// A real tiny build through the stages (the zoo's parts from the real asset cache): it writes

@@ -234,6 +234,13 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertNoThrow(try ZooViT.tower(weights: weights, source: "pretrained"))
     }
 
+    func testTapNamesReadBack() {
+        for tap: EfficientNetLite.Tap in [.stem, .head, .pooled, .logits, .block(3), .stage(6)] {
+            XCTAssertEqual(ZooFeatureCache.tap(named: ZooFeatureCache.tapName(tap)), tap)
+        }
+        for name in ["stage", "blockx", "tail", ""] { XCTAssertNil(ZooFeatureCache.tap(named: name), name) }
+    }
+
     func testCorpusLabelsCaptionsAndBatchedFeatures() throws {
         let gray = try ZooImageSet.classification(name: "gray", images: Tensor.uniform([3, 1, 28, 28], seed: 4), labels: [0, 1, 0], classNames: ["a", "b"])
         let rgb = try ZooImageSet.classification(name: "rgb", images: Tensor.uniform([2, 3, 40, 40], seed: 5), labels: [1, 0], classNames: ["c", "d"])

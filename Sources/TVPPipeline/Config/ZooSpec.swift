@@ -75,6 +75,7 @@ extension PipelineSpec {
     /// models or prompt; `name` defaults to `zoo` (the run folder goes to runs/zoo/).
     init(zooBuild root: YAMLNode, context: ValidationContext) throws {
         let zoo = try ZooSpec(root: root, pipelinePath: context.pipelinePath)
+        _ = try root["description"].map { try $0.string() }
         let nameNode = root["name"]
         name = try nameNode.map { try $0.string() } ?? "zoo"
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {

@@ -5,9 +5,11 @@ import TVPModels
 import TVPPrompting
 import TVPTensor
 
-/// The code every zoo stage runs: the numeric stack, the zoo and these bodies.
+/// The code every zoo stage runs: the numeric stack, the zoo (which reads nothing else of
+/// TVPPrompting but the guide protocol) and these bodies. Not the prompt trainer or the evaluator:
+/// changing those leaves the zoo's stages cached.
 private let zooCode = ["TVPTensor/", "TVPFormats/", "TVPData/", "CJPEGShim/", "TVPModels/", "TVPPrompting/Zoo/",
-                       "TVPPipeline/Run/ZooStages.swift"]
+                       "TVPPrompting/Training/TSEGuide.swift", "TVPPipeline/Run/ZooStages.swift"]
 
 extension StageRegistry {
     func zooStageKinds() -> [StageKind] {
@@ -55,7 +57,7 @@ extension StageRegistry {
         switch try p.string("tower") {
         case "efficientnet":
             let name = try p.string("tap")
-            guard let tap = ZooParameters.taps.first(where: { ZooFeatureCache.tapName($0) == name }) else {
+            guard let tap = ZooFeatureCache.tap(named: name) else {
                 throw PipelineError.stage(context.stageID, "no EfficientNet tap '\(name)'")
             }
             let network = try EfficientNetLite.load(Zoo.efficientNetAsset.path(in: fetcher.assetsDirectory))
@@ -271,7 +273,4 @@ struct ZooParameters {
         guard let value = try json(key).stringValue else { throw PipelineError.stage(stage, "parameter '\(key)' is not a string") }
         return value
     }
-
-    /// Every EfficientNet-Lite0 tap a zoo model may read.
-    static let taps: [EfficientNetLite.Tap] = [.stem, .head, .pooled, .logits] + (0..<16).map { .block($0) } + (1...7).map { .stage($0) }
 }

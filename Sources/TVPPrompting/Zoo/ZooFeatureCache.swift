@@ -28,6 +28,16 @@ public enum ZooFeatureCache {
         }["features"]!
     }
 
+    /// The tap `tapName` calls `name`, or nil.
+    public static func tap(named name: String) -> EfficientNetLite.Tap? {
+        let fixed: [EfficientNetLite.Tap] = [.stem, .head, .pooled, .logits]
+        if let tap = fixed.first(where: { tapName($0) == name }) { return tap }
+        for (prefix, make) in [("block", EfficientNetLite.Tap.block), ("stage", EfficientNetLite.Tap.stage)] where name.hasPrefix(prefix) {
+            if let index = Int(name.dropFirst(prefix.count)) { return make(index) }
+        }
+        return nil
+    }
+
     /// A stable name of a tap ("head", "stage4", "pooled", …).
     public static func tapName(_ tap: EfficientNetLite.Tap) -> String {
         switch tap {
