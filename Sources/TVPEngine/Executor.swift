@@ -172,7 +172,7 @@ public final class Executor: @unchecked Sendable {
         let name = node.name
         let context = StageContext(
             stageID: node.stage.id, displayName: name, key: node.key, parameters: node.stage.parameters,
-            threads: node.stage.resources == .compute ? options.threads : 1,
+            threads: node.stage.resources == .compute ? options.threads : 1, workDirectory: cache.workDirectory(for: node.key),
             inputIDs: node.stage.inputs,
             inputPayloads: node.inputs.map { cache.payload(for: graph.nodes[$0].key) },
             report: { fraction, message in

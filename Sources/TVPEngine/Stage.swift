@@ -115,17 +115,22 @@ public final class StageContext: @unchecked Sendable {
     /// How many threads the stage may use (the executor's `ComputeThreads` are set to it for
     /// `.compute` stages; 1 for `.light` stages, which run beside others).
     public let threads: Int
+    /// A folder for state that a killed run of this very entry resumes from (a training's
+    /// checkpoints): inside the entry, kept while the entry is unfinished, removed once it is
+    /// finished (`StageCache.workDirectory(for:)`). Not created: the stage creates it when it needs it.
+    public let workDirectory: String
     private let inputIDs: [String]
     private let inputPayloads: [StagePayload]
     private let report: @Sendable (_ fraction: Double, _ message: String) -> Void
 
-    init(stageID: String, displayName: String? = nil, key: StageKey, parameters: JSONValue, threads: Int, inputIDs: [String],
-         inputPayloads: [StagePayload], report: @escaping @Sendable (Double, String) -> Void) {
+    init(stageID: String, displayName: String? = nil, key: StageKey, parameters: JSONValue, threads: Int, workDirectory: String,
+         inputIDs: [String], inputPayloads: [StagePayload], report: @escaping @Sendable (Double, String) -> Void) {
         self.stageID = stageID
         self.displayName = displayName ?? stageID
         self.key = key
         self.parameters = parameters
         self.threads = threads
+        self.workDirectory = workDirectory
         self.inputIDs = inputIDs
         self.inputPayloads = inputPayloads
         self.report = report

@@ -55,6 +55,7 @@ public struct CacheRecord: Sendable, Equatable {
 ///                                  done                 CacheRecord, written last: the entry is valid
 ///                                  lock                 flock(2) target while a run computes it
 ///                                  lease                the computing worker's claim, renewed until done
+///                                  work/                a running stage's resumable state (unfinished entries only)
 /// <root>/index/<sha256(stage id)>                       {"id","key"}: the last key computed for an id
 /// ```
 ///
@@ -69,6 +70,7 @@ public final class StageCache: @unchecked Sendable {
     public static let doneFile = "done"
     public static let lockFile = "lock"
     public static let leaseFile = "lease"
+    public static let workFolder = "work"
 
     /// How long a computing worker's lease lasts without renewal before another worker takes the
     /// entry over (see `EntryLease`): `$TVP_LEASE_SECONDS`, else 60.
@@ -95,6 +97,12 @@ public final class StageCache: @unchecked Sendable {
     /// The entry folder of `key`.
     public func directory(for key: StageKey) -> String {
         "\(root)/stages/\(key.hex.prefix(2))/\(key.hex)"
+    }
+
+    /// The work folder of `key`'s entry (`StageContext.workDirectory`): what a stage keeps there
+    /// survives a run that does not finish the entry, and goes when the entry is finished.
+    public func workDirectory(for key: StageKey) -> String {
+        directory(for: key) + "/" + StageCache.workFolder
     }
 
     /// Whether `key` has a finished entry: a `done` record that reads back and names the key (an
@@ -183,6 +191,11 @@ public final class StageCache: @unchecked Sendable {
         let start = Date()
         let output = try body()
         let seconds = Date().timeIntervalSince(start)
+        if FileManager.default.fileExists(atPath: workDirectory(for: key)) {
+            do { try FileManager.default.removeItem(atPath: workDirectory(for: key)) } catch {
+                throw PipelineError.cache(path: folder, message: "cannot remove the finished stage's work folder: \(error.localizedDescription)")
+            }
+        }
         do {
             try output.payload?.write(to: folder + "/" + StageCache.payloadFile, stageID: stageID)
         } catch {

@@ -8,10 +8,11 @@ extension StageCache {
     }
 
     /// Removes what an unfinished run left in the entry folder of `key`, so the entry is recomputed
-    /// from scratch. Call it only while holding the entry's lock and only when `done` is absent.
+    /// from scratch, from the state in its work folder (kept) if the stage left any. Call it only
+    /// while holding the entry's lock and only when `done` is absent.
     func removeLeftovers(of key: StageKey) throws {
         let folder = directory(for: key)
-        for name in leftovers(in: folder) {
+        for name in leftovers(in: folder) where name != StageCache.workFolder {
             do {
                 try FileManager.default.removeItem(atPath: folder + "/" + name)
             } catch {

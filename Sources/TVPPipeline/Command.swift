@@ -57,9 +57,9 @@ public enum TVPRunCommand {
                                        convert prompts to and from the official PyTorch
                                        checkpoint; draw a prompt (and a prompted sample); IN may
                                        be a run folder's prompt-TASK-VARIANT.safetensors
-      tvp-run zoo build [--output DIR] [--scale full|tiny] [--models A,B]
-                                       rebuild the embedded zoo's connectors (what
-                                       Pipelines/zoo.yaml runs) and print its zero-shot table
+      tvp-run zoo evaluate [--weights DIR] [--models A,B]
+                                       the zero-shot table of a built zoo (the zoo itself is
+                                       built by the pipeline file Pipelines/zoo.yaml)
       tvp-run COMMAND --help           the options of one command (also: tvp-run help COMMAND)
       tvp-run --help                   this text
       tvp-run --version                the version

@@ -8,13 +8,6 @@ import TVPZoo
 extension TVPRunCommand {
     public static let zooUsage = """
     Usage:
-      tvp-run zoo build [--output DIR] [--cache DIR] [--scale full|tiny] [--models A,B,…] [--offline]
-                                       rebuild the embedded zoo (what `tvp-run Pipelines/zoo.yaml`
-                                       runs): render the training scenes, pretrain the small ViT,
-                                       cache the frozen tower features, train every connector
-                                       through the frozen SmolLM2 and the guide's projections,
-                                       write F16 safetensors to DIR, reload them and print the
-                                       zero-shot table (Markdown) of the files written
       tvp-run zoo evaluate [--weights DIR] [--cache DIR] [--models A,B,…] [--count N] [--verbose]
                            [--descriptions]
                                        the zero-shot table of the zoo in DIR (default: the
@@ -25,79 +18,17 @@ extension TVPRunCommand {
                                        with each scene's true description in the image's place
                                        (what a perfect connector could at best hand it)
 
-    Options:
-      --output DIR     where the weight files go (default: Pipelines/zoo/connectors)
-      --cache DIR      cache folder (default: $TVP_CACHE, else ~/.cache/tvp); the build keeps its
-                       renders, features and per-epoch connector checkpoints in DIR/zoo-build,
-                       so a killed build resumes
-      --scale NAME     full (the committed zoo; about 110 min on 2 cores) or tiny (a minute; every
-                       stage runs, nothing is learned — for smoke tests)
-      --models LIST    train only these zoo models (comma-separated; default: all four)
-      --offline        never touch the network when fetching the zoo's parts
+    The zoo is built by a pipeline file: `tvp-run Pipelines/zoo.yaml` (plan, why, dag, --set
+    scale=tiny, --executor slurm apply to it as to any pipeline; see docs/zoo.md).
     """
 
-    /// The manifest assets a zoo build reads.
-    static let zooBuildAssets = ["smollm2-135m-instruct", "efficientnet-lite0", "all-minilm-l6-v2", "fashion-mnist", "mnist-5k"]
-
-    /// `tvp-run zoo build`: exit 0 when the zoo was built, 1 when the build or a fetch failed, 2 for usage errors.
+    /// `tvp-run zoo evaluate`; exit 0 when evaluated, 1 when it failed, 2 for usage errors.
     public static func runZoo(_ args: [String]) -> Int32 {
-        func fail(_ message: String, _ code: Int32 = 2) -> Int32 {
-            FileHandle.standardError.write(Data("tvp-run zoo: \(message)\n".utf8))
-            return code
-        }
         if args.first == "--help" || args.first == "-h" || args.isEmpty { print(zooUsage); return args.isEmpty ? 2 : 0 }
         if args.first == "evaluate" { return runZooEvaluate(Array(args.dropFirst())) }
-        guard args.first == "build" else { return fail("unknown zoo command '\(args[0])'; the zoo commands are build and evaluate (tvp-run zoo --help)") }
-        var options = ZooBuildOptions()
-        var output = Zoo.defaultWeightsDirectory()
-        var fetcher = Fetcher()
-        var rest = Array(args.dropFirst())
-        if rest.contains("--help") || rest.contains("-h") { print(zooUsage); return 0 }
-        if let i = rest.firstIndex(of: "--offline") { fetcher.offline = true; rest.remove(at: i) }
-        let problem = parseOptions(rest) { name, value in
-            switch name {
-            case "--output": output = value
-            case "--cache": fetcher.cacheDirectory = value
-            case "--scale":
-                switch value {
-                case "full": options = ZooBuildOptions()
-                case "tiny": let models = options.models; options = .tiny; options.models = models
-                default: return "--scale takes full or tiny, not '\(value)'"
-                }
-            case "--models":
-                let names = value.split(separator: ",").map(String.init)
-                if let bad = names.first(where: { !Zoo.modelNames.contains($0) }) {
-                    return "unknown zoo model '\(bad)'; the zoo has \(Zoo.modelNames.joined(separator: ", "))"
-                }
-                options.models = names
-            default:
-                return "unknown option '\(name)'" + (suggest(name, from: ["--output", "--cache", "--scale", "--models", "--offline"]).map { "; did you mean '\($0)'?" } ?? "")
-            }
-            return nil
-        }
-        if let problem { return fail(problem) }
-        do {
-            let manifest = try Manifest.load(path: ProcessInfo.processInfo.environment["TVP_MANIFEST"].flatMap { $0.isEmpty ? nil : $0 } ?? "datasets.manifest")
-            for name in zooBuildAssets {
-                let asset = try manifest.asset(named: name)
-                for file in asset.files { _ = try fetcher.fetch(file, of: asset) }
-            }
-        } catch { return fail("\(error)", 1) }
-        let start = Date()
-        do {
-            let report = try Zoo.build(options: options, assets: fetcher.assetsDirectory, output: output,
-                                       cache: (fetcher.cacheDirectory as NSString).appendingPathComponent("zoo-build")) { line in
-                print(line)
-                fflush(stdout)
-            }
-            print("\nZero-shot accuracy of the zoo written to \(output) (official zero-shot input, unseen test images):\n")
-            print(report.zeroShotTable)
-            let bytes = report.files.values.reduce(0, +)
-            print(String(format: "\n%d files, %.1f MB, built in %.0f s", report.files.count, Double(bytes) / 1e6, Date().timeIntervalSince(start)))
-            return 0
-        } catch {
-            return fail("\(error)", 1)
-        }
+        let hint = args[0] == "build" ? "; the zoo is built by its pipeline file: `tvp-run Pipelines/zoo.yaml`" : "; the zoo command is evaluate"
+        FileHandle.standardError.write(Data("tvp-run zoo: unknown zoo command '\(args[0])'\(hint) (tvp-run zoo --help)\n".utf8))
+        return 2
     }
 
     /// `tvp-run zoo evaluate`: the zero-shot table of a built zoo.
@@ -127,8 +58,8 @@ extension TVPRunCommand {
         if let problem { return fail(problem) }
         do {
             let zoo = try Zoo.load(assets: fetcher.assetsDirectory, weights: weights, names: models)
-            let renders = ((fetcher.cacheDirectory as NSString).appendingPathComponent("zoo-build") as NSString).appendingPathComponent("renders-seed0")
-            let tasks = try Zoo.evaluationTasks(assets: fetcher.assetsDirectory, renders: renders, count: count, scenes: count / 2)
+            let scenes = (fetcher.cacheDirectory as NSString).appendingPathComponent("zoo-evaluate/renders-seed0/\(count / 2)-scenes")
+            let tasks = try Zoo.evaluationTasks(assets: fetcher.assetsDirectory, sceneRoot: scenes, count: count, scenes: count / 2)
             var report = ZooBuildReport()
             for model in zoo.models {
                 for task in tasks {

@@ -3,7 +3,7 @@ import TVPModels
 import TVPTensor
 
 /// The embedded zoo: small MLLMs assembled from real pretrained parts that share one frozen
-/// SmolLM2-135M-Instruct, each with its own vision tower tap and a connector trained by `Zoo.build`
+/// SmolLM2-135M-Instruct, each with its own vision tower tap and a connector trained by the zoo build (Pipelines/zoo.yaml)
 /// through the frozen LM (the way LLaVA's first stage trains only its projector), plus the
 /// CLIP-style TSE guide (`ZooGuide`).
 ///
@@ -66,7 +66,7 @@ public struct ZooError: Error, CustomStringConvertible {
 public enum ZooTower: Sendable, Equatable {
     /// EfficientNet-Lite0 (ImageNet-1k, frozen) at one tap.
     case efficientNet(EfficientNetLite.Tap)
-    /// The zoo's small ViT (trained by `Zoo.build`): its class token and every patch token after its last block.
+    /// The zoo's small ViT (trained by the zoo build): its class token and every patch token after its last block.
     case vit
 }
 
@@ -83,13 +83,6 @@ public enum ZooConnectorKind: Sendable, Equatable {
     /// A small random-init Q-Former with learned queries, then a linear map (BLIP-2-like; reading
     /// the prompt too when its shape is instructed or gated: InstructBLIP-like).
     case qformer(ZooQFormerConnector.Shape)
-
-    /// What a connector checkpoint's key adds for this kind (empty for the kinds of the first zoos,
-    /// so their checkpoints keep their keys).
-    var checkpointKey: String {
-        if case .qformer(let shape) = self, shape.instructed { return " instructed" }
-        return isGated ? " gated matching\(ZooPresenceMatching.Options().key)" : ""
-    }
 
     /// Whether the question gates the connector (`ZooQuestionGate`), so the build runs the matching stage first.
     public var isGated: Bool {

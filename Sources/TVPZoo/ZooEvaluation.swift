@@ -88,10 +88,9 @@ extension Zoo {
 
     /// The zero-shot table's columns: `count` test images of Fashion-MNIST and of mnist-5k's test
     /// rows, evenly spaced over each split (mnist-5k is sorted by label), and `scenes` scenes of render split `val` from seed 0 (rendered under
-    /// `renders`/N-scenes when absent) asked CLEVR's counting question and their adversarial POPE probes.
-    public static func evaluationTasks(assets: String, renders: String, count: Int, scenes: Int) throws -> [ZooEvaluationTask] {
-        let val = try ZooImageSet.clevr(root: (renders as NSString).appendingPathComponent("\(scenes)-scenes"), split: "val", count: scenes, seed: 0,
-                                        setting: "adversarial", probesPerImage: 6, describe: true)
+    /// `sceneRoot` when absent) asked CLEVR's counting question and their adversarial POPE probes.
+    public static func evaluationTasks(assets: String, sceneRoot: String, count: Int, scenes: Int) throws -> [ZooEvaluationTask] {
+        let val = try ZooImageSet.clevr(root: sceneRoot, split: "val", count: scenes, seed: 0, setting: "adversarial", probesPerImage: 6, describe: true)
         func spread(_ set: ZooImageSet) throws -> ZooImageSet { try set.subset((0..<min(count, set.count)).map { $0 * set.count / min(count, set.count) }) }
         return [try .classification(spread(ZooImageSet.fashionMNIST(split: "test", assets: assets))),
                 try .classification(spread(ZooImageSet.mnist(split: "test", assets: assets))),

@@ -2,38 +2,9 @@ import Foundation
 import TVPModels
 import TVPTensor
 
-/// Frozen vision features computed once and kept on disk as safetensors, keyed by a fingerprint
-/// (what tower, which tap, which images): a file whose fingerprint differs is recomputed.
+/// Frozen vision features of a corpus's images, computed once per build (each a stage of the zoo
+/// build, cached by the pipeline engine) and read by the connectors' and the guide's training.
 public enum ZooFeatureCache {
-    /// The features stored at `path` under `fingerprint`, or nil when the file is absent or was
-    /// made for another fingerprint.
-    public static func read(path: String, fingerprint: String) throws -> [String: Tensor]? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let file = try SafetensorsFile(path: path)
-        guard file.metadata["fingerprint"] == fingerprint else { return nil }
-        return try file.tensors()
-    }
-
-    /// Writes `features` to `path` (F32) with `fingerprint`, creating the folder.
-    public static func write(_ features: [String: Tensor], path: String, fingerprint: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Safetensors.write(features, metadata: ["fingerprint": fingerprint], to: path)
-    }
-
-    /// The cached features, or `compute()`'s, written to the cache first.
-    public static func readOrCompute(path: String, fingerprint: String, log: (String) -> Void = { print($0) },
-                                     compute: () throws -> [String: Tensor]) throws -> [String: Tensor] {
-        if let cached = try read(path: path, fingerprint: fingerprint) {
-            log("  features: cached \(path)")
-            return cached
-        }
-        let start = Date()
-        let features = try withoutGrad { try compute() }
-        try write(features, path: path, fingerprint: fingerprint)
-        log(String(format: "  features: computed %@ in %.1f s", path, Date().timeIntervalSince(start)))
-        return features
-    }
-
     /// EfficientNet features of a corpus's images (framed as the zoo frames them) through the lite
     /// normalization: every tap in one pass, tokens [N, T, C] (named by `tapName`).
     public static func efficientNet(_ network: EfficientNetLite, corpus: ZooCorpus, taps: [EfficientNetLite.Tap],
@@ -55,6 +26,16 @@ public enum ZooFeatureCache {
         try corpus.encoded(batchSize: batchSize) { framed in
             ["features": try encoder.features(encoder.normalization(framed))]
         }["features"]!
+    }
+
+    /// The tap `tapName` calls `name`, or nil.
+    public static func tap(named name: String) -> EfficientNetLite.Tap? {
+        let fixed: [EfficientNetLite.Tap] = [.stem, .head, .pooled, .logits]
+        if let tap = fixed.first(where: { tapName($0) == name }) { return tap }
+        for (prefix, make) in [("block", EfficientNetLite.Tap.block), ("stage", EfficientNetLite.Tap.stage)] where name.hasPrefix(prefix) {
+            if let index = Int(name.dropFirst(prefix.count)) { return make(index) }
+        }
+        return nil
     }
 
     /// A stable name of a tap ("head", "stage4", "pooled", …).

@@ -4,7 +4,7 @@ import TVPModels
 import TVPPrompting
 import TVPTensor
 
-/// The zoo's TSE guide, a CLIP-style pair trained by `Zoo.build`:
+/// The zoo's TSE guide, a CLIP-style pair trained by the zoo build:
 ///
 ///     image: EfficientNet-Lite0 pooled head [B, 1280] → image_projection → [B, 256]
 ///     text:  all-MiniLM-L6-v2 sentence embedding [N, 384] → text_projection → [N, 256]

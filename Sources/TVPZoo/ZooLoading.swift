@@ -126,12 +126,12 @@ extension Zoo {
 
     /// Every zoo model and the guide from the manifest assets under `assets` (default
     /// `~/.cache/tvp/assets`) and the committed weights in `weights`. Throws a `ZooError` naming the
-    /// asset to fetch, or the weight file to rebuild with `Zoo.build`, when one is absent.
+    /// asset to fetch, or the weight file to rebuild with `tvp-run Pipelines/zoo.yaml`, when one is absent.
     public static func load(assets: String = Fetcher().assetsDirectory, weights: String = defaultWeightsDirectory(),
                             names: [String] = modelNames) throws -> ZooModels {
         func committed(_ path: String) throws -> [String: Tensor] {
             guard FileManager.default.fileExists(atPath: path) else {
-                throw ZooError("missing zoo weight file \(path): rebuild the zoo (`tvp-run Pipelines/zoo.yaml`, which calls Zoo.build)")
+                throw ZooError("missing zoo weight file \(path): rebuild the zoo with `tvp-run Pipelines/zoo.yaml`")
             }
             return try Safetensors.read(path)
         }

@@ -22,8 +22,6 @@ public enum ZooPresenceMatching {
         public var seed: UInt64 = 42
         public var logEvery = 100
         public init() {}
-        /// What a connector checkpoint's key adds for this stage.
-        public var key: String { " epochs \(epochs) batch \(batchSize) lr \(lr) seed \(seed)" }
     }
 
     /// One pair: a feature row, a category (index of `CLEVRPOPE.categories`) and whether it is there.

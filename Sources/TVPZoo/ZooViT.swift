@@ -4,7 +4,7 @@ import TVPModels
 import TVPTensor
 
 /// The zoo's small ViT (CLIP layout, `VisionTransformer`): 128 px, patch 16 (8×8 = 64 patch tokens),
-/// width 192, 4 layers, 3 heads, trained from scratch by `Zoo.build` as a 28-way classifier
+/// width 192, 4 layers, 3 heads, trained from scratch by the zoo build as a 28-way classifier
 /// (Fashion-MNIST's 10 classes, MNIST's 10 digits, then the object counts 3…10 of rendered scenes)
 /// and, on the scenes, a 24-way object-presence tagger (which of POPE's "{color} {shape}"
 /// categories are in the image), on the train splits, then frozen. Its zoo encoder (`ZooViTEncoder`)
@@ -34,7 +34,7 @@ public enum ZooViT {
         try w.finish()
         try require(tower.config.imageSize == config.imageSize && tower.config.width == config.width && tower.config.patchSize == config.patchSize,
                     "ZooViT", "\(source): a tower of \(tower.config.imageSize) px, patch \(tower.config.patchSize) and width \(tower.config.width), "
-                        + "expected \(config.imageSize) px, patch \(config.patchSize) and \(config.width); rebuild it with `tvp-run zoo build --models zoo-vit-mlp`")
+                        + "expected \(config.imageSize) px, patch \(config.patchSize) and \(config.width); rebuild it with `tvp-run Pipelines/zoo.yaml --set models=[zoo-vit-mlp]`")
         return tower
     }
 

@@ -16,7 +16,7 @@ final class StageCodeTests: XCTestCase {
 
     override func tearDown() { world.remove() }
     let kinds = [StageKinds.fetch, StageKinds.render, StageKinds.loadSplit, StageKinds.cleanFeatures, StageKinds.guideText,
-                 StageKinds.trainPrompt, StageKinds.evaluate, StageKinds.aggregate, StageKinds.report]
+                 StageKinds.trainPrompt, StageKinds.evaluate, StageKinds.aggregate, StageKinds.report] + StageKinds.zoo
 
     func files(_ kind: String) throws -> [String] { StageCode.files(matching: try registry.kind(named: kind).code.paths) }
 
@@ -43,6 +43,11 @@ final class StageCodeTests: XCTestCase {
         XCTAssertTrue(try files(StageKinds.render).contains("TVPData/Render/CLEVRRenderer.swift"))
         XCTAssertFalse(try files(StageKinds.render).contains("TVPData/Fetch/Fetcher.swift"))
         XCTAssertTrue(try files(StageKinds.report).contains("TVPPipeline/Report/HTMLReport.swift"))
+        for name in StageKinds.zoo {   // the zoo's code, not the prompt trainer's
+            XCTAssertTrue(try files(name).contains("TVPZoo/ZooConnectorTraining.swift"), name)
+            XCTAssertFalse(try files(name).contains(trainer), name)
+        }
+        XCTAssertFalse(try files(StageKinds.render).contains("TVPZoo/ZooConnectorTraining.swift"))
     }
 
     func testEditingOneFileChangesTheDigestOfTheKindsThatNameIt() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPFormats
 import TVPModels
 import TVPPrompting
 import TVPTensor
@@ -122,6 +123,22 @@ final class ZooAssemblyTests: XCTestCase {
 
     /// The instructed Q-Former reads each prompt's after-image ids (padding masked out), the model
     /// hands them over in its loss and scores, and its weight gradients match central differences.
+    func testTheF16WriterReproducesTheCommittedWeightsByteForByte() throws {
+        // F16 → F32 → F16 is lossless, so rewriting a committed file with its own metadata must give
+        // the same bytes: the writer the zoo build uses is the one that wrote them.
+        let folder = Zoo.defaultWeightsDirectory()
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".safetensors") }.sorted()
+        XCTAssertFalse(names.isEmpty, "no committed weights in \(folder)")
+        let scratch = NSTemporaryDirectory() + "tvp-f16-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        for name in names {
+            let path = folder + "/" + name
+            let file = try SafetensorsFile(path: path)
+            try Safetensors.write(try file.tensors(), as: .f16, metadata: file.metadata, to: scratch)
+            XCTAssertEqual(try fileSHA256(scratch), try fileSHA256(path), name)
+        }
+    }
+
     func testInstructedQFormerReadsThePrompt() throws {
         let spec = ZooTiny.spec(ZooTiny.instructed)
         let table = ZooTiny.language.embedTokens
@@ -204,7 +221,7 @@ final class ZooAssemblyTests: XCTestCase {
         }
         let patch32 = VisionTransformer.Config(imageSize: 128, patchSize: 32, width: 192, layers: 1, heads: 3, outputDim: 192)
         XCTAssertThrowsError(try ZooViT.tower(weights: VisionTransformer.randomWeights(patch32, seed: 1, prefix: ZooViT.prefix), source: "old.safetensors")) {
-            XCTAssertTrue("\($0)".contains("patch 32") && "\($0)".contains("zoo build --models zoo-vit-mlp"), "\($0)")
+            XCTAssertTrue("\($0)".contains("patch 32") && "\($0)".contains("Pipelines/zoo.yaml --set models=[zoo-vit-mlp]"), "\($0)")
         }
     }
 
@@ -237,16 +254,14 @@ final class ZooAssemblyTests: XCTestCase {
         XCTAssertNoThrow(try ZooViT.tower(weights: weights, source: "pretrained"))
     }
 
-    func testFeatureCacheRoundTripAndFingerprint() throws {
-        let path = try ZooTiny.temporaryDirectory() + "/features.safetensors"
-        let features = ["head": Tensor.randn([3, 4, 5], seed: 2)]
-        var computed = 0
-        let first = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return features }
-        let second = try ZooFeatureCache.readOrCompute(path: path, fingerprint: "a", log: { _ in }) { computed += 1; return [:] }
-        XCTAssertEqual(computed, 1)
-        XCTAssertEqual(second["head"]!.shape, [3, 4, 5])
-        for i in 0..<60 { XCTAssertEqual(second["head"]!.data[i], first["head"]!.data[i]) }
-        XCTAssertNil(try ZooFeatureCache.read(path: path, fingerprint: "b"))
+    func testTapNamesReadBack() {
+        for tap: EfficientNetLite.Tap in [.stem, .head, .pooled, .logits, .block(3), .stage(6)] {
+            XCTAssertEqual(ZooFeatureCache.tap(named: ZooFeatureCache.tapName(tap)), tap)
+        }
+        for name in ["stage", "blockx", "tail", ""] { XCTAssertNil(ZooFeatureCache.tap(named: name), name) }
+    }
+
+    func testCorpusLabelsCaptionsAndBatchedFeatures() throws {
         let gray = try ZooImageSet.classification(name: "gray", images: Tensor.uniform([3, 1, 28, 28], seed: 4), labels: [0, 1, 0], classNames: ["a", "b"])
         let rgb = try ZooImageSet.classification(name: "rgb", images: Tensor.uniform([2, 3, 40, 40], seed: 5), labels: [1, 0], classNames: ["c", "d"])
         let corpus = try ZooCorpus(sets: [gray, rgb])

@@ -30,6 +30,9 @@ public struct PipelineSpec: Sendable {
     public var claims: [Claim]
     /// The composed tree this spec was decoded from, without `sweep:`, as canonical JSON.
     public var resolved: JSONValue
+    /// A zoo build file's build (`build: zoo`): the file compiles into the zoo's stages, and its
+    /// tasks, models and prompt sections are empty. Nil for a prompt pipeline.
+    public var zoo: ZooSpec? = nil
 
     /// The model called `name` (names were checked during validation).
     public func model(_ name: String) -> ModelSpec? { models.first { $0.name == name } }

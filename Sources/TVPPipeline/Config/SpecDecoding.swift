@@ -54,6 +54,10 @@ extension PipelineSpec {
     /// Decodes and validates a composed pipeline tree (after `extends:`, overrides and sweep values).
     /// Every problem is a `YAMLError` at the node that causes it. `sweep:` is ignored here (see `SweepSpec`).
     public init(root: YAMLNode, context: ValidationContext) throws {
+        if root["build"] != nil {
+            self = try PipelineSpec(zooBuild: root, context: context)
+            return
+        }
         let top = try YAMLFields(root, path: "(pipeline)", allowed: PipelineSpec.topLevelKeys)
         let nameNode = try top.required("name")
         name = try nameNode.string()

@@ -35,6 +35,7 @@ public struct PipelineCompiler {
 
     /// The stages of one validated spec.
     public mutating func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
+        if let zoo = spec.zoo { return try compileZoo(zoo, name: name) }
         var stages: [Stage] = []
         var ids: Set<String> = []
         // A stage with the same kind, parameters, assets and (recursively) inputs as one already added

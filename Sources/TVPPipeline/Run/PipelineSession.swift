@@ -111,6 +111,7 @@ public final class PipelineSession {
                     for warning in training["warnings"]?.arrayValue ?? [] { summary += "WARNING: \(name) prompt: \(warning.stringValue ?? "")\n" }
                 }
             }
+            if let zoo = point.spec.zoo { summary += try writeZoo(zoo, point: point, pipeline: pipeline.name, execution: execution) }
             let prompts = try aggregate.map { try trainedPrompts(aggregateNode: $0, pipeline: pipeline.name) } ?? []
             points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult, prompts: prompts))
         }

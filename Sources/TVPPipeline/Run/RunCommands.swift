@@ -112,9 +112,6 @@ extension TVPRunCommand {
         let given = arguments.positional[0]
         guard let path = resolvePathIgnoringCase(given) else { throw UsageError("no pipeline file '\(given)' (checked ignoring case)") }
         if path != given { console.detail("note: '\(given)' does not exist as written; using '\(path)'") }
-        if (try? ZooBuildFile.load(path: path)) != nil {
-            throw UsageError("\(path) is a zoo build file (build: zoo), not a prompt pipeline: run it with `tvp-run \(given)`")
-        }
         let manifest = try Manifest.load(path: arguments.manifestPath)
         let backend = backend.make()
         let context = ValidationContext(manifest: manifest, modelFamilies: backend?.modelFamilies, guideFamilies: backend?.guideFamilies)
@@ -144,19 +141,6 @@ extension TVPRunCommand {
         }
         if arguments.help { print(runUsage); return 0 }
         guard arguments.positional.count == 1 else { return usageFailure("run", "name exactly one pipeline file", runUsage) }
-        if let path = resolvePathIgnoringCase(arguments.positional[0]) {
-            switch Result(catching: { try ZooBuildFile.load(path: path) }) {
-            case .success(let zoo?):
-                guard arguments.overrides.isEmpty && arguments.multirun.isEmpty else {
-                    return usageFailure("run", "\(path) is a zoo build file (build: zoo): it takes no --set or -m; edit its scale or models", runUsage)
-                }
-                return runZoo(zoo.arguments(cache: arguments.cache, offline: arguments.offline))
-            case .failure(let error as YAMLError):
-                FileHandle.standardError.write(Data("tvp-run: \(error)\n".utf8))
-                return 2
-            default: break
-            }
-        }
         let console = Console(verbosity: arguments.verbosity)
         if let problem = arguments.cluster.validate() { return usageFailure("run", problem.description, runUsage) }
         if arguments.cluster.isActive { return runOnCluster(arguments, args, console: console) }

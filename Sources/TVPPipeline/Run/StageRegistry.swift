@@ -23,7 +23,7 @@ public struct StageKind: Sendable {
     }
 }
 
-/// The names of the built-in stage kinds.
+/// The names of the built-in stage kinds (`all`: a prompt pipeline's; `zoo`: a zoo build's, besides fetch and render).
 public enum StageKinds {
     public static let fetch = "fetch"
     public static let render = "render"
@@ -83,7 +83,7 @@ public final class StageRegistry: @unchecked Sendable {
         self.fetcher = fetcher
         self.backend = backend
         self.console = console
-        for kind in dataStageKinds() + modelStageKinds() + resultStageKinds() { register(kind) }
+        for kind in dataStageKinds() + modelStageKinds() + resultStageKinds() + zooStageKinds() { register(kind) }
     }
 
     /// Adds or replaces a kind.

@@ -6,7 +6,7 @@ import TVPZoo
 
 /// The `zoo` model family and the `zoo-guide` guide family of `PromptingBackend`: the embedded zoo
 /// of small MLLMs (TVPPrompting's `Zoo`). `weights: {path: DIR}` is the folder of the zoo's trained
-/// connectors (Pipelines/zoo/connectors, written by `Zoo.build`); the model is the zoo model named
+/// connectors (Pipelines/zoo/connectors, written by the zoo build file Pipelines/zoo.yaml); the model is the zoo model named
 /// by `options.zoo_model`, else by the entry's name. The shared parts (SmolLM2, EfficientNet-Lite0,
 /// all-MiniLM-L6-v2) are manifest assets the pipeline fetches first. The zoo is loaded once per
 /// process and folder, so every zoo model of a pipeline shares one language model.
@@ -66,5 +66,5 @@ enum ZooFamily {
 
     static let weightsHint =
         "the zoo's connector folder (Pipelines/zoo/connectors: one safetensors file per zoo model, zoo-vit-tower and zoo-guide), " +
-            "written by Zoo.build (the zoo pipeline rebuilds it)"
+            "written by `tvp-run Pipelines/zoo.yaml`"
 }

@@ -6,9 +6,10 @@ import TVPEngine
 /// worker that recomputes it agree on unit numbers:
 /// - a sweep: unit i is sweep point i — the stages only that point uses; stages two or more points
 ///   use (fetch, load, shared features, shared zero-shot evaluations, …) are shared;
-/// - one pipeline: one unit per evaluated model — its `evaluate` stages; everything upstream of the
-///   evaluations (fetch, load, features, training) is shared;
-/// - `aggregate` and `report` stages belong to the final job in both cases.
+/// - one pipeline: one unit per evaluated model — its `evaluate` stages (a zoo build: per zoo model,
+///   its `zoo-match` and `zoo-connector` stages); everything upstream of them (fetch, load,
+///   features, training; the zoo's renders, ViT, features and guide) is shared;
+/// - `aggregate`, `report` and `zoo-zero-shot` stages belong to the final job in both cases.
 public struct WorkSplit: Sendable, Equatable {
     /// One independent unit: an array task.
     public struct Unit: Sendable, Equatable {
@@ -27,7 +28,9 @@ public struct WorkSplit: Sendable, Equatable {
     /// The aggregate and report stages.
     public var final: [Int]
 
-    static let finalKinds: Set<String> = [StageKinds.aggregate, StageKinds.report]
+    static let finalKinds: Set<String> = [StageKinds.aggregate, StageKinds.report, StageKinds.zooZeroShot]
+    /// The kinds a single pipeline's units are made of, one unit per model they name.
+    static let modelKinds: Set<String> = [StageKinds.evaluate, StageKinds.zooMatch, StageKinds.zooConnector]
 
     /// Splits `graph`; `points` are the pipelines' names and labels, in sweep order.
     public init(graph: StageGraph, points: [(pipeline: String, label: String)]) {
@@ -50,7 +53,7 @@ public struct WorkSplit: Sendable, Equatable {
             var nodesByLabel: [String: [Int]] = [:]
             var shared: [Int] = []
             for node in work {
-                guard node.stage.kind == StageKinds.evaluate, let model = WorkSplit.modelName(node.stage.parameters["model"]) else {
+                guard WorkSplit.modelKinds.contains(node.stage.kind), let model = WorkSplit.modelName(node.stage.parameters["model"]) else {
                     shared.append(node.index)
                     continue
                 }
