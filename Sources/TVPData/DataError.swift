@@ -1,12 +1,5 @@
-/// A data file that cannot be used: which file, where in it when known, and what was expected.
-public struct DataError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let message: String
+import TVPFormats
 
-    public init(_ file: String, _ message: String) {
-        self.file = file
-        self.message = message
-    }
-
-    public var description: String { "\(file): \(message)" }
-}
+/// A data file that cannot be used: which file, where in it when known, and what was expected. The
+/// same error as the format readers' (`FormatError`), named for the data layer.
+public typealias DataError = FormatError

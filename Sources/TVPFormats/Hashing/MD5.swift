@@ -5,9 +5,7 @@
 /// downloads. Prefer SHA-256 wherever one is published.
 public struct MD5 {
     private var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
-    /// Bytes waiting for a full 64-byte block (always fewer than 64).
-    private var pending: [UInt8] = []
-    private var totalBytes: UInt64 = 0
+    private var blocks = BlockFeeder()
 
     public init() {}
 
@@ -18,36 +16,15 @@ public struct MD5 {
 
     /// Adds the bytes in `buffer` to the message.
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0 else { return }
-        totalBytes &+= UInt64(buffer.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, buffer.count)
-            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: take))
-            offset = take
-            guard pending.count == 64 else { return }
-            let block = pending
-            block.withUnsafeBufferPointer { compressBlocks($0.baseAddress!, count: 1) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        let fullBlocks = (buffer.count - offset) / 64
-        if fullBlocks > 0 {
-            compressBlocks(base + offset, count: fullBlocks)
-            offset += fullBlocks * 64
-        }
-        if offset < buffer.count {
-            pending.append(contentsOf: UnsafeBufferPointer(start: base + offset, count: buffer.count - offset))
-        }
+        var blocks = self.blocks
+        blocks.feed(buffer) { compressBlocks($0, count: $1) }
+        self.blocks = blocks
     }
 
     /// The 16-byte digest of everything added so far (the hasher itself is left unchanged).
     public func finalize() -> [UInt8] {
         var copy = self
-        let bitLength = totalBytes &* 8
-        var tail: [UInt8] = [0x80]
-        tail += [UInt8](repeating: 0, count: (55 - Int(totalBytes % 64) + 64) % 64)
-        for shift in stride(from: 0, through: 56, by: 8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }  // little-endian length
-        copy.update(tail)
+        copy.update(blocks.padding(bigEndianLength: false))
         var digest: [UInt8] = []
         digest.reserveCapacity(16)
         for word in [copy.state.0, copy.state.1, copy.state.2, copy.state.3] {

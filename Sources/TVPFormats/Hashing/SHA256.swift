@@ -4,9 +4,7 @@ public struct SHA256 {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
-    /// Bytes waiting for a full 64-byte block (always fewer than 64).
-    private var pending: [UInt8] = []
-    private var totalBytes: UInt64 = 0
+    private var blocks = BlockFeeder()
 
     public init() {}
 
@@ -17,37 +15,15 @@ public struct SHA256 {
 
     /// Adds the bytes in `buffer` to the message.
     public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0 else { return }
-        totalBytes &+= UInt64(buffer.count)
-        var offset = 0
-        if !pending.isEmpty {
-            let take = min(64 - pending.count, buffer.count)
-            pending.append(contentsOf: UnsafeBufferPointer(start: base, count: take))
-            offset = take
-            guard pending.count == 64 else { return }
-            let block = pending
-            block.withUnsafeBufferPointer { compressBlocks($0.baseAddress!, count: 1) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        let fullBlocks = (buffer.count - offset) / 64
-        if fullBlocks > 0 {
-            compressBlocks(base + offset, count: fullBlocks)
-            offset += fullBlocks * 64
-        }
-        if offset < buffer.count {
-            pending.append(contentsOf: UnsafeBufferPointer(start: base + offset, count: buffer.count - offset))
-        }
+        var blocks = self.blocks
+        blocks.feed(buffer) { compressBlocks($0, count: $1) }
+        self.blocks = blocks
     }
 
     /// The 32-byte digest of everything added so far (the hasher itself is left unchanged).
     public func finalize() -> [UInt8] {
         var copy = self
-        let bitLength = totalBytes &* 8
-        var tail: [UInt8] = [0x80]
-        let padding = (55 - Int(totalBytes % 64) + 64) % 64
-        tail += [UInt8](repeating: 0, count: padding)
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        copy.update(tail)
+        copy.update(blocks.padding(bigEndianLength: true))
         var digest: [UInt8] = []
         digest.reserveCapacity(32)
         for word in copy.state {
