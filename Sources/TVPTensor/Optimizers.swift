@@ -18,6 +18,39 @@ public protocol Optimizer {
     /// Drops the gradients of `params` (sets `grad` to nil, like PyTorch's `set_to_none=True`), so
     /// the next `backward()` starts accumulating from zero.
     func zeroGrad(_ params: [Tensor])
+    /// The running state `param` has gathered (copies; empty for a stateless update or before its first step).
+    func state(of param: Tensor) -> OptimizerState
+    /// Makes `state` (from `state(of:)` of an optimizer with the same settings) the running state of
+    /// `param`, so the next step continues as if the steps that gathered it had run here. Throws for
+    /// tensors this optimizer does not keep or of another shape than `param`.
+    func restore(_ state: OptimizerState, of param: Tensor) throws
+}
+
+/// One parameter's running optimizer state: the steps it has taken and named tensors (Adam's
+/// moments, SGD's momentum buffer), each of the parameter's shape.
+public struct OptimizerState: Sendable, Equatable {
+    public var steps: Int
+    public var tensors: [String: Tensor]
+
+    public init(steps: Int = 0, tensors: [String: Tensor] = [:]) {
+        self.steps = steps
+        self.tensors = tensors
+    }
+
+    public static func == (a: OptimizerState, b: OptimizerState) -> Bool {
+        a.steps == b.steps && a.tensors.keys.sorted() == b.tensors.keys.sorted()
+            && a.tensors.allSatisfy { key, value in b.tensors[key].map { $0.shape == value.shape && $0.toArray() == value.toArray() } ?? false }
+    }
+
+    /// Checks that the state holds exactly `names`, each of `param`'s shape.
+    public func require(_ op: String, names: Set<String>, of param: Tensor) throws {
+        try TVPTensor.require(Set(tensors.keys) == names, op,
+                              "the state holds \(tensors.keys.sorted()), expected \(names.sorted())")
+        for (name, tensor) in tensors {
+            try TVPTensor.require(tensor.shape == param.shape, op,
+                                  "state '\(name)' has shape \(describe(tensor.shape)), the parameter \(describe(param.shape))")
+        }
+    }
 }
 
 extension Optimizer {
@@ -83,6 +116,22 @@ public final class SGD: Optimizer {
 
     /// Forgets all momentum buffers (the next step of every parameter is its first).
     public func reset() { buffers = [:] }
+
+    /// The momentum buffer (`momentum`), once a step with momentum has made it.
+    public func state(of param: Tensor) -> OptimizerState {
+        guard let buffer = buffers[ObjectIdentifier(param)]?.buffer else { return OptimizerState() }
+        return OptimizerState(steps: 0, tensors: ["momentum": buffer.copy()])
+    }
+
+    public func restore(_ state: OptimizerState, of param: Tensor) throws {
+        guard let buffer = state.tensors["momentum"] else {
+            try state.require("SGD.restore", names: [], of: param)
+            buffers[ObjectIdentifier(param)] = nil
+            return
+        }
+        try state.require("SGD.restore", names: ["momentum"], of: param)
+        buffers[ObjectIdentifier(param)] = (param, buffer.copy())
+    }
 
     public func step(_ params: [Tensor], lr: Float) throws {
         let updates = try parametersWithGradients("SGD", params, lr: lr)
@@ -157,6 +206,24 @@ public final class AdamW: Optimizer {
 
     /// The number of steps `param` has taken with this optimizer (0 if none).
     public func stepCount(of param: Tensor) -> Int { moments[ObjectIdentifier(param)]?.steps ?? 0 }
+
+    /// The steps taken and the moments (`mean`, `mean_square`).
+    public func state(of param: Tensor) -> OptimizerState {
+        guard let state = moments[ObjectIdentifier(param)] else { return OptimizerState() }
+        return OptimizerState(steps: state.steps, tensors: ["mean": state.mean.copy(),
+                                                            "mean_square": state.meanSquare.copy()])
+    }
+
+    public func restore(_ state: OptimizerState, of param: Tensor) throws {
+        guard state.steps > 0 else {
+            try state.require("AdamW.restore", names: [], of: param)
+            moments[ObjectIdentifier(param)] = nil
+            return
+        }
+        try state.require("AdamW.restore", names: ["mean", "mean_square"], of: param)
+        moments[ObjectIdentifier(param)] = Moments(param: param, steps: state.steps, mean: state.tensors["mean"]!.copy(),
+                                                   meanSquare: state.tensors["mean_square"]!.copy())
+    }
 
     public func step(_ params: [Tensor], lr: Float) throws {
         let updates = try parametersWithGradients("AdamW", params, lr: lr)

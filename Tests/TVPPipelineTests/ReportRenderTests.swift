@@ -47,21 +47,45 @@ final class ReportRenderTests: XCTestCase {
         let result = try world.run(try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]", "report.images=false"],
                                                      multirun: ["train.lr=0.05,0.5,5"], backend: TinyBackend()))
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
+        let (text, colourful) = try Self.renderSummary(try XCTUnwrap(result.folder) + "/summary.html", browser: browser, in: world.root,
+                                                       size: "900,900")
+        XCTAssertGreaterThan(text, 2_000, "no table text drawn (\(text) dark pixels)")
+        // The toy models score the same at every learning rate: the lines overlap, a legend and one line's length show.
+        XCTAssertGreaterThan(colourful, 500, "no line drawn against train.lr (\(colourful) coloured pixels)")
+    }
+
+    func testHalvingSummaryHTMLRendersEveryPointAndTheRungPlot() throws {
+        let browser = try Self.chromium()
+        let world = try ToyWorld.make()
+        defer { world.remove() }
+        let result = try world.run(try world.session(overrides: [
+            "evaluate.protocols=[zero-shot-official, vp]", "expect=[]", "report.images=false", "train.optimizer=adam", "train.validation=2",
+            "train.validate_every=1", "+sweep={train.lr: [0.001, 0.01, 0.1, 1], prune: halving, rungs: [1, 2]}",
+        ], backend: TinyBackend()))
+        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
         let summary = try XCTUnwrap(result.folder) + "/summary.html"
-        let shot = world.root + "/summary.png"
-        let status = try Self.run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(world.root)/profile",
-                                            "--window-size=900,900", "--screenshot=\(shot)", URL(fileURLWithPath: summary).absoluteString])
+        let html = try String(contentsOfFile: summary, encoding: .utf8)
+        XCTAssertEqual(html.components(separatedBy: "stopped after 1 steps").count - 1, 2, "two of four points stopped at the first rung")
+        let (text, colourful) = try Self.renderSummary(summary, browser: browser, in: world.root, size: "1400,1400")
+        XCTAssertGreaterThan(text, 3_000, "no table text drawn (\(text) dark pixels)")
+        XCTAssertGreaterThan(colourful, 500, "no rung or metric line drawn (\(colourful) coloured pixels)")
+    }
+
+    /// A screenshot of a sweep's `summary.html` at `size` (`W,H`): its dark (text) pixels and its
+    /// coloured ones that are not the blue links (plot lines).
+    static func renderSummary(_ summary: String, browser: String, in folder: String, size: String) throws -> (text: Int, colourful: Int) {
+        let shot = folder + "/summary.png"
+        let status = try run(browser, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(folder)/profile",
+                                       "--window-size=\(size)", "--screenshot=\(shot)", URL(fileURLWithPath: summary).absoluteString])
         XCTAssertEqual(status, 0, "chromium failed")
         let image = try PNGCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: shot))), file: shot)
         var text = 0, colourful = 0
         for p in stride(from: 0, to: image.pixels.count, by: 3) {
             let r = Int(image.pixels[p]), g = Int(image.pixels[p + 1]), b = Int(image.pixels[p + 2])
             if r < 80 && g < 80 && b < 80 { text += 1 }
-            if max(r, g, b) - min(r, g, b) > 60 && !(b > 150 && r < 80 && g < 80) { colourful += 1 }   // lines, not the blue links
+            if max(r, g, b) - min(r, g, b) > 60 && !(b > 150 && r < 80 && g < 80) { colourful += 1 }
         }
-        XCTAssertGreaterThan(text, 2_000, "no table text drawn (\(text) dark pixels)")
-        // The toy models score the same at every learning rate: the lines overlap, a legend and one line's length show.
-        XCTAssertGreaterThan(colourful, 500, "no line drawn against train.lr (\(colourful) coloured pixels)")
+        return (text, colourful)
     }
 
     /// Chromium from `$TVP_CHROMIUM` or the PATH; skips the test when there is none.

@@ -24,7 +24,12 @@ final class SlurmClusterTests: XCTestCase {
         }
         // A folder every job can reach (the tests and the cluster share this machine's filesystem).
         root = NSTemporaryDirectory() + "tvp-slurm-\(UUID().uuidString)"
-        let llava = root + "/llava-tiny"
+        try Self.copyTinyLLaVA(into: root)
+    }
+
+    /// The tiny LLaVA checkpoint of TVPModelsTests/Fixtures, with a tokenizer, as `folder/llava-tiny`.
+    static func copyTinyLLaVA(into folder: String) throws {
+        let llava = folder + "/llava-tiny"
         try FileManager.default.createDirectory(atPath: llava, withIntermediateDirectories: true)
         for file in ["config.json", "model.safetensors", "preprocessor_config.json"] {
             try FileManager.default.copyItem(atPath: PromptingBackendTests.fixtures + "/llava-tiny/" + file, toPath: llava + "/" + file)
@@ -34,7 +39,19 @@ final class SlurmClusterTests: XCTestCase {
 
     override func tearDown() { if !root.isEmpty { try? FileManager.default.removeItem(atPath: root) } }
 
-    func pipeline() -> String {
+    func pipeline() -> String { Self.pipeline(root: root) }
+
+    /// A halving search over three learning rates (`rungs`), each training VP to validation on 2 of 6 items.
+    static func searchPipeline(root: String, rungs: String = "[1, 2, 4]", epochs: Int = 2) -> String {
+        pipeline(root: root).replacingOccurrences(of: "train: {split: train, limit: 4}", with: "train: {split: train, limit: 6}")
+            .replacingOccurrences(of: "loss: {fca: 0.005, tse: 0}", with: "loss: {fca: 0, tse: 0}")
+            .replacingOccurrences(of: "train: {epochs: 1, batch: 2, lr: 1}",
+                                  with: "train: {epochs: \(epochs), batch: 2, optimizer: adam, lr: 0.01, validation: 2, validate_every: 1}")
+            .replacingOccurrences(of: "protocols: [zero-shot-official, vp, tvp]", with: "protocols: [zero-shot-official, vp]")
+            .replacingOccurrences(of: "  train.lr: [0.5, 2]", with: "  train.lr: [0.001, 0.01, 0.1]\n  prune: halving\n  rungs: \(rungs)")
+    }
+
+    static func pipeline(root: String) -> String {
         """
         name: sweep
         data:
@@ -60,14 +77,9 @@ final class SlurmClusterTests: XCTestCase {
         let binary = try KillResumeTests.tvpRunBinary()
         let world = try ToyWorld.make(pipeline: pipeline())
         defer { world.remove() }
-        func args(_ cache: String, _ runs: String) -> [String] {
-            [world.pipelinePath, "--manifest", world.manifestPath, "--cache", cache, "--runs", runs, "--threads", "1", "--offline"]
-        }
-
+        let args = arguments(world)
         // The reference: the local executor.
-        let local = try CLI.run(binary, args(root + "/cache-local", root + "/runs-local"), in: world.root)
-        XCTAssertEqual(local.status, 0, local.output)
-        let localTable = try summary(root + "/runs-local")
+        let localTable = try localSummary(binary, world)
 
         // Through Slurm: shared stages, a two-task array, the aggregation.
         let cache = root + "/cache", runs = root + "/runs"
@@ -107,7 +119,44 @@ final class SlurmClusterTests: XCTestCase {
         XCTAssertEqual(try summary(runs2), localTable)
     }
 
+    func testAHalvingSearchRunsThroughSlurmRungByRungLikeLocally() throws {
+        let binary = try KillResumeTests.tvpRunBinary()
+        let world = try ToyWorld.make(pipeline: Self.searchPipeline(root: root))
+        defer { world.remove() }
+        let args = arguments(world)
+        let localTable = try localSummary(binary, world)
+        XCTAssertTrue(localTable.contains("validation_accuracy"), localTable)
+
+        // Three rungs, each submitted and awaited; then the evaluation and aggregation, not awaited.
+        setenv("TVP_SLURM_POLL_SECONDS", "1", 1)
+        let submitted = try CLI.run(binary, args(root + "/cache", root + "/runs") + ["--executor", "slurm"], in: world.root)
+        XCTAssertEqual(submitted.status, 0, submitted.output)
+        for line in ["rung 1 of 3, 3 points to 1 steps", "rung 2 of 3, 2 points to 2 steps", "rung 3 of 3, 1 point to 4 steps",
+                     "the evaluation of the last rung's points"] {
+            XCTAssertTrue(submitted.output.contains(line), "no '\(line)' in:\n\(submitted.output)")
+        }
+        let folder = try runFolder(submitted.output)
+        XCTAssertTrue(try String(contentsOfFile: folder + "/units.sbatch", encoding: .utf8).contains("--round 4"))
+        try waitForJobs(folder)
+        XCTAssertEqual(try summary(root + "/runs"), localTable, "the Slurm search's table is the local one")
+        // Submitted again, everything is cached.
+        let again = try CLI.run(binary, args(root + "/cache", root + "/runs") + ["--executor", "slurm"], in: world.root)
+        XCTAssertTrue(again.output.contains("nothing to submit"), again.output)
+    }
+
     // MARK: helpers
+
+    /// The `tvp-run` arguments of `world`'s pipeline with a cache and runs folder.
+    func arguments(_ world: ToyWorld) -> (String, String) -> [String] {
+        { cache, runs in [world.pipelinePath, "--manifest", world.manifestPath, "--cache", cache, "--runs", runs, "--threads", "1", "--offline"] }
+    }
+
+    /// The summary.csv of a local run of `world`'s pipeline (the reference).
+    func localSummary(_ binary: String, _ world: ToyWorld) throws -> String {
+        let local = try CLI.run(binary, arguments(world)(root + "/cache-local", root + "/runs-local"), in: world.root)
+        XCTAssertEqual(local.status, 0, local.output)
+        return try summary(root + "/runs-local")
+    }
 
     /// The `summary.csv` of the one local-style run folder under `runs/sweep`.
     func summary(_ runs: String) throws -> String {

@@ -110,6 +110,10 @@ final class TinyBackend: PipelineBackend, @unchecked Sendable {
     /// The training jobs by "TASK/VARIANT", as the stages built them.
     private(set) var jobs: [String: PromptTrainingJob] = [:]
     var failNextTraining: String?
+    /// Fails, once, the next training that continues a halving rung from this step (a crash between rungs).
+    var failNextTrainingContinuingFrom: Int?
+    /// Training steps run so far, counted from the loss curves the trainings returned.
+    private(set) var trainedSteps = 0
     /// What `weightFiles` answers for every model (nil: the whole folder).
     var weightFilesOfEveryModel: [String]?
 
@@ -128,11 +132,14 @@ final class TinyBackend: PipelineBackend, @unchecked Sendable {
         lock.lock()
         trainings.append(tag)
         jobs[tag] = job
-        let fail = failNextTraining == tag
-        if fail { failNextTraining = nil }
+        let continuing = job.continuing.map(\.step)
+        let fail = failNextTraining == tag || (continuing != nil && failNextTrainingContinuingFrom == continuing)
+        if fail { (failNextTraining, failNextTrainingContinuingFrom) = (nil, nil) }
         lock.unlock()
         if fail { throw PipelineError.stage("train[\(tag)]", "simulated crash") }
-        return try trainWithPromptTrainer(job, progress: progress)
+        let trained = try trainWithPromptTrainer(job, progress: progress)
+        lock.lock(); trainedSteps += trained.curve.count; lock.unlock()
+        return trained
     }
 
     func evaluate(_ job: EvaluationJob, progress: StageProgress) throws -> EvaluationResult {
@@ -141,6 +148,6 @@ final class TinyBackend: PipelineBackend, @unchecked Sendable {
     }
 
     func resetCounts() {
-        lock.lock(); trainings = []; predictions = 0; jobs = [:]; lock.unlock()
+        lock.lock(); trainings = []; predictions = 0; jobs = [:]; trainedSteps = 0; lock.unlock()
     }
 }

@@ -129,7 +129,7 @@ public struct RunListing {
                         lead[1] += " (sweep of \(run.pointCount) points" + (points.count < run.pointCount ? ", \(points.count) match)" : ")")
                     }
                     rows.append(lead + [""] + columns.map { _ in "" } + [""])
-                    for point in points { rows.append(["", "  " + point.label, "", "", ""] + pointCells(point)) }
+                    for point in points { rows.append(["", "  " + point.label + Self.searchText(point.search), "", "", ""] + pointCells(point)) }
                 } else {
                     rows.append(lead + pointCells(points[0]))
                 }
@@ -138,6 +138,12 @@ public struct RunListing {
                 + "\(metricName) (%) on clean test items; n: items per cell"
             return alignedText(lines: [line], header: header, rows: rows, leftAligned: 5)
         }.joined(separator: "\n")
+    }
+
+    /// ` · stopped at 8 steps (val 42.2%)` for a point a halving search stopped; empty otherwise.
+    static func searchText(_ search: JSONValue?) -> String {
+        guard let search, search["finished"] != .bool(true), let steps = search["steps"]?.intValue else { return "" }
+        return " · stopped at \(steps) steps" + (search["validation_accuracy"]?.doubleValue.map { " (val \(metricText($0))%)" } ?? "")
     }
 
     static func cellJSON(_ cell: KeyMetrics.Cell) -> JSONValue {
@@ -165,6 +171,7 @@ public struct RunListing {
             entry["points"] = .array(points.map { point in
                 var object: [String: JSONValue] = ["label": .string(point.label), "folder": .string(point.folder),
                                                    "assignments": .object(point.assignments)]
+                if let search = point.search { object["search"] = search }
                 if let aggregate = point.aggregate {
                     let key = KeyMetrics(aggregate: aggregate, metric: point.config?["report"]?["metric"]?.stringValue ?? "accuracy")
                     object["metric"] = .string(key.metric)

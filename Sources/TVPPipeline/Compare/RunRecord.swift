@@ -28,6 +28,8 @@ public struct RunRecord: Sendable {
         public var folder: String
         public var config: JSONValue?
         public var aggregate: JSONValue?
+        /// Where a halving search left it (`HalvingSearch.Standing.json`); nil outside one.
+        public var search: JSONValue? = nil
         /// The engine's pipeline name: `NAME` or `NAME[label]` (stage names in meta.json are prefixed with it).
         var pipelineName: String
     }
@@ -70,7 +72,7 @@ public struct RunRecord: Sendable {
                 let aggregate = entry["aggregate"].flatMap { $0 == .null ? nil : $0 }
                 return Point(label: label, assignments: assignments, folder: pointFolder,
                              config: try? RunRecord.json(pointFolder + "/config.json"), aggregate: aggregate,
-                             pipelineName: "\(name)[\(label)]")
+                             search: entry["search"].flatMap { $0 == .null ? nil : $0 }, pipelineName: "\(name)[\(label)]")
             }
         } else {
             points = [Point(label: "", assignments: [:], folder: folder, config: try? RunRecord.json(folder + "/config.json"),

@@ -28,6 +28,8 @@ public struct LoadedPipeline: Sendable {
     /// The pipeline's name (the first point's; `name` cannot be swept into different values).
     public var name: String { points[0].spec.name }
     public var isSweep: Bool { points.count > 1 || !(points.first?.label.isEmpty ?? true) }
+    /// The sweep's successive halving (`prune: halving`), run by `HalvingSearch`.
+    public var halving: HalvingSpec? = nil
 }
 
 public enum PipelineLoader {
@@ -62,7 +64,7 @@ public enum PipelineLoader {
         try sweep.requirePointCount(atMost: maxPoints)
         var points: [PipelinePoint] = []
         var name: String?
-        for assignments in sweep.points() {
+        for assignments in try sweep.points() {
             var pointTree = tree
             for assignment in assignments { pointTree = try assignment.override.apply(to: pointTree) }
             let spec = try PipelineSpec(root: pointTree, context: context)
@@ -70,10 +72,11 @@ public enum PipelineLoader {
                 throw YAMLError("'name' cannot be swept: every point of a sweep belongs to one pipeline", at: nameAssignment.keyMark)
             }
             name = spec.name
-            points.append(PipelinePoint(label: sweep.axes.isEmpty ? "" : assignments.label, assignments: assignments, spec: spec))
+            points.append(PipelinePoint(label: sweep.isEmpty ? "" : assignments.label, assignments: assignments, spec: spec))
+            if let halving = sweep.search.halving { try requireRungs(halving, of: spec) }
         }
         return LoadedPipeline(path: path, sources: sources, points: points, scale: scale, scales: scales.names,
-                              overrides: overrides.map(\.source) + multirun.map(\.source))
+                              overrides: overrides.map(\.source) + multirun.map(\.source), halving: sweep.search.halving)
     }
 }
 
@@ -89,6 +92,10 @@ func addSeedsAxis(removingFrom tree: inout YAMLNode, to sweep: inout SweepSpec) 
     let count = try node.int()
     guard (1...1000).contains(count) else { throw YAMLError("'seeds' is the number of training seeds, 1 to 1000; found \(count)", at: node.mark) }
     guard count > 1 else { return }
+    if sweep.search.kind == .random || sweep.search.halving != nil {
+        throw YAMLError("'seeds: \(count)' does not combine with a random search or halving (each would rank seeds as points); " +
+                        "run the search, then the chosen point with seeds: \(count)", at: node.mark)
+    }
     let seedKey = ["train", "seed"]
     if let axis = sweep.axes.first(where: { $0.keys.contains(seedKey) }), let mark = axis.marks.first {
         throw YAMLError("'seeds: \(count)' and a sweep over train.seed (at \(mark)) both set the seeds; keep one", at: node.mark)
@@ -96,6 +103,22 @@ func addSeedsAxis(removingFrom tree: inout YAMLNode, to sweep: inout SweepSpec) 
     let first = try tree["train"]?["seed"].map { try $0.int() } ?? 42
     let values = (0..<count).map { [YAMLNode.scalar(String(first + $0), YAMLScalarInfo(), node.mark)] }
     sweep.axes.append(SweepSpec.Axis(keys: [seedKey], values: values, marks: [node.mark], sources: [node.mark.description]))
+}
+
+/// What halving needs of every point: a prompt to train, validation to rank it by, and validation
+/// points at the rungs (each rung a multiple of `train.validate_every`).
+func requireRungs(_ halving: HalvingSpec, of spec: PipelineSpec) throws {
+    guard spec.evaluate.protocols.contains(where: { $0.variant != nil }) else {
+        throw YAMLError("halving ranks trained prompts, and this pipeline trains none: evaluate vp or tvp", at: halving.mark)
+    }
+    guard spec.train.validation > 0 else {
+        throw YAMLError("halving ranks points by their validation accuracy: hold training items out with train.validation "
+                        + "(e.g. train: {validation: 64})", at: halving.mark)
+    }
+    if let rung = halving.rungs.first(where: { $0 % spec.train.validateEvery != 0 }) {
+        throw YAMLError("rung \(rung) is not a multiple of train.validate_every (\(spec.train.validateEvery)): the points are ranked by "
+                        + "the validation at each rung; use multiples, or set validate_every to a divisor of every rung", at: halving.rungsMark)
+    }
 }
 
 /// Finds `path` on disk, matching each component case-insensitively where the exact spelling does

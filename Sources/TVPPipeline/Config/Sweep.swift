@@ -1,4 +1,6 @@
 import TVPFormats
+import TVPPrompting
+import TVPTensor
 
 /// A sweep: the cartesian product of its axes. Declared in the file as
 ///
@@ -11,6 +13,7 @@ import TVPFormats
 /// ```
 ///
 /// and extended on the command line with `-m key=v1,v2` (each one more grid axis, after the file's).
+/// A random search draws its points instead, and halving prunes them (`SweepSearch`).
 public struct SweepSpec: Sendable {
     /// One axis: `keys` move together; `values[i]` holds one value per key for the axis' i-th step.
     public struct Axis: Sendable {
@@ -22,14 +25,21 @@ public struct SweepSpec: Sendable {
     }
 
     public var axes: [Axis]
+    /// Grid or random, and the pruning.
+    public var search = SweepSearch()
 
     /// Reads the `sweep:` node (nil: none) and appends the `-m` axes.
     public init(node: YAMLNode?, multirun: [MultirunOverride] = []) throws {
         axes = []
         if let node, !node.isNull {
+            var settings: [String: (key: YAMLNode, value: YAMLNode)] = [:], ranges: [(key: YAMLNode, value: YAMLNode)] = []
             for (keyNode, value) in try node.entries() {
                 let keyText = try keyNode.string()
-                if keyText == "zip" {
+                if SweepSearch.settings.contains(keyText) {
+                    settings[keyText] = (keyNode, value)
+                } else if keyText != "zip", case .mapping = value {
+                    ranges.append((keyNode, value))
+                } else if keyText == "zip" {
                     var keys: [[String]] = [], columns: [[YAMLNode]] = [], marks: [Mark] = []
                     for (zipKey, list) in try value.entries() {
                         keys.append(try SweepSpec.dottedKey(try zipKey.string(), at: zipKey.mark))
@@ -49,20 +59,29 @@ public struct SweepSpec: Sendable {
                                      marks: [keyNode.mark], sources: [keyNode.mark.description]))
                 }
             }
+            search = try SweepSearch(settings: settings, ranges: ranges, sweepMark: node.mark)
         }
         for override in multirun {
             let mark = Mark(path: override.source, line: 1, column: 4)
             axes.append(Axis(keys: [override.key], values: override.values.map { [$0] }, marks: [mark], sources: [override.source]))
         }
         var seen: [String: Mark] = [:]
-        for axis in axes {
-            for (key, mark) in zip(axis.keys, axis.marks) {
-                let text = key.joined(separator: ".")
-                if let first = seen[text] { throw YAMLError("'\(text)' is swept twice (first at \(first))", at: mark) }
-                seen[text] = mark
-            }
+        for (key, mark) in axes.flatMap({ zip($0.keys, $0.marks) }) + search.ranges.map({ ($0.key, $0.mark) }) {
+            let text = key.joined(separator: ".")
+            if let first = seen[text] { throw YAMLError("'\(text)' is swept twice (first at \(first))", at: mark) }
+            seen[text] = mark
+        }
+        if search.kind == .random && seen.isEmpty {
+            throw YAMLError("a random search needs something to draw: a range like train.lr: {log: [1.0e-4, 0.1]} or a list of values",
+                            at: search.mark ?? node?.mark ?? Mark(path: "sweep", line: 1, column: 1))
+        }
+        if let halving = search.halving, let count = pointCount, count < 2 {
+            throw YAMLError("halving compares points, and this sweep has \(count); sweep two or more", at: halving.mark)
         }
     }
+
+    /// Whether the sweep sets anything (axes, ranges or a random search).
+    public var isEmpty: Bool { axes.isEmpty && search.ranges.isEmpty }
 
     static func dottedKey(_ text: String, at mark: Mark) throws -> [String] {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -81,7 +100,8 @@ public struct SweepSpec: Sendable {
 
     /// The number of points (1 when there are no axes); nil when it does not fit in an Int.
     public var pointCount: Int? {
-        axes.reduce(1 as Int?) { count, axis in
+        if let samples = search.samples { return samples }
+        return axes.reduce(1 as Int?) { count, axis in
             count.flatMap { count in
                 let (product, overflow) = count.multipliedReportingOverflow(by: axis.values.count)
                 return overflow ? nil : product
@@ -101,8 +121,10 @@ public struct SweepSpec: Sendable {
                         + "narrow an axis, or pass --max-points N to allow more", at: axes.first?.marks.first ?? Mark(path: "sweep", line: 1, column: 1))
     }
 
-    /// Every point as its assignments (key, value, mark of the key), the first axis varying slowest.
-    public func points() -> [[SweepAssignment]] {
+    /// Every point as its assignments (key, value, mark of the key): the grid's, the first axis varying
+    /// slowest, or the random search's draws.
+    public func points() throws -> [[SweepAssignment]] {
+        if let samples = search.samples { return try randomPoints(samples) }
         var result: [[SweepAssignment]] = [[]]
         for axis in axes {
             result = result.flatMap { prefix in
@@ -112,6 +134,33 @@ public struct SweepSpec: Sendable {
             }
         }
         return result
+    }
+}
+
+extension SweepSpec {
+    /// `count` points, point i drawn from (seed, i): one value of each list (a zipped axis moves
+    /// together) and one from each range. A point that repeats an earlier one is drawn again.
+    func randomPoints(_ count: Int) throws -> [[SweepAssignment]] {
+        var points: [[SweepAssignment]] = [], labels: Set<String> = []
+        for index in 0..<count {
+            var attempt: UInt64 = 0
+            while true {
+                var rng = RandomGenerator(seed: mixSeed(search.seed, UInt64(index), attempt))
+                var point: [SweepAssignment] = []
+                for axis in axes {
+                    let step = axis.values[Int(rng.next() % UInt64(axis.values.count))]
+                    point += zip(axis.keys.indices, step).map { SweepAssignment(key: axis.keys[$0], value: $1, keyMark: axis.marks[$0]) }
+                }
+                for range in search.ranges { point.append(SweepAssignment(key: range.key, value: range.draw(&rng), keyMark: range.mark)) }
+                if labels.insert(point.label).inserted { points.append(point); break }
+                attempt += 1
+                guard attempt < 1000 else {
+                    throw YAMLError("the random search cannot draw \(count) distinct points (point \(index + 1) repeats earlier ones 1000 times): "
+                                    + "widen its ranges or lists, or lower samples", at: search.mark ?? Mark(path: "sweep", line: 1, column: 1))
+                }
+            }
+        }
+        return points
     }
 }
 

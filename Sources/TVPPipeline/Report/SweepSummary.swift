@@ -12,23 +12,32 @@ import TVPPrompting
 /// - `summary.html`: the table and, for each numeric swept key, each task's metric against it (a
 ///   line per protocol, targets' mean with its interval solid, surrogate dashed; a line per value
 ///   of the other keys when several are swept; log x where the values span two decades or more).
+///
+/// A halving search (`HalvingSearch`) adds to each row the training steps of the last rung the
+/// point reached and its kept validation accuracy there (Wilson 95 % interval for one training;
+/// the mean for several), and to the page a plot of the validation accuracy at each rung against
+/// each numeric swept key. Only the points of the last rung have test metrics.
 struct SweepSummary {
     struct Row {
         var label: String
         var values: [String: JSONValue]
         var metrics: KeyMetrics?
         var claims: String
+        var standing: HalvingSearch.Standing?
     }
 
     let keys: [String]
-    let rows: [Row]
+    private(set) var rows: [Row]
     /// (task, protocol) columns in the aggregates' order.
     let columns: [(task: String, evaluation: ProtocolSpec)]
     let metric: String
     let digits: Int
     let hasTargets: Bool
 
-    init(points: [(point: PipelinePoint, aggregate: JSONValue?)]) {
+    /// Whether the rows carry a halving search's standings.
+    var isSearch: Bool { rows.contains { $0.standing != nil } }
+
+    init(points: [(point: PipelinePoint, aggregate: JSONValue?)], standings: [HalvingSearch.Standing?] = []) {
         let spec = points[0].point.spec
         metric = spec.report.metric
         digits = spec.report.digits
@@ -48,6 +57,28 @@ struct SweepSummary {
             return Row(label: entry.point.label, values: values, metrics: entry.aggregate.map { KeyMetrics(aggregate: $0, metric: metric) },
                        claims: RunListing.claimsText(entry.aggregate))
         }
+        for (index, standing) in standings.enumerated() where index < rows.count { rows[index].standing = standing }
+    }
+
+    /// The Wilson 95 % interval of a standing's validation accuracy (one training only: a mean over
+    /// several trainings is no count of items).
+    static func validationInterval(_ standing: HalvingSearch.Standing) -> Interval? {
+        guard standing.trainings == 1, let accuracy = standing.accuracy, let n = standing.n, n > 0 else { return nil }
+        return Statistics.wilsonInterval(correct: Int((accuracy * Double(n)).rounded()), total: n)
+    }
+
+    /// `16` (`16, failed at 32`): the steps of the last rung reached.
+    static func stepsText(_ standing: HalvingSearch.Standing?) -> String {
+        guard let standing else { return "–" }
+        return "\(standing.steps)" + (standing.failedAt.map { ", failed at \($0)" } ?? "")
+    }
+
+    func validationText(_ standing: HalvingSearch.Standing?) -> String {
+        guard let standing, let accuracy = standing.accuracy else { return "–" }
+        if let interval = Self.validationInterval(standing) {
+            return "\(percent(accuracy)) [\(percent(interval.low)), \(percent(interval.high))] (n=\(standing.n ?? 0))"
+        }
+        return "\(percent(accuracy)) (mean of \(standing.trainings), n=\(standing.n ?? 0) each)"
     }
 
     /// A swept value as written: strings bare, everything else canonical JSON.
@@ -64,13 +95,15 @@ struct SweepSummary {
 
     var header: [String] {
         let names = columns.map { "\($0.task) \($0.evaluation.title)" }
-        return ["point"] + keys + ["n"] + (hasTargets ? names.map { $0 + " targets" } : []) + names.map { $0 + " surrogate" } + ["claims"]
+        return ["point"] + keys + (isSearch ? ["steps", "validation (95% CI)"] : []) + ["n"]
+            + (hasTargets ? names.map { $0 + " targets" } : []) + names.map { $0 + " surrogate" } + ["claims"]
     }
 
     var displayRows: [[String]] {
         rows.map { row in
             let ns = Set(columns.compactMap { cell(row, $0)?.n }).sorted().map(String.init)
-            return [row.label] + keys.map { Self.raw(row.values[$0]) } + [ns.isEmpty ? "–" : ns.joined(separator: "/")]
+            return [row.label] + keys.map { Self.raw(row.values[$0]) }
+                + (isSearch ? [Self.stepsText(row.standing), validationText(row.standing)] : []) + [ns.isEmpty ? "–" : ns.joined(separator: "/")]
                 + (hasTargets ? columns.map { percent(cell(row, $0)?.targets) } : [])
                 + columns.map { percent(cell(row, $0)?.surrogate) } + [row.claims]
         }
@@ -78,6 +111,8 @@ struct SweepSummary {
 
     var caption: String {
         "\(metric) (%) on clean test items, n per cell; targets: their mean, surrogate: its value"
+            + (isSearch ? "; halving: steps of the last rung each point reached, its kept validation accuracy there (%); "
+                + "only the last rung's points are tested" : "")
     }
 
     var markdown: String {
@@ -95,6 +130,7 @@ struct SweepSummary {
     var csv: String {
         let targets = sharedTargets
         var header = ["point"] + keys
+        if isSearch { header += ["steps", "finished", "validation_accuracy", "validation_low", "validation_high", "validation_n", "validation_loss"] }
         for column in columns {
             let prefix = "\(column.task)/\(column.evaluation.rawValue)"
             header += ["\(prefix)/surrogate"] + targets.map { "\(prefix)/\($0)" }
@@ -103,10 +139,15 @@ struct SweepSummary {
         }
         header.append("claims")
         let lines = rows.map { row -> [String] in
+            func text(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
             var line = [row.label] + keys.map { Self.raw(row.values[$0]) }
+            if isSearch {
+                let standing = row.standing, interval = standing.flatMap(Self.validationInterval)
+                line += [standing.map { "\($0.steps)" } ?? "", standing.map { "\($0.finished)" } ?? "", text(standing?.accuracy),
+                         text(interval?.low), text(interval?.high), standing?.n.map(String.init) ?? "", text(standing?.loss)]
+            }
             for column in columns {
                 let cell = self.cell(row, column)
-                func text(_ x: Double?) -> String { x.map { "\($0)" } ?? "" }
                 line.append(text(cell?.surrogate))
                 line += targets.map { name in text(cell?.models.first { $0.name == name }?.value ?? nil) }
                 if hasTargets { line += [text(cell?.targets), text(cell?.targetsInterval?.low), text(cell?.targetsInterval?.high)] }
@@ -159,11 +200,34 @@ struct SweepSummary {
         }
     }
 
+    /// One plot per numeric swept key: each rung's validation accuracy of the points that reached it.
+    var rungPlots: [String] {
+        guard isSearch else { return [] }
+        let steps = Array(Set(rows.flatMap { $0.standing?.history.map(\.steps) ?? [] })).sorted()
+        return numericKeys.map { key in
+            let xs = rows.compactMap { $0.values[key]?.doubleValue }
+            let logX = xs.allSatisfy { $0 > 0 } && (xs.max()! / xs.min()! >= 100)
+            let series = steps.map { step in
+                LossPlot.Series(name: "after \(step) steps", points: rows.compactMap { row in
+                    guard let x = row.values[key]?.doubleValue, let entry = row.standing?.history.first(where: { $0.steps == step }) else { return nil }
+                    return (x, entry.accuracy * 100)
+                }.sorted { $0.0 < $1.0 })
+            }
+            return LossPlot.svg(title: "validation accuracy at each rung against \(key)", series: series, xLabel: key + (logX ? " (log)" : ""),
+                                yLabel: "validation accuracy (%)", width: 560, height: 340, logX: logX)
+        }
+    }
+
     func html(title: String) -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>\(escapeHTML(title)) sweep</title>\n"
         out += "<style>\n\(HTMLReport.style)\n</style>\n</head>\n<body>\n<h1>\(escapeHTML(title)) sweep: \(rows.count) points</h1>\n"
         out += htmlTable(caption: caption, note: "swept: " + keys.joined(separator: ", ") + "; each point's report: points/LABEL/report.html",
                          header: header, rows: displayRows)
+        let rungPlots = self.rungPlots
+        if !rungPlots.isEmpty {
+            out += "<h2>Halving: validation at each rung</h2>\n<p>Each point's kept validation accuracy after each rung it trained to; "
+                + "the best go on to the next rung.</p>\n<div class=\"figures\">\n" + rungPlots.map { "<figure>\n\($0)</figure>\n" }.joined() + "</div>\n"
+        }
         let plots = self.plots
         if !plots.isEmpty {
             out += "<h2>Against the swept values</h2>\n<p>Bars: the targets' mean's 95% bootstrap interval over test items.</p>\n"
@@ -171,7 +235,12 @@ struct SweepSummary {
         }
         out += "<h2>Points</h2>\n<ul>\n"
         for row in rows {
-            out += "<li><a href=\"points/\(escapeHTML(fileSafe(row.label)))/report.html\">\(escapeHTML(row.label))</a></li>\n"
+            // A point halving stopped has no test evaluation, so no report.
+            if let standing = row.standing, !standing.finished {
+                out += "<li>\(escapeHTML(row.label)): stopped after \(standing.steps) steps</li>\n"
+            } else {
+                out += "<li><a href=\"points/\(escapeHTML(fileSafe(row.label)))/report.html\">\(escapeHTML(row.label))</a></li>\n"
+            }
         }
         return out + "</ul>\n</body>\n</html>\n"
     }

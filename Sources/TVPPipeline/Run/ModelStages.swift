@@ -7,7 +7,7 @@ import TVPPrompting
 import TVPTensor
 
 /// The code of the model stages: the numeric stack and these stage bodies.
-private let modelStageCode = StageCode(StageCode.numericStack + ["TVPPipeline/Run/ModelStages.swift"])
+private let modelStageCode = StageCode(StageCode.numericStack + ["TVPPipeline/Run/ModelStages.swift", "TVPPipeline/Run/TrainingRungs.swift"])
 
 extension StageRegistry {
     func modelStageKinds() -> [StageKind] {
@@ -84,6 +84,8 @@ extension StageRegistry {
     /// file's kind and geometry), curve, final_loss, validation, best_step, prompt_sha256,
     /// learnable, …} (the aggregate judges the curve and the validation points: `TrainingDiagnostics`). With `train.validation` the split's held-out items score the
     /// prompt during training (candidates scored as `scoring` says) and the best prompt is kept.
+    /// With `rung: {steps[, continues]}` it is a rung of a halving search (`TrainingRungs`): it
+    /// stops after that many steps and stores the state the next rung continues from.
     func trainPromptStage(_ context: StageContext, _ parameters: JSONValue) throws -> StageOutput {
         let id = context.stageID
         let backend = try requireBackend(context)
@@ -124,9 +126,25 @@ extension StageRegistry {
         let task = id.hasPrefix("train[") ? String(id.dropFirst(6).prefix { $0 != "/" }) : ""
         var config = train.trainerConfig(loss: loss, caption: parameters["caption"]?.stringValue ?? "this is a photo of a {class}")
         config.candidateScoring = scoring
-        let job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
+        var job = PromptTrainingJob(task: task, variant: variant, surrogates: surrogates, guide: guide,
                                     source: source, prompt: prompt,
                                     config: config, cleanTokens: cleanTokens, validation: validation)
+        // A rung: the curve and validation points of the rungs before it come first.
+        var earlierCurve: [JSONValue] = [], earlierValidation: [JSONValue] = []
+        if let steps = TrainingRungs.steps(parameters) {
+            let batches = (source.count + train.batch - 1) / train.batch
+            guard steps <= train.epochs * batches else {
+                throw PipelineError.stage(id, "rung \(steps) is past the \(train.epochs * batches) steps of this training (\(train.epochs) epoch(s) of "
+                                          + "\(batches) batches of \(train.batch)): lower the sweep's rungs or raise train.epochs")
+            }
+            job.stoppingAfter = steps
+            if TrainingRungs.continues(parameters) {
+                let previous = try context.input(at: context.inputCount - 1)
+                job.continuing = try TrainingRungs.state(previous, stage: id)
+                earlierCurve = try previous.result()["curve"]?.arrayValue ?? []
+                earlierValidation = try previous.result()["validation"]?.arrayValue ?? []
+            }
+        }
         let started = Date()
         let trained = try backend.trainPrompt(job, progress: progress(context))
         let seconds = Date().timeIntervalSince(started)
@@ -139,18 +157,28 @@ extension StageRegistry {
         if trained.prompt.clampToUnitRange { metadata["clamp"] = "1" }
         let sample = try source.batch([0]).images
         let values = trained.prompt.values.detached()
-        return StageOutput(tensors: ["prompt": values, "mask": trained.prompt.mask,
-                                     "sample": try sample.reshaped(Array(sample.shape.dropFirst()))],
-                           result: ["metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(trained.curve.map(\.json)),
-                                    "final_loss": trained.curve.last.map { .double($0.total) } ?? .null,
-                                    "validation": .array(trained.validation.map(\.json)),
-                                    "best_step": trained.bestStep.map { .integer($0) } ?? .null,
-                                    // SHA-256 of the prompt's float32 values (little-endian): bit-identical runs match.
-                                    "prompt_sha256": .string(float32Digest(values)),
-                                    "learnable": .integer(trained.prompt.learnableValueCount),
-                                    // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
-                                    "seconds": .double(seconds), "peak_rss_mib": .double(Benchmark.peakRSSMiB()),
-                                    "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null })])
+        var tensors = ["prompt": values, "mask": trained.prompt.mask, "sample": try sample.reshaped(Array(sample.shape.dropFirst()))]
+        let curve = earlierCurve + trained.curve.map(\.json)
+        var result: [String: JSONValue] = [
+            "metadata": .object(metadata.mapValues { .string($0) }), "curve": .array(curve),
+            "final_loss": curve.last?["total"] ?? .null,
+            "validation": .array(earlierValidation + trained.validation.map(\.json)),
+            "best_step": trained.bestStep.map { .integer($0) } ?? .null,
+            // SHA-256 of the prompt's float32 values (little-endian): bit-identical runs match.
+            "prompt_sha256": .string(float32Digest(values)),
+            "learnable": .integer(trained.prompt.learnableValueCount),
+            // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
+            "seconds": .double(seconds), "peak_rss_mib": .double(Benchmark.peakRSSMiB()),
+            "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null }),
+        ]
+        if let steps = job.stoppingAfter {
+            guard let state = trained.state else { throw PipelineError.stage(id, "the backend's training returned no state for the next rung") }
+            let stored = TrainingRungs.output(state)
+            tensors.merge(stored.tensors) { a, _ in a }
+            result["state"] = stored.json
+            result["rung_steps"] = .integer(steps)
+        }
+        return StageOutput(tensors: tensors, result: .object(result))
     }
 
     /// `evaluate` {task, model, protocol, prompt, metrics, batch, corruption[, seed (with a corruption)][, scoring]}: inputs are the

@@ -45,6 +45,10 @@ public struct PromptTrainingJob {
     public var cleanTokens: (any CleanTokenProvider)?
     /// Held-out items scored during training; the best-scoring prompt is kept (nil: the last one).
     public var validation: PromptValidation?
+    /// A rung of a halving search: the training continues from this state (an earlier rung's)…
+    public var continuing: TrainingState? = nil
+    /// …and stops after this many of its steps (nil: all of them).
+    public var stoppingAfter: Int? = nil
 }
 
 /// One logged training step.
@@ -82,6 +86,8 @@ public struct TrainedPrompt {
     /// The validation points and the step whose prompt was kept (empty and nil without validation).
     public var validation: [ValidationPoint] = []
     public var bestStep: Int?
+    /// Where the training stopped (what the next rung continues from).
+    public var state: TrainingState?
 
     public init(prompt: any VisualPrompt, curve: [LossRecord]) {
         self.prompt = prompt
@@ -152,9 +158,9 @@ public func trainWithPromptTrainer(_ job: PromptTrainingJob, progress: StageProg
         progress.update(completed: step.globalStep, total: step.totalSteps, unit: "step",
                         note: String(format: "loss %.4g", Double(step.losses.total)) + validation)
     }
-    let summary = try trainer.train(on: job.source, validation: job.validation)
+    let summary = try trainer.train(on: job.source, validation: job.validation, continuing: job.continuing, stoppingAfter: job.stoppingAfter)
     var trained = TrainedPrompt(prompt: job.prompt, curve: curve)
-    (trained.validation, trained.bestStep) = (summary.validation, summary.bestStep)
+    (trained.validation, trained.bestStep, trained.state) = (summary.validation, summary.bestStep, trainer.state)
     return trained
 }
 

@@ -28,13 +28,14 @@ public struct PipelineCompiler {
         self.baseDirectory = baseDirectory
     }
 
-    /// One engine pipeline per point, named `PipelinePoint.pipelineName`.
-    public mutating func compile(_ loaded: LoadedPipeline) throws -> [Pipeline] {
-        try loaded.points.map { try compile($0.spec, name: $0.pipelineName) }
+    /// One engine pipeline per point, named `PipelinePoint.pipelineName`; `plans` (one per point)
+    /// compile points of a halving search to a rung.
+    public mutating func compile(_ loaded: LoadedPipeline, plans: [RungPlan?]? = nil) throws -> [Pipeline] {
+        try loaded.points.enumerated().map { try compile($1.spec, name: $1.pipelineName, rungs: plans?[$0]) }
     }
 
-    /// The stages of one validated spec.
-    public mutating func compile(_ spec: PipelineSpec, name: String) throws -> Pipeline {
+    /// The stages of one validated spec; with `rungs`, its trainings in rungs (`RungPlan`).
+    public mutating func compile(_ spec: PipelineSpec, name: String, rungs: RungPlan? = nil) throws -> Pipeline {
         if let zoo = spec.zoo { return try compileZoo(zoo, name: name) }
         var stages: [Stage] = []
         var ids: Set<String> = []
@@ -196,8 +197,19 @@ public struct PipelineCompiler {
                 if (spec.train.validation > 0 || loss.task != "answer") && task.scoring != .mean {
                     trainParameters["scoring"] = .string(task.scoring.rawValue)
                 }
-                let id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, .object(trainParameters),
+                var id = ""
+                if let rungs {
+                    // Each rung continues the one before (its last input): `TrainingRungs`.
+                    for (index, steps) in rungs.rungs.enumerated() {
+                        var parameters = trainParameters
+                        parameters["rung"] = ["steps": .integer(steps), "continues": .bool(index > 0)]
+                        id = try add("train[\(task.name)/\(variant.rawValue)/\(steps)]", StageKinds.trainPrompt, .object(parameters),
+                                     inputs: inputs + (index > 0 ? [id] : []), assets: assets)
+                    }
+                } else {
+                    id = try add("train[\(task.name)/\(variant.rawValue)]", StageKinds.trainPrompt, .object(trainParameters),
                                  inputs: inputs, assets: assets)
+                }
                 trainIDs[variant] = id
                 if !trainingIDs.contains(id) {
                     trainings.append(["task": .string(task.name), "variant": .string(variant.rawValue)])
@@ -207,7 +219,7 @@ public struct PipelineCompiler {
 
             trainIDsByTask[task.name] = trainIDs
 
-            for corruption in [nil] + spec.evaluate.corruptions.map(Optional.some) {
+            for corruption in rungs?.evaluates == false ? [] : [nil] + spec.evaluate.corruptions.map(Optional.some) {
                 for evaluation in spec.evaluate.protocols {
                     for modelName in spec.evaluatedModels {
                         let info = modelInfo[modelName]!
@@ -234,6 +246,7 @@ public struct PipelineCompiler {
             }
         }
 
+        if rungs?.evaluates == false { return Pipeline(name: name, stages: stages) }
         let models: [JSONValue] = spec.surrogates.map { ["name": .string($0), "role": "surrogate"] }
             + spec.targets.map { ["name": .string($0), "role": "target"] }
         try add("aggregate", StageKinds.aggregate, [
@@ -288,6 +301,21 @@ public struct PipelineCompiler {
         var out: [String: String] = [:]
         for file in asset.files { out["\(asset.name)/\(file.name)"] = file.checksum.description }
         return out
+    }
+}
+
+/// How far a point of a halving search is compiled (`HalvingSearch`): its trainings as a chain of
+/// rung stages `train[TASK/VARIANT/STEPS]`, each continuing the one before.
+public struct RungPlan: Sendable, Equatable {
+    /// The rungs' step counts, in order.
+    public var rungs: [Int]
+    /// Whether the point goes on to evaluate the last rung's prompts (and aggregate and report); else
+    /// its pipeline ends at the training.
+    public var evaluates: Bool
+
+    public init(rungs: [Int], evaluates: Bool) {
+        self.rungs = rungs
+        self.evaluates = evaluates
     }
 }
 

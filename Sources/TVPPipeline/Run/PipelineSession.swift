@@ -37,9 +37,12 @@ public struct RunResult: Sendable {
     /// The final tables, as printed.
     public var summary: String
 
+    /// Whether a round of a halving search had a failed stage (the final execution may not show it).
+    public var searchFailed = false
+
     /// 0 when every stage succeeded and no claim fails, 1 otherwise.
     public var exitCode: Int32 {
-        execution.succeeded && claimsPassed.allSatisfy({ $0 != false }) ? 0 : 1
+        execution.succeeded && !searchFailed && claimsPassed.allSatisfy({ $0 != false }) ? 0 : 1
     }
 }
 
@@ -53,14 +56,24 @@ public final class PipelineSession {
     /// What compiling decided that the run should say (which dataset each `prefer:` task reads).
     public let notes: [String]
 
-    /// Compiles every point and builds the graph (identical stages of sweep points collapse).
-    public init(loaded: LoadedPipeline, registry: StageRegistry, cache: StageCache) throws {
+    /// How far each point of a halving search is compiled (nil: no search).
+    public let plans: [RungPlan?]?
+    /// Each point's standing in the halving search that ran (set by `HalvingSearch`, for the run folder).
+    var standings: [HalvingSearch.Standing]?
+    /// The stages the search's earlier rounds could not run ({stage, error}), for meta.json.
+    var searchFailures: [JSONValue] = []
+
+    /// Compiles every point and builds the graph (identical stages of sweep points collapse). A
+    /// halving search's points are compiled as `plans` says; by default every point to the last rung
+    /// and its evaluation (the graph if no point were pruned: what `plan` and `dag` show).
+    public init(loaded: LoadedPipeline, registry: StageRegistry, cache: StageCache, plans: [RungPlan?]? = nil) throws {
         self.loaded = loaded
         self.registry = registry
         self.cache = cache
+        self.plans = plans ?? loaded.halving.map { halving in loaded.points.map { _ in RungPlan(rungs: halving.rungs, evaluates: true) } }
         let base = (loaded.path as NSString).deletingLastPathComponent
         var compiler = PipelineCompiler(registry: registry, baseDirectory: base.isEmpty ? "." : base)
-        pipelines = try compiler.compile(loaded)
+        pipelines = try compiler.compile(loaded, plans: self.plans)
         notes = compiler.notes
         graph = try StageGraph(pipelines: pipelines)
     }
@@ -73,10 +86,22 @@ public final class PipelineSession {
 
     /// Runs what is not cached, then writes the run folder (config, meta, results, tables, plots,
     /// prompt images, report.html) for every point whose report stage is available.
+    /// A sweep with `prune: halving` runs as a `HalvingSearch`.
     public func run(options: RunOptions, now: Date = Date()) throws -> RunResult {
+        if loaded.halving != nil {
+            guard options.only.isEmpty && options.from.isEmpty && options.until.isEmpty else {
+                throw UsageError("--only, --from and --until do not go with a halving search (its rounds decide what runs)")
+            }
+            return try HalvingSearch(session: self).run(options: options, now: now)
+        }
+        return try run(options: options, now: now, started: Date(), marker: true)
+    }
+
+    /// `run`, for a run that began at `started` (a halving search's earlier rounds), with or without
+    /// its own `RunMarker`.
+    func run(options: RunOptions, now: Date, started: Date, marker writesMarker: Bool) throws -> RunResult {
         let console = registry.console
-        let started = Date()
-        let marker = RunMarker(loaded: loaded, runsDirectory: options.runsDirectory, started: started)
+        let marker = writesMarker ? RunMarker(loaded: loaded, runsDirectory: options.runsDirectory, started: started) : nil
         defer { marker?.remove() }
         let executor = Executor(graph: graph, cache: cache, options: ExecutorOptions(
             threads: options.threads, computeThreads: .tensorLibrary, failFast: options.failFast, only: options.only, from: options.from, until: options.until,
@@ -113,13 +138,14 @@ public final class PipelineSession {
             }
             if let zoo = point.spec.zoo { summary += try writeZoo(zoo, point: point, pipeline: pipeline.name, execution: execution) }
             let prompts = try aggregate.map { try trainedPrompts(aggregateNode: $0, pipeline: pipeline.name) } ?? []
-            points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult, prompts: prompts))
+            points.append(RunFolder.Point(point: point, aggregate: aggregateResult, report: reportResult, prompts: prompts,
+                                          standing: standings?[points.count]))
         }
         if let seeds = SeedSummary(points: points.map { ($0.point, $0.aggregate) }, digits: loaded.points[0].spec.report.digits) {
             summary += "\n" + seeds.text
         }
         let folder = try RunFolder.write(loaded: loaded, points: points, graph: graph, execution: execution, options: options,
-                                         started: started, finished: finished, now: now)
+                                         started: started, finished: finished, now: now, searchFailures: searchFailures)
         return RunResult(execution: execution, folder: folder, claimsPassed: claims, summary: summary)
     }
 

@@ -50,13 +50,15 @@ extension TVPRunCommand {
     Cluster (see docs/cluster.md):
       --executor slurm  submit what is not cached as Slurm jobs instead of running it here: shared
                         stages first, then one array task per sweep point (or per model), then the
-                        aggregation; job scripts go to runs/PIPELINE/slurm-TIMESTAMP/
+                        aggregation; job scripts go to runs/PIPELINE/slurm-TIMESTAMP/. A halving
+                        search submits each rung and waits for it before deciding the next
       --partition P, --time T, --gpus-per-task N, --cpus-per-task N
                         #SBATCH settings of every job (--cpus-per-task also sets --threads)
       --array-limit K   at most K array tasks at once
       --sbatch-arg ARG  one more #SBATCH line, verbatim (repeatable): --sbatch-arg=--account=x
       --dry-run         write and print the job scripts, submit nothing
       --unit ID         run only the shared stages (ID shared) or unit ID here (what the job scripts run)
+      --round R         with --unit, in a halving search: the unit of round R (the job scripts pass it)
 
     FILE is matched case-insensitively, component by component, when it does not exist as written
     (pipelines/clevr.yaml finds Pipelines/clevr.yaml).

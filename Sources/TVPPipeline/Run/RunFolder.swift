@@ -16,8 +16,8 @@ import TVPTensor
 /// prompt-TASK-VARIANT.safetensors  the trained prompts (PromptFile: `tvp-run prompt show|export`)
 /// report.html                all of it in one self-contained page
 /// summary.md, .csv, .html   sweeps only: one row per point (swept values, surrogate, targets' mean,
-///                            per model in the CSV), plots against each numeric swept key; each point
-///                            in points/LABEL/
+///                            per model in the CSV; a halving search's rung and validation accuracy),
+///                            plots against each numeric swept key; each point in points/LABEL/
 /// seeds.md, seeds.csv        sweeps over train.seed (`seeds: N`): mean ± sd over the seeds
 /// ```
 enum RunFolder {
@@ -26,6 +26,8 @@ enum RunFolder {
         var aggregate: JSONValue?
         var report: JSONValue?
         var prompts: [Prompt] = []
+        /// Where a halving search left the point.
+        var standing: HalvingSearch.Standing? = nil
     }
 
     /// A trained prompt, written as a prompt file (`PromptFile`) that `tvp-run prompt show|export` reads.
@@ -35,8 +37,10 @@ enum RunFolder {
         var metadata: [String: String]
     }
 
+    /// `searchFailures`: the stages a halving search's earlier rounds could not run ({stage, error}),
+    /// which the final graph does not hold; meta.json lists them and counts them as failed.
     static func write(loaded: LoadedPipeline, points: [Point], graph: StageGraph, execution: ExecutionReport, options: RunOptions,
-                      started: Date, finished: Date, now: Date) throws -> String {
+                      started: Date, finished: Date, now: Date, searchFailures: [JSONValue] = []) throws -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -54,7 +58,12 @@ enum RunFolder {
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         do {
             let sweep = loaded.isSweep
-            let meta = self.meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
+            var meta = self.meta(loaded: loaded, graph: graph, execution: execution, options: options, started: started, finished: finished)
+            if !searchFailures.isEmpty, case .object(var object) = meta {
+                object["search_failures"] = .array(searchFailures)
+                object["failed"] = .integer((object["failed"]?.intValue ?? 0) + searchFailures.count)
+                meta = .object(object)
+            }
             for point in points {
                 let folder = sweep ? temporary + "/points/" + fileSafe(point.point.label) : temporary
                 try manager.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -62,7 +71,7 @@ enum RunFolder {
             }
             if sweep {
                 try write(canonicalYAML(.array(points.map { pointJSON($0.point) })), temporary + "/sweep.yaml")
-                let summary = SweepSummary(points: points.map { ($0.point, $0.aggregate) })
+                let summary = SweepSummary(points: points.map { ($0.point, $0.aggregate) }, standings: points.map(\.standing))
                 try write(summary.markdown, temporary + "/summary.md")
                 try write(summary.csv, temporary + "/summary.csv")
                 try write(summary.html(title: loaded.name), temporary + "/summary.html")
@@ -72,7 +81,11 @@ enum RunFolder {
                 }
                 try write(JSONValue.object(["points": .array(points.map { point in
                     var entry = pointJSON(point.point)
-                    if case .object(var object) = entry { object["aggregate"] = point.aggregate ?? .null; entry = .object(object) }
+                    if case .object(var object) = entry {
+                        object["aggregate"] = point.aggregate ?? .null
+                        if let standing = point.standing { object["search"] = standing.json }
+                        entry = .object(object)
+                    }
                     return entry
                 })]).canonicalText + "\n", temporary + "/results.json")
             }

@@ -6,9 +6,11 @@ struct ClusterArguments: Equatable {
     var dryRun = false
     /// `shared` or a unit number: run only that piece of the `WorkSplit`.
     var unit: String?
+    /// With `unit`, for a halving search: the round whose split the unit belongs to (`SlurmSearch`).
+    var round: Int?
 
     static let valueOptions = ["--executor", "--partition", "--time", "--gpus-per-task", "--cpus-per-task", "--array-limit",
-                               "--sbatch-arg", "--unit"]
+                               "--sbatch-arg", "--unit", "--round"]
     static let flags = ["--dry-run"]
     static var options: Set<String> { Set(valueOptions + flags) }
 
@@ -47,6 +49,9 @@ struct ClusterArguments: Equatable {
             guard let n = count() else { return .failure(UsageError("--array-limit takes a positive whole number")) }
             slurm.arrayLimit = n
         case "--sbatch-arg": slurm.extraArguments.append(value)
+        case "--round":
+            guard let n = count() else { return .failure(UsageError("--round takes a positive whole number")) }
+            round = n
         default:
             guard value == "shared" || Int(value).map({ $0 >= 0 }) == true else {
                 return .failure(UsageError("--unit takes shared or a unit number, not '\(value)'"))
@@ -62,6 +67,7 @@ struct ClusterArguments: Equatable {
             return UsageError("--dry-run and the Slurm options (--partition, --time, …) need --executor slurm")
         }
         if executor == "slurm" && unit != nil { return UsageError("--unit runs one piece locally; it does not go with --executor slurm") }
+        if round != nil && unit == nil { return UsageError("--round goes with --unit (the job scripts of a halving search pass both)") }
         return nil
     }
 }

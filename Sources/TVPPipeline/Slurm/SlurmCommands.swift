@@ -26,7 +26,19 @@ extension TVPRunCommand {
         }
         return guarded("") {
             let session = try openSession(arguments, console: console)
-            if let unit = arguments.cluster.unit { return try runUnit(unit, session: session, arguments: arguments, console: console) }
+            if let unit = arguments.cluster.unit {
+                // A halving search's worker: the split of its round, from the earlier rounds' rungs in the cache.
+                if let round = arguments.cluster.round {
+                    let search = try HalvingSearch(session: session)
+                    guard round <= search.rounds else { throw UsageError("--round \(round): the search has \(search.rounds) rounds") }
+                    return try runUnit(unit, session: try search.session(for: try search.replay(to: round)), arguments: arguments, console: console)
+                }
+                if session.loaded.halving != nil {
+                    throw UsageError("--unit of a halving search needs --round R (the round whose split it belongs to; the job scripts pass both)")
+                }
+                return try runUnit(unit, session: session, arguments: arguments, console: console)
+            }
+            if session.loaded.halving != nil { return try runSearchOnCluster(session, arguments, console: console) }
             let directory = FileManager.default.currentDirectoryPath
             guard let submission = try SlurmSubmission.prepare(
                 session: session, command: workerCommand(arguments, directory: directory), runsDirectory: arguments.runs ?? "runs",

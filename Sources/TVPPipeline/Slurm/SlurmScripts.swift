@@ -50,8 +50,10 @@ public struct SlurmScripts: Sendable, Equatable {
     ///   - command: the `tvp-run` executable and the arguments naming the pipeline and cache (absolute paths).
     ///   - runsDirectory: `--runs` of the aggregation job.
     ///   - shared: whether shared stages are missing; `units`: the unit numbers to run (array ids).
+    ///   - workerArguments: more arguments of the shared and unit jobs (a halving search's `--round R`).
+    ///   - aggregates: whether an aggregation job follows (not after a halving search's rung rounds).
     public init(pipeline: String, folder: String, workingDirectory: String, command: [String], runsDirectory: String,
-                shared: Bool, units: [Int], options: SlurmOptions, threadsGiven: Bool) {
+                shared: Bool, units: [Int], options: SlurmOptions, threadsGiven: Bool, workerArguments: [String] = [], aggregates: Bool = true) {
         let base = "tvp-" + fileSafe(pipeline)
         let threads = threadsGiven ? [] : ["--threads", "${SLURM_CPUS_PER_TASK:-1}"]
         func script(_ job: String, comment: String, array: String?, log: String, marker: String, arguments: [String], dependent: Bool) -> String {
@@ -80,18 +82,20 @@ public struct SlurmScripts: Sendable, Equatable {
         var jobs: [Job] = []
         if shared {
             jobs.append(Job(name: "shared", text: script("shared", comment: "The stages several units share, run once before them.",
-                                                         array: nil, log: "shared.log", marker: "shared", arguments: ["--unit", "shared"],
+                                                         array: nil, log: "shared.log", marker: "shared", arguments: ["--unit", "shared"] + workerArguments,
                                                          dependent: false)))
         }
         if !units.isEmpty {
             let array = SlurmScripts.arraySpec(units) + (options.arrayLimit.map { "%\($0)" } ?? "")
             jobs.append(Job(name: "units", text: script("units", comment: "One independent unit per array task (units.tsv lists them).",
                                                         array: array, log: "unit-%a.log", marker: "unit-${SLURM_ARRAY_TASK_ID}",
-                                                        arguments: ["--unit", "\"$SLURM_ARRAY_TASK_ID\""], dependent: shared)))
+                                                        arguments: ["--unit", "\"$SLURM_ARRAY_TASK_ID\""] + workerArguments, dependent: shared)))
         }
-        jobs.append(Job(name: "aggregate", text: script("aggregate", comment: "Aggregates the cached results: tables, plots and the run folder.",
-                                                        array: nil, log: "aggregate.log", marker: "aggregate",
-                                                        arguments: ["--runs", runsDirectory], dependent: !jobs.isEmpty)))
+        if aggregates {
+            jobs.append(Job(name: "aggregate", text: script("aggregate", comment: "Aggregates the cached results: tables, plots and the run folder.",
+                                                            array: nil, log: "aggregate.log", marker: "aggregate",
+                                                            arguments: ["--runs", runsDirectory], dependent: !jobs.isEmpty)))
+        }
         self.jobs = jobs
         var submit = ["#!/bin/sh", "# Submits the jobs of this folder, each after the one before it succeeded; records their ids in jobs.",
                       "set -e", "cd \"$(dirname \"$0\")\"", ": > jobs", "dependency="]

@@ -27,8 +27,10 @@ public struct SlurmSubmission {
     /// Plans against the cache and writes the folder; nil when every stage is cached already.
     /// `command` is the `tvp-run` executable with the arguments that name the pipeline, its
     /// overrides, the manifest and the cache (absolute paths).
+    /// `workerArguments` and `aggregates`: as `SlurmScripts` takes them (a halving search's rounds).
     public static func prepare(session: PipelineSession, command: [String], runsDirectory: String, workingDirectory: String,
-                               options: SlurmOptions, threadsGiven: Bool, now: Date = Date()) throws -> SlurmSubmission? {
+                               options: SlurmOptions, threadsGiven: Bool, workerArguments: [String] = [], aggregates: Bool = true,
+                               now: Date = Date()) throws -> SlurmSubmission? {
         let split = WorkSplit(session: session)
         let graph = session.graph, cache = session.cache
         let missing = { (nodes: [Int]) in nodes.contains { !cache.contains(graph.nodes[$0].key) } }
@@ -49,7 +51,8 @@ public struct SlurmSubmission {
         }
         let scripts = SlurmScripts(pipeline: session.loaded.name, folder: folder, workingDirectory: workingDirectory, command: command,
                                    runsDirectory: absolutePath(runsDirectory, from: workingDirectory), shared: sharedToRun,
-                                   units: unitsToRun, options: options, threadsGiven: threadsGiven)
+                                   units: unitsToRun, options: options, threadsGiven: threadsGiven, workerArguments: workerArguments,
+                                   aggregates: aggregates)
         for job in scripts.jobs { try writeScript(job.text, folder + "/" + job.file) }
         try writeScript(scripts.submitScript, folder + "/submit.sh")
 

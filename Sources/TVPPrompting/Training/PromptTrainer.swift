@@ -35,8 +35,10 @@ public final class PromptTrainer {
     public var checkpointPath: String?
     /// The candidate answers `TaskLoss.candidates` ranks (`train(on:)` sets them from its source).
     public var candidates: [String]?
+    /// Where the last `train` call left the training (what a later call continues from).
+    public internal(set) var state: TrainingState?
 
-    private let optimizer: any Optimizer
+    let optimizer: any Optimizer
     /// The official update is masked inside `TVPUpdate`; the others see a masked gradient.
     private let masksGradient: Bool
 

@@ -29,16 +29,39 @@ extension PromptTrainer {
     ///
     /// On a NaN or infinite loss or gradient it throws `PromptTrainingError.nonFinite`, keeping
     /// (and saving, with `checkpointPath`) the prompt from before the failing step.
+    ///
+    /// In parts: `stoppingAfter: s` ends the call after the training's first s steps (of its
+    /// `config.epochs` epochs; the learning rate follows the whole run's schedule) and leaves `state`;
+    /// `continuing:` a state takes the training on from there (without measuring its start again), so
+    /// parts ending at steps 8, 16 and 32 give the prompt one 32-step call gives, bit for bit. Each
+    /// call's summary holds its own steps' losses and validation points, and the best prompt so far.
     @discardableResult
-    public func train(on source: any PromptBatchSource, validation: PromptValidation? = nil) throws -> TrainingSummary {
+    public func train(on source: any PromptBatchSource, validation: PromptValidation? = nil,
+                      continuing: TrainingState? = nil, stoppingAfter stop: Int? = nil) throws -> TrainingSummary {
         let count = source.count
         try require(count > 0, "PromptTrainer.train", "the training set is empty")
         candidates = source.classNames
         let stepsPerEpoch = (count + config.batchSize - 1) / config.batchSize
         let schedule = try PerEpochLR(CosineAnnealingLR(baseLR: config.learningRate, tMax: config.epochs), stepsPerEpoch: stepsPerEpoch)
         let fingerprint = try runFingerprint(source)
+        let totalSteps = config.epochs * stepsPerEpoch
+        let end = stop ?? totalSteps
+        try require(end > 0 && end <= totalSteps, "PromptTrainer.train",
+                    "cannot stop after step \(end): the training has \(totalSteps) steps (\(config.epochs) epoch(s) of \(stepsPerEpoch) batches)")
         var (startEpoch, startStep) = (0, 0)
-        if let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
+        var best: (point: ValidationPoint, values: [Float])?
+        if let continuing {
+            try require(checkpointPath == nil, "PromptTrainer.train", "continue from a state or resume from a checkpoint, not both")
+            try require(continuing.step >= 0 && continuing.step <= end, "PromptTrainer.train",
+                        "the state is at step \(continuing.step), past the step \(end) this call stops after")
+            try prompt.load(values: continuing.values)
+            try optimizer.restore(continuing.optimizer, of: prompt.values)
+            best = try continuing.best.map { best in
+                try require(best.values.shape == prompt.values.shape, "PromptTrainer.train", "the state's best prompt has another shape")
+                return (best.point, best.values.toArray())
+            }
+            (startEpoch, startStep) = (continuing.step / stepsPerEpoch, continuing.step % stepsPerEpoch)
+        } else if let path = checkpointPath, FileManager.default.fileExists(atPath: path) {
             (startEpoch, startStep) = try resume(from: path, fingerprint: fingerprint, stepsPerEpoch: stepsPerEpoch)
         }
         let classFeatures: Tensor? = try config.tse == 0 ? nil : guide.map { guide in
@@ -47,8 +70,6 @@ extension PromptTrainer {
         var summary = TrainingSummary(config: config, surrogates: surrogates.map(\.name), samples: count,
                                       stepsPerEpoch: stepsPerEpoch, resumedFromEpoch: startEpoch, resumedFromStep: startStep,
                                       losses: [], promptMaxAbs: 0)
-        let totalSteps = config.epochs * stepsPerEpoch
-        var best: (point: ValidationPoint, values: [Float])?
         var latest: ValidationPoint?
         func validate(after steps: Int) throws {
             guard let validation else { return }
@@ -57,16 +78,17 @@ extension PromptTrainer {
             latest = point
             if best.map({ point.isBetter(than: $0.point) }) ?? true { best = (point, prompt.values.toArray()) }
         }
-        try validate(after: startEpoch * stepsPerEpoch + startStep)
+        if continuing == nil { try validate(after: startEpoch * stepsPerEpoch + startStep) }
         func save(epoch: Int, step: Int) throws {
             guard let path = checkpointPath else { return }
             try PromptFile.save(prompt, to: path, metadata: ["trainer-epoch": String(epoch), "trainer-step": String(step),
                                                              "trainer-run": fingerprint])
         }
-        for epoch in startEpoch..<config.epochs {
+        epochs: for epoch in startEpoch..<config.epochs {
             let lr = schedule.learningRate(epoch: epoch)
             let epochBatches = batches(epoch: epoch, count: count)
             for s in (epoch == startEpoch ? startStep : 0)..<stepsPerEpoch {
+                if epoch * stepsPerEpoch + s == end { break epochs }
                 let indices = epochBatches[s]
                 let (batch, key) = try preprocess(source.batch(indices), indices: indices, epoch: epoch, step: s)
                 let globalStep = epoch * stepsPerEpoch + s
@@ -91,6 +113,8 @@ extension PromptTrainer {
                 }
             }
         }
+        state = TrainingState(step: end, values: prompt.values.copy(), optimizer: optimizer.state(of: prompt.values),
+                              best: try best.map { ($0.point, try Tensor($0.values, shape: prompt.values.shape)) })
         if let best {
             try prompt.load(values: Tensor(best.values, shape: prompt.values.shape))
             summary.bestStep = best.point.step

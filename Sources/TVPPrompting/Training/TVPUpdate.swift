@@ -70,6 +70,13 @@ public struct TVPUpdate: Optimizer, Sendable {
         }
     }
 
+    /// Stateless: each step depends on its gradient alone.
+    public func state(of param: Tensor) -> OptimizerState { OptimizerState() }
+
+    public func restore(_ state: OptimizerState, of param: Tensor) throws {
+        try state.require("TVPUpdate.restore", names: [], of: param)
+    }
+
     /// The L2 norm of all values of `x`, summed in Double per 4096-value chunk, chunks in order.
     static func norm(_ x: Tensor) -> Double {
         let chunk = 4096
