@@ -13,11 +13,12 @@ with the same batch, image size and thread count. Prints one JSON object on the 
 import argparse
 import json
 import resource
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from twin_timing import timed
 
 
 class QuickGELU(nn.Module):
@@ -94,13 +95,7 @@ def main():
         return image.grad
 
     def best_ms(fn):
-        fn()  # warm-up
-        times = []
-        for _ in range(a.iterations):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times) * 1000 / a.batch
+        return min(timed(fn, a.iterations)) * 1000 / a.batch
 
     fwd = best_ms(forward)
     fb = best_ms(forward_backward)
