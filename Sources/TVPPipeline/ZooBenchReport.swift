@@ -19,12 +19,14 @@ struct ZooBenchmarkProfile {
         let labels = Self.order + regions.keys.filter { key in !Self.order.contains { key == $0 || key == $0 + " backward" } }.sorted()
         log(String(format: "where one profiled step's %.0f ms go (forward | backward = the backward of what ran in that region; allocation and", total * 1e3))
         log("the backward walk's bookkeeping are charged on their own lines, not to the region they happen in):")
-        log("  region            forward ms  backward ms   total ms   % of step  entries")
+        log("  region            forward ms  backward ms   total ms   % of step  entries  GEMM GFLOP")
         for label in labels {
             let forward = seconds(label), backward = seconds(label + " backward")
             guard forward + backward > 0 else { continue }
-            log("  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: " %10.1f %12.1f %10.1f %10.1f%%  %7d", forward * 1e3, backward * 1e3,
-                       (forward + backward) * 1e3, 100 * (forward + backward) / total, regions[label]?.entries ?? 0))
+            let flops = (regions[label]?.gemmFLOPs ?? 0) + (regions[label + " backward"]?.gemmFLOPs ?? 0)
+            log("  " + label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: " %10.1f %12.1f %10.1f %10.1f%%  %7d  %10.2f", forward * 1e3, backward * 1e3,
+                         (forward + backward) * 1e3, 100 * (forward + backward) / total, regions[label]?.entries ?? 0, flops / 1e9))
         }
         for (name, labels) in [("LM forward", ["LM"]), ("LM backward", ["LM backward"]),
                                ("LM head (fwd+bwd)", ["LM head", "LM head backward"]), ("step", Array(regions.keys))] {
