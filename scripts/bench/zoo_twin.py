@@ -20,14 +20,13 @@ Prints one JSON object on the last line.
 import argparse
 import json
 import math
-import resource
 import statistics
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, safe_open
 
-from twin_timing import timed
+from twin_timing import peak_rss_mib, timed
 
 # EfficientNet-Lite's first stride of each stage (the lite table; tvp's `baseStages`).
 STAGE_STRIDES = [1, 2, 2, 2, 1, 2, 1]
@@ -220,8 +219,9 @@ def main():
 
     def objective(prompt):
         prompted = padded + prompt
-        task = model.answer_loss(model.visual_tokens(prompted, after), before, after, answers)
-        consistency = torch.linalg.vector_norm(model.visual_tokens(prompted) - clean, dim=-1).mean()
+        features = model.features(prompted)                                           # one tower pass for the task term and FCA, as tvp
+        task = model.answer_loss(model.connector(features, after), before, after, answers)
+        consistency = torch.linalg.vector_norm(model.connector(features) - clean, dim=-1).mean()
         semantics = F.cosine_similarity(model.guide_features(prompted), text, dim=-1).mean() * scale
         return task + fca * consistency - tse * semantics, (task, consistency, semantics)
 
@@ -259,7 +259,7 @@ def main():
             return s.argmax(1)
 
     step_s, eval_s = timed(step, a.iterations), timed(evaluate, a.iterations)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     import transformers
     print(json.dumps({"impl": f"pytorch {torch.__version__} (transformers {transformers.__version__})", "threads": a.threads,
                       "batch": images.shape[0], "max_difference": diff,
