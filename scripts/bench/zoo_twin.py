@@ -171,16 +171,17 @@ class Surrogate:
         first = torch.log_softmax(self.lm.lm_head(out.last_hidden_state[:, -1]), -1)  # [B, V]
         total = first[:, [cand[0] for cand in candidates]]                            # [B, C]
         longest = max(len(cand) for cand in candidates)
-        if longest > 1:
+        longer = [j for j, cand in enumerate(candidates) if len(cand) > 1]               # the others are scored
+        if longer:
             cache = out.past_key_values
-            cache.batch_repeat_interleave(c)
-            feed = torch.tensor([cand[:-1] + [0] * (longest - len(cand)) for cand in candidates]).repeat(b, 1)  # [B·C, L−1]
+            cache.batch_repeat_interleave(len(longer))
+            feed = torch.tensor([candidates[j][:-1] + [0] * (longest - len(candidates[j])) for j in longer]).repeat(b, 1)
             hidden = self.lm.model(input_ids=feed, past_key_values=cache, use_cache=False).last_hidden_state
-            logp = torch.log_softmax(self.lm.lm_head(hidden), -1).reshape(b, c, longest - 1, -1)
+            logp = torch.log_softmax(self.lm.lm_head(hidden), -1).reshape(b, len(longer), longest - 1, -1)
             extra = torch.zeros(b, c)
-            for j, cand in enumerate(candidates):
-                for i in range(1, len(cand)):
-                    extra[:, j] += logp[:, j, i - 1, cand[i]]
+            for k, j in enumerate(longer):
+                for i in range(1, len(candidates[j])):
+                    extra[:, j] += logp[:, k, i - 1, candidates[j][i]]
             total = total + extra
         lengths = torch.tensor([float(len(cand)) for cand in candidates])
         return total if scoring == "sum" else total / lengths
