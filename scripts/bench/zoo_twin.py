@@ -13,7 +13,10 @@ scores), it
   2. times one TVP training step (forward, backward to the prompt, Adam on the masked gradient)
      and the evaluation of the batch (prompted images scored by candidate log-likelihood over one
      shared prefix cache), with the thread count given.
-Prints one JSON object on the last line.
+It does the work tvp does: one tower pass for the task term and FCA, the guide's own pass, the
+clean tokens outside the step (a cached stage in tvp), a further token only for candidates longer
+than one. Needs torch, transformers, gguf, accelerate and safetensors. Prints one JSON object on
+the last line.
 
     python scripts/bench/zoo_twin.py --exchange /tmp/zoo-bench.safetensors --threads 2 --iterations 3
 """
