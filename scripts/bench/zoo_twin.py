@@ -13,7 +13,7 @@ scores), it
   2. times one TVP training step (forward, backward to the prompt, Adam on the masked gradient)
      and the evaluation of the batch (prompted images scored by candidate log-likelihood over one
      shared prefix cache), with the thread count given.
-It does the work tvp does: one tower pass for the task term and FCA, the guide's own pass, the
+It does the work tvp does: a tower pass for the task term, one for FCA and one in the guide, the
 clean tokens outside the step (a cached stage in tvp), a further token only for candidates longer
 than one. Needs torch, transformers, gguf, accelerate and safetensors. Prints one JSON object on
 the last line.
@@ -223,9 +223,8 @@ def main():
 
     def objective(prompt):
         prompted = padded + prompt
-        features = model.features(prompted)                                           # one tower pass for the task term and FCA, as tvp
-        task = model.answer_loss(model.connector(features, after), before, after, answers)
-        consistency = torch.linalg.vector_norm(model.connector(features) - clean, dim=-1).mean()
+        task = model.answer_loss(model.visual_tokens(prompted, after), before, after, answers)
+        consistency = torch.linalg.vector_norm(model.visual_tokens(prompted) - clean, dim=-1).mean()
         semantics = F.cosine_similarity(model.guide_features(prompted), text, dim=-1).mean() * scale
         return task + fca * consistency - tse * semantics, (task, consistency, semantics)
 

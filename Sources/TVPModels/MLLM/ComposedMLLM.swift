@@ -122,15 +122,6 @@ public final class ComposedMLLM: MultimodalModel {
         try loss(images: images, promptTokens: prompts.map { try promptTokens(question: $0) }, answerTokens: answers.map { try answerTokens($0) })
     }
 
-    /// See `MultimodalModel.lossAndVisualTokens`: one pass of the vision tower feeds both the
-    /// prompt-reading connector of the loss and the prompt-free visual tokens.
-    public func lossAndVisualTokens(images: Tensor, prompts: [String], answers: [String]) throws -> (loss: Tensor, visualTokens: Tensor) {
-        let asked = try prompts.map { try promptTokens(question: $0) }
-        let tower = try features(images: images)
-        let loss = try loss(visualTokens: connect(tower, promptTokens: asked), promptTokens: asked, answerTokens: answers.map { try answerTokens($0) })
-        return (loss, try profiled("connector") { try connector(tower) })
-    }
-
     /// See `MultimodalModel.logLikelihood`.
     public func logLikelihood(images: Tensor, prompts: [String], candidates: [String]) throws -> Tensor {
         try logLikelihood(images: images, promptTokens: prompts.map { try promptTokens(question: $0) },

@@ -26,10 +26,6 @@ public protocol MultimodalModel: AnyObject {
     /// offer other averaging (`ComposedMLLM.lossAveraging`: per-sample means, then their mean).
     func loss(images: Tensor, prompts: [String], answers: [String]) throws -> Tensor
 
-    /// `loss` and `visualTokens` of the same images at once (a TVP step's task term and FCA): a
-    /// model may share what both compute. The default computes them one after the other.
-    func lossAndVisualTokens(images: Tensor, prompts: [String], answers: [String]) throws -> (loss: Tensor, visualTokens: Tensor)
-
     /// [B, C]: the mean token log-probability of each candidate answer given image b and
     /// `prompts[b]`. The image-and-prompt prefix runs once per image and is reused (KV cache) for
     /// every candidate; logits are computed only where a candidate token is scored.
@@ -56,10 +52,6 @@ public enum CandidateScoring: String, Codable, Sendable, Equatable, CaseIterable
 
 extension MultimodalModel {
     public var adapterValueCount: Int? { nil }
-
-    public func lossAndVisualTokens(images: Tensor, prompts: [String], answers: [String]) throws -> (loss: Tensor, visualTokens: Tensor) {
-        (try loss(images: images, prompts: prompts, answers: answers), try visualTokens(images: images))
-    }
 
     /// [B, C] candidate scores under `scoring` (see `logLikelihood`).
     public func scores(images: Tensor, prompts: [String], candidates: [String], scoring: CandidateScoring) throws -> Tensor {

@@ -97,18 +97,12 @@ public final class PromptTrainer {
         // Summed over the surrogates: Σ task and Σ FCA; then the objective (`transferObjective`).
         var taskSum: Tensor?, consistencySum: Tensor?
         for model in surrogates {
-            // With FCA, the answer loss and the visual tokens share the surrogate's pass of the vision tower.
-            let taskLoss: Tensor, tokens: Tensor?
-            if clean != nil && config.taskLoss == .answer {
-                (taskLoss, tokens) = try model.lossAndVisualTokens(images: prompted, prompts: batch.questions, answers: batch.answers)
-            } else {
-                (taskLoss, tokens) = (try self.taskLoss(model, prompted, batch), nil)
-            }
+            let taskLoss = try self.taskLoss(model, prompted, batch)
             taskSum = try taskSum.map { try $0 + taskLoss } ?? taskLoss
             if let clean {
                 let fca = try profiled("FCA") {
                     let reference = try cleanVisualTokens(model, clean, key: cleanKey)
-                    return try featureConsistencyLoss(prompted: tokens ?? model.visualTokens(images: prompted), clean: reference)
+                    return try featureConsistencyLoss(prompted: model.visualTokens(images: prompted), clean: reference)
                 }
                 consistencySum = try consistencySum.map { try $0 + fca } ?? fca
             }
