@@ -36,6 +36,17 @@ public struct Benchmark {
         return 2 * Double(n * n * n) / best / 1e9
     }
 
+    /// Runs `body` with `threads` threads (restored afterwards), after measuring and logging the
+    /// sgemm peak it is handed.
+    static func withPeak(threads: Int, log: (String) -> Void, _ body: (_ peak: Double) throws -> Void) rethrows {
+        let saved = Parallel.threads
+        Parallel.setThreads(threads)
+        defer { Parallel.setThreads(saved) }
+        let peak = sgemmPeak()
+        log(String(format: "sgemm peak (1536³): %.0f GFLOP/s with %d thread(s)", peak, threads))
+        try body(peak)
+    }
+
     /// GFLOP/s of the MLP's first GEMM of the benchmark's shapes ([B·N, D] × [4D, D]ᵀ).
     static func blockGEMM(rows: Int, width: Int) -> Double {
         let x = Tensor.randn([rows, width], seed: 3), w = Tensor.randn([4 * width, width], seed: 4), y = Tensor(zeros: [rows, 4 * width])

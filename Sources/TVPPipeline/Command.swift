@@ -43,6 +43,11 @@ public enum TVPRunCommand {
                                        time SmolLM2-135M (prefill, decode), a MiniLM-L6-shaped
                                        BERT and EfficientNet-Lite0 (forward, input gradient)
                                        against the sgemm peak (fetched assets; others skipped)
+      tvp-run bench --zoo [--twin PYTHON [--twin-script PATH]] [--threads N] [--iterations N]
+                                       time a TVP training step and a batch's evaluation of the
+                                       default's surrogate (zoo-effnet-mlp), print where the
+                                       step's time goes; with --twin, check and time the PyTorch
+                                       twin (scripts/bench/zoo_twin.py) and print the ratios
       tvp-run bench --pipeline [--tasks N] [--images N] [--points N] [--iterations N]
                                        time planning, a fully cached rerun and the cache's
                                        bookkeeping per stage on a generated sweep
@@ -186,9 +191,21 @@ extension TVPRunCommand {
         }
     }
 
+    /// `--threads N` and `--iterations N` (positive) of a benchmark mode; nil when `name` is one of them and `value` fits.
+    static func parseRepeats(_ name: String, _ value: String, threads: inout Int, iterations: inout Int) -> String? {
+        guard let n = Int(value), n > 0 else { return "\(name) takes a positive whole number" }
+        switch name {
+        case "--threads": threads = n
+        case "--iterations": iterations = n
+        default: return "unknown option '\(name)'"
+        }
+        return nil
+    }
+
     static func runBench(_ args: [String]) -> Int32 {
         if args.first == "--pipeline" { return PipelineBenchmark.main(Array(args.dropFirst())) }
         if args.first == "--models" { return ModelBenchmark.main(Array(args.dropFirst())) }
+        if args.first == "--zoo" { return ZooBenchmark.main(Array(args.dropFirst())) }
         var bench = Benchmark()
         let problem = parseOptions(args) { name, value in
             func int() -> Int? { Int(value).flatMap { $0 > 0 ? $0 : nil } }

@@ -26,13 +26,7 @@ public struct ModelBenchmark {
     public static func main(_ args: [String]) -> Int32 {
         var bench = ModelBenchmark()
         return TVPRunCommand.runBenchmarkMode("--models", args, usage: usage, parse: { name, value in
-            guard let n = Int(value), n > 0 else { return "\(name) takes a positive whole number" }
-            switch name {
-            case "--threads": bench.threads = n
-            case "--iterations": bench.repeats = n
-            default: return "unknown option '\(name)'"
-            }
-            return nil
+            TVPRunCommand.parseRepeats(name, value, threads: &bench.threads, iterations: &bench.repeats)
         }, run: { try bench.run(log: $0) })
     }
 
@@ -46,11 +40,10 @@ public struct ModelBenchmark {
     }
 
     public func run(log: (String) -> Void) throws {
-        let saved = Parallel.threads
-        Parallel.setThreads(threads)
-        defer { Parallel.setThreads(saved) }
-        let peak = Benchmark.sgemmPeak()
-        log(String(format: "sgemm peak: %.0f GFLOP/s with %d thread(s)", peak, threads))
+        try Benchmark.withPeak(threads: threads, log: log) { try run(sgemmPeak: $0, log: log) }
+    }
+
+    func run(sgemmPeak peak: Double, log: (String) -> Void) throws {
         func percent(_ gflops: Double) -> String { String(format: "%.0f%% of the sgemm peak", 100 * gflops / peak) }
 
         if let path = asset("smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf", log: log) {

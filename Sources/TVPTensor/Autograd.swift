@@ -8,8 +8,11 @@ final class GradFn {
     let op: String
     let inputs: [Tensor]
     let backward: (Tensor) throws -> [Tensor?]
+    /// The profile region its backward is charged to (nil when no profile ran as it was recorded).
+    let region: String?
 
     init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        region = Profile.recordingRegion.map { $0 + " backward" }
         self.op = op
         self.inputs = inputs
         self.backward = backward
@@ -58,6 +61,8 @@ extension Tensor {
         }
         try require(requiresGrad, "backward", "this tensor does not require grad: nothing it depends on has requiresGrad = true")
 
+        let walk = Profile.enter("autodiff")
+        defer { Profile.leave(walk) }
         // Topological order by iterative depth-first search.
         var order: [Tensor] = []
         var seen = Set<ObjectIdentifier>()
@@ -79,6 +84,7 @@ extension Tensor {
                     t.grad = try t.grad.map { try $0 + g } ?? g.contiguousCopyIfView(of: t)
                     continue
                 }
+                let region = fn.region.flatMap(Profile.enter)
                 let inputGrads = try fn.backward(g)
                 for (input, ig) in zip(fn.inputs, inputGrads) {
                     guard input.requiresGrad, let ig else { continue }
@@ -87,6 +93,7 @@ extension Tensor {
                     let key = ObjectIdentifier(input)
                     grads[key] = try grads[key].map { try $0 + ig } ?? ig
                 }
+                Profile.leave(region)
                 if !retainGraph { t.gradFn = nil }
             }
         }

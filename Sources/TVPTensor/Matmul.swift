@@ -9,6 +9,15 @@ import CBLAS
 @inlinable
 public func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
                   _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float = 0, _ c: UnsafeMutablePointer<Float>) {
+    Profile.gemm(flops: 2 * Double(m) * Double(n) * Double(k)) {
+        blasGEMM(transA, transB, m: m, n: n, k: k, alpha: alpha, a, b, beta: beta, c)
+    }
+}
+
+/// `sgemm` without the profile's accounting.
+@inlinable
+func blasGEMM(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>) {
     if m == 0 || n == 0 { return }
     if k == 0 {
         if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
@@ -41,6 +50,15 @@ public func sgemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int, alpha:
 public func batchedSGEMM(_ transA: Bool, _ transB: Bool, count: Int, m: Int, n: Int, k: Int, alpha: Float = 1,
                          _ a: UnsafePointer<Float>, strideA: Int, _ b: UnsafePointer<Float>, strideB: Int,
                          beta: Float = 0, _ c: UnsafeMutablePointer<Float>, strideC: Int) {
+    Profile.gemm(flops: 2 * Double(count) * Double(m * n * k)) {
+        batchedGEMMs(transA, transB, count: count, m: m, n: n, k: k, alpha: alpha, a, strideA: strideA, b, strideB: strideB,
+                     beta: beta, c, strideC: strideC)
+    }
+}
+
+private func batchedGEMMs(_ transA: Bool, _ transB: Bool, count: Int, m: Int, n: Int, k: Int, alpha: Float,
+                          _ a: UnsafePointer<Float>, strideA: Int, _ b: UnsafePointer<Float>, strideB: Int,
+                          beta: Float, _ c: UnsafeMutablePointer<Float>, strideC: Int) {
     let work = m * n * k
     let one = { (i: Int) in
         sgemm(transA, transB, m: m, n: n, k: k, alpha: alpha, a + i * strideA, b + i * strideB, beta: beta, c + i * strideC)

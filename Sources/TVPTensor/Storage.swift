@@ -8,6 +8,8 @@ public final class Storage: @unchecked Sendable {
 
     /// A block of `count` floats, zero-filled when `zeroed` (the default).
     public init(count: Int, zeroed: Bool = true) {
+        let region = Profile.enter("allocation")
+        defer { Profile.leave(region) }
         self.count = count
         self.pointer = BufferPool.shared.take(count)
         if zeroed && count > 0 { pointer.update(repeating: 0, count: count) }

@@ -12,12 +12,12 @@ with the same batch, image size and thread count. Prints one JSON object on the 
 """
 import argparse
 import json
-import resource
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from twin_timing import peak_rss_mib, timed
 
 
 class QuickGELU(nn.Module):
@@ -94,17 +94,11 @@ def main():
         return image.grad
 
     def best_ms(fn):
-        fn()  # warm-up
-        times = []
-        for _ in range(a.iterations):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times) * 1000 / a.batch
+        return min(timed(fn, a.iterations)) * 1000 / a.batch
 
     fwd = best_ms(forward)
     fb = best_ms(forward_backward)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     print(json.dumps({"impl": "pytorch " + torch.__version__, "threads": a.threads, "batch": a.batch,
                       "forward_ms_per_image": round(fwd, 2), "forward_input_grad_ms_per_image": round(fb, 2),
                       "peak_rss_mib": round(peak_mib, 1)}))

@@ -33,9 +33,10 @@ extension LlamaModel {
     /// tokens): scores [B, C] for prefixes [B, P, D] (B prefixes of equal length P ≥ 1, e.g. image
     /// plus question embeddings) and C non-empty candidate continuations (answer token ids).
     ///
-    /// Batched: the prefixes run once into a KV cache, which is gathered to B·C items; all
-    /// candidates then run together, right-padded (padding sits after every real token, so causal
-    /// attention never sees it), and the LM head runs only on the rows that predict candidate tokens.
+    /// Batched: the prefixes run once into a KV cache, whose last row scores every candidate's first
+    /// token; the cache is gathered to the items whose candidate has more tokens, which then run
+    /// together, right-padded (padding sits after every real token, so causal attention never sees
+    /// it), and the LM head runs only on the rows that predict candidate tokens.
     /// Differentiable w.r.t. `prefixEmbeddings` (under `withoutGrad` for plain evaluation).
     public func meanLogLikelihood(prefixEmbeddings prefix: Tensor, continuations: [[Int]]) throws -> Tensor {
         let op = "LlamaModel.meanLogLikelihood"
@@ -57,16 +58,18 @@ extension LlamaModel {
         var targets = items.indices.map { continuations[$0 % candidates][0] }
         var owners = Array(items.indices)          // which (b, c) item each scored row belongs to
         if longest > 1 {
-            // Candidate tokens 0..<L−1 (right-padded with token 0) predict tokens 1..<L.
-            let feed = items.indices.map { item -> [Int] in
+            // Candidate tokens 0..<L−1 (right-padded with token 0) predict tokens 1..<L; one-token
+            // candidates are done.
+            let continued = items.indices.filter { continuations[$0 % candidates].count > 1 }
+            let feed = continued.map { item -> [Int] in
                 let c = continuations[item % candidates]
                 return Array(c.dropLast()) + Array(repeating: 0, count: longest - c.count)
             }
-            let hidden = try forward(tokens: feed, cache: cache.gathered(items))
+            let hidden = try forward(tokens: feed, cache: cache.gathered(continued.map { items[$0] }))
             var rows: [(batch: Int, position: Int)] = []
-            for item in items.indices {
+            for (row, item) in continued.enumerated() {
                 let c = continuations[item % candidates]
-                for j in 1..<c.count { rows.append((item, j - 1)); targets.append(c[j]); owners.append(item) }
+                for j in 1..<c.count { rows.append((row, j - 1)); targets.append(c[j]); owners.append(item) }
             }
             if !rows.isEmpty { rowLogits.append(try logits(hidden, rows: rows)) }
         }

@@ -67,7 +67,8 @@ public final class ComposedMLLM: MultimodalModel {
 
     /// connector(encoder(normalize(images))): [B, 3, S, S] → [B, T', D].
     public func visualTokens(images: Tensor) throws -> Tensor {
-        try connector(features(images: images))
+        let features = try features(images: images)
+        return try profiled("connector") { try connector(features) }
     }
 
     /// The visual tokens asked with `promptTokens`: an `InstructedConnector` also reads each
@@ -80,14 +81,16 @@ public final class ComposedMLLM: MultimodalModel {
     private func features(images: Tensor) throws -> Tensor {
         try require(images.rank == 4 && images.dim(0) > 0 && images.dim(1) == 3 && images.dim(2) == inputSize && images.dim(3) == inputSize,
                     "ComposedMLLM.visualTokens", "\(name): images \(describe(images.shape)) should be [B, 3, \(inputSize), \(inputSize)]")
-        return try encoder.features(normalization(images))
+        return try profiled("vision tower") { try encoder.features(normalization(images)) }
     }
 
     /// connector(features), with each prompt's after-image ids when the connector reads them:
     /// features [B, T, C] (cached tower features) → [B, T', D].
     public func connect(_ features: Tensor, promptTokens: [PromptTokens]) throws -> Tensor {
-        guard let instructed = connector as? any InstructedConnector else { return try connector(features) }
-        return try instructed(features, instructions: promptTokens.map(\.afterImage))
+        try profiled("connector") {
+            guard let instructed = connector as? any InstructedConnector else { return try connector(features) }
+            return try instructed(features, instructions: promptTokens.map(\.afterImage))
+        }
     }
 
     // MARK: String API (tokenizer + template)

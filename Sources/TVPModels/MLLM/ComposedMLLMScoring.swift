@@ -15,14 +15,16 @@ extension ComposedMLLM {
     public func loss(visualTokens visual: Tensor, promptTokens: [PromptTokens], answerTokens: [[Int]]) throws -> Tensor {
         let logits = try answerLogits(visualTokens: visual, promptTokens: promptTokens, answerTokens: answerTokens)  // [R, V]
         let targets = answerTokens.flatMap { $0 }
-        switch lossAveraging {
-        case .allAnswerTokens:
-            return try crossEntropy(logits, targets: targets)
-        case .perSample:
-            let b = answerTokens.count
-            let weights = answerTokens.flatMap { answer in Array(repeating: 1 / Float(b * answer.count), count: answer.count) }
-            let perToken = try crossEntropy(logits, targets: targets, reduction: .none)   // [R]
-            return try (perToken * Tensor(weights, shape: [weights.count])).sum()
+        return try profiled("LM head") {
+            switch lossAveraging {
+            case .allAnswerTokens:
+                return try crossEntropy(logits, targets: targets)
+            case .perSample:
+                let b = answerTokens.count
+                let weights = answerTokens.flatMap { answer in Array(repeating: 1 / Float(b * answer.count), count: answer.count) }
+                let perToken = try crossEntropy(logits, targets: targets, reduction: .none)   // [R]
+                return try (perToken * Tensor(weights, shape: [weights.count])).sum()
+            }
         }
     }
 
@@ -36,17 +38,19 @@ extension ComposedMLLM {
                     "\(name): \(b) images, \(promptTokens.count) prompts and \(answerTokens.count) answers")
         try require(answerTokens.allSatisfy { !$0.isEmpty }, op, "\(name): every answer needs at least one token (lengths \(answerTokens.map(\.count)))")
         let t = visual.dim(1)
-        let (x, mask) = try inputEmbeddings(visual: visual, rows: (0..<b).map {
-            (image: $0, before: promptTokens[$0].beforeImage, after: promptTokens[$0].afterImage + answerTokens[$0])
-        })
-        let hidden = try language.forward(inputEmbeddings: x, attentionMask: mask)
+        let hidden = try profiled("LM") {
+            let (x, mask) = try inputEmbeddings(visual: visual, rows: (0..<b).map {
+                (image: $0, before: promptTokens[$0].beforeImage, after: promptTokens[$0].afterImage + answerTokens[$0])
+            })
+            return try language.forward(inputEmbeddings: x, attentionMask: mask)
+        }
         // Answer token j of sample i sits at start + j and is predicted by the row before it.
         var rows: [(batch: Int, position: Int)] = []
         for i in 0..<b {
             let start = promptTokens[i].beforeImage.count + t + promptTokens[i].afterImage.count
             rows += answerTokens[i].indices.map { (i, start + $0 - 1) }
         }
-        return try language.logits(hidden, rows: rows)
+        return try profiled("LM head") { try language.logits(hidden, rows: rows) }
     }
 
     /// [B, C]: the mean token log-probability of each candidate after image b's prefix

@@ -95,24 +95,28 @@ public final class PromptTrainer {
     /// (when given) lets `cleanTokens` supply the clean tokens.
     public func objective(_ batch: PromptBatch, draw: Int = 0, cleanKey: CleanBatchKey? = nil,
                           classFeatures: Tensor? = nil) throws -> (total: Tensor, losses: StepLosses) {
-        let prompted = try prompt.apply(to: batch.images, draw: draw)
-        let clean = config.fca != 0 ? try prompt.clean(batch.images) : nil
+        let prompted = try profiled("prompt") { try prompt.apply(to: batch.images, draw: draw) }
+        let clean = config.fca != 0 ? try profiled("prompt") { try prompt.clean(batch.images) } : nil
         // Summed over the surrogates: Σ task and Σ FCA; then the objective (`transferObjective`).
         var taskSum: Tensor?, consistencySum: Tensor?
         for model in surrogates {
             let taskLoss = try self.taskLoss(model, prompted, batch)
             taskSum = try taskSum.map { try $0 + taskLoss } ?? taskLoss
             if let clean {
-                let reference = try cleanVisualTokens(model, clean, key: cleanKey)
-                let fca = try featureConsistencyLoss(prompted: model.visualTokens(images: prompted), clean: reference)
+                let fca = try profiled("FCA") {
+                    let reference = try cleanVisualTokens(model, clean, key: cleanKey)
+                    return try featureConsistencyLoss(prompted: model.visualTokens(images: prompted), clean: reference)
+                }
                 consistencySum = try consistencySum.map { try $0 + fca } ?? fca
             }
         }
         var semantics: Tensor?
         if config.tse != 0, let guide {
-            let text = try classFeatures.map { try gatherRows($0, batch.labels) }
-                ?? guide.textFeatures(batch.answers.map(config.caption))
-            semantics = try taskSemanticsScore(imageFeatures: guide.imageFeatures(prompted), textFeatures: text, logitScale: guide.logitScale)
+            semantics = try profiled("TSE guide") {
+                let text = try classFeatures.map { try gatherRows($0, batch.labels) }
+                    ?? guide.textFeatures(batch.answers.map(config.caption))
+                return try taskSemanticsScore(imageFeatures: guide.imageFeatures(prompted), textFeatures: text, logitScale: guide.logitScale)
+            }
         }
         guard let taskSum else { throw TensorError("PromptTrainer.objective", "no surrogate model") }
         let total = try transferObjective(task: taskSum, fca: config.fca, featureConsistency: consistencySum,
@@ -139,13 +143,15 @@ public final class PromptTrainer {
             values.grad = nil
             throw PromptTrainingError.nonFinite(what: "prompt gradient", epoch: epoch, step: stepInEpoch, losses: losses)
         }
-        if masksGradient {
-            let raw = grad
-            values.grad = try raw * prompt.mask
-            try optimizer.step([values], lr: lr)
-            values.grad = raw
-        } else {
-            try optimizer.step([values], lr: lr)
+        try profiled("prompt update") {
+            if masksGradient {
+                let raw = grad
+                values.grad = try raw * prompt.mask
+                try optimizer.step([values], lr: lr)
+                values.grad = raw
+            } else {
+                try optimizer.step([values], lr: lr)
+            }
         }
         return losses
     }
