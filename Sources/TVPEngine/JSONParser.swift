@@ -1,40 +1,40 @@
 import Foundation
 import TVPFormats
 
-extension JSONValue {
-    /// Parses JSON text (RFC 8259) with Foundation's `JSONSerialization`: integers that fit in `Int`
-    /// become `.integer`, other numbers `.double`. Errors name `source` and where the text stops
-    /// being JSON.
-    public static func parse(_ text: String, source: String = "JSON") throws -> JSONValue {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
-        } catch {
-            let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            throw FormatError(source, "not JSON: \(reason)")
+extension JSONValue: Decodable {
+    /// Any JSON value: integers that fit in `Int` become `.integer`, other numbers `.double`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
         }
-        return try JSONValue(foundation: object, source: source)
     }
 
-    /// The value of what `JSONSerialization` returns.
-    init(foundation object: Any, source: String) throws {
-        switch object {
-        case is NSNull:
-            self = .null
-        case let string as String:
-            self = .string(string)
-        case let number as NSNumber:
-            switch String(cString: number.objCType) {
-            case "c", "B": self = .bool(number.boolValue)                     // JSON true / false
-            case "d", "f", "Q": self = .double(number.doubleValue)            // fractions, exponents, beyond Int
-            default: self = .integer(number.intValue)
+    /// Parses JSON text (RFC 8259) with Foundation's `JSONDecoder`, whose numbers read back exactly
+    /// what `canonicalText` wrote. Errors name `source` and, from `JSONSerialization`'s diagnosis of
+    /// the same text, where it stops being JSON.
+    public static func parse(_ text: String, source: String = "JSON") throws -> JSONValue {
+        let data = Data(text.utf8)
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            var reason = "\(error)"
+            do { _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch let diagnosis as NSError {
+                reason = diagnosis.userInfo[NSDebugDescriptionErrorKey] as? String ?? reason
             }
-        case let array as [Any]:
-            self = .array(try array.map { try JSONValue(foundation: $0, source: source) })
-        case let members as [String: Any]:
-            self = .object(try members.mapValues { try JSONValue(foundation: $0, source: source) })
-        default:
-            throw FormatError(source, "not JSON: an unexpected \(type(of: object))")
+            throw FormatError(source, "not JSON: \(reason)")
         }
     }
 }

@@ -23,6 +23,12 @@ final class EngineJSONTests: XCTestCase {
         XCTAssertEqual(value.canonicalText, #"{"n":[-0.5,12,1000,true,false,null],"o":{},"s":"aé😀\t/"}"#)
     }
 
+    func testNumbersReadBackExactlyWhatWasWritten() throws {
+        let values: [Double] = [0.1418711863909631, 0.4019396142076802, 0.1, 5e-324, 1.7976931348623157e308, -2.5e-7]
+        let parsed = try JSONValue.parse(JSONValue.array(values.map { .double($0) }).canonicalText)
+        XCTAssertEqual(parsed.arrayValue?.compactMap(\.doubleValue), values)
+    }
+
     func testParseErrorsNameTheFileAndWhere() {
         XCTAssertThrowsError(try JSONValue.parse(#"{"a": [1, 2}"#, source: "m.json")) { error in
             XCTAssertTrue("\(error)".hasPrefix("m.json: not JSON: "), "\(error)")
