@@ -17,9 +17,6 @@ extension StageOutput {
     public init(tensors: [String: Tensor], result: JSONValue = .object([:])) {
         self.init(payload: TensorPayload(tensors: tensors), result: result)
     }
-
-    /// The tensors the output stores (none when its payload is not tensors).
-    public var tensors: [String: Tensor] { (payload as? TensorPayload)?.tensors ?? [:] }
 }
 
 extension StagePayload {
