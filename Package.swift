@@ -49,12 +49,12 @@ let package = Package(
         .executableTarget(name: "source-digest", dependencies: ["TVPFormats"]),
         .plugin(name: "SourceDigestPlugin", capability: .buildTool(), dependencies: ["source-digest"], path: "Sources/SourceDigestPlugin"),
 
-        // Mutation fuzzing, hostile-file builders and the address-space-capped child, for the reader tests.
-        .target(name: "TVPFuzzSupport", path: "Tests/TVPFuzzSupport"),
+        // For the tests: mutation fuzzing, hostile-file builders, the address-space-capped child, real-asset lookup.
+        .target(name: "TVPTestSupport", path: "Tests/TVPTestSupport"),
         .testTarget(name: "TVPTensorTests", dependencies: ["TVPTensor"]),
-        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats", "TVPFuzzSupport"]),
-        .testTarget(name: "TVPDataTests", dependencies: ["TVPData", "TVPFuzzSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPFuzzSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPFormatsTests", dependencies: ["TVPFormats", "TVPTestSupport"]),
+        .testTarget(name: "TVPDataTests", dependencies: ["TVPData", "TVPTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPZooTests", dependencies: ["TVPZoo"]),
         .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),

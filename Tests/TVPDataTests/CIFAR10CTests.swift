@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPTestSupport
 import XCTest
 
 final class CIFAR10CTests: XCTestCase {
@@ -72,8 +73,8 @@ final class CIFAR10CTests: XCTestCase {
     }
 
     func testRealCIFAR10C() throws {
-        let set = try CIFAR10C.load(images: try assetPath("cifar10-c", "CIFAR-10-C/fog.npy"),
-                                    labels: try assetPath("cifar10-c", "CIFAR-10-C/labels.npy"), severity: 2, limit: 16)
+        let set = try CIFAR10C.load(images: try realAsset("cifar10-c", "CIFAR-10-C/fog.npy"),
+                                    labels: try realAsset("cifar10-c", "CIFAR-10-C/labels.npy"), severity: 2, limit: 16)
         XCTAssertEqual(set.images.shape, [16, 3, 32, 32])
         // The labels of each severity block are the CIFAR-10 test labels: cat, ship, ship, airplane, frog, …
         XCTAssertEqual(Array(set.labels.prefix(5)), [3, 8, 8, 0, 6])

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPFormats
+import TVPTestSupport
 import XCTest
 
 final class CIFARTests: XCTestCase {
@@ -107,8 +108,8 @@ final class CIFARTests: XCTestCase {
     }
 
     func testRealCIFAR10PythonBatch() throws {
-        let path = try assetPath("cifar10", "cifar-10-batches-py/test_batch")
-        let names = try CIFAR.readPythonMeta(try assetPath("cifar10", "cifar-10-batches-py/batches.meta"), labels: .cifar10)
+        let path = try realAsset("cifar10", "cifar-10-batches-py/test_batch")
+        let names = try CIFAR.readPythonMeta(try realAsset("cifar10", "cifar-10-batches-py/batches.meta"), labels: .cifar10)
         XCTAssertEqual(names, CIFAR.cifar10Classes)
         let set = try CIFAR.loadPython([path], labels: .cifar10, classNames: names)
         XCTAssertEqual(set.images.shape, [10000, 3, 32, 32])

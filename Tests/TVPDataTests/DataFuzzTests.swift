@@ -1,6 +1,6 @@
 import Foundation
 import TVPData
-import TVPFuzzSupport
+import TVPTestSupport
 import XCTest
 
 /// Mutation fuzzing of the data readers (see `Fuzzer`): no crash, no hang, every error names the file.

@@ -1,23 +1,12 @@
 import Foundation
 import TVPData
-import TVPFuzzSupport
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 /// Committed fixture files (written by scripts/fixtures/*.py).
 func fixturePath(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
-}
-
-/// A real downloaded asset file, `$TVP_ASSETS/<asset>/<file>` (default ~/.cache/tvp/assets), or a
-/// skip saying how to get it.
-func assetPath(_ asset: String, _ file: String) throws -> String {
-    let root = ProcessInfo.processInfo.environment["TVP_ASSETS"] ?? (NSHomeDirectory() + "/.cache/tvp/assets")
-    let path = "\(root)/\(asset)/\(file)"
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw XCTSkip("real asset \(asset)/\(file) not found under \(root) (set TVP_ASSETS or fetch it per datasets.manifest)")
-    }
-    return path
 }
 
 // makeTemporaryFolder(_:) lives in FetchTestSupport.swift.

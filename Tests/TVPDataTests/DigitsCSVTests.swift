@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPTestSupport
 import XCTest
 
 final class DigitsCSVTests: XCTestCase {
@@ -65,7 +66,7 @@ final class DigitsCSVTests: XCTestCase {
     }
 
     func testRealMNIST5k() throws {
-        let set = try DigitsCSV.loadMNIST5k(try assetPath("mnist-5k", "mnist_5k.csv.gz"))
+        let set = try DigitsCSV.loadMNIST5k(try realAsset("mnist-5k", "mnist_5k.csv.gz"))
         XCTAssertEqual(set.images.shape, [5000, 1, 28, 28])
         // 500 examples of each digit; the first row is a 0 (its first non-zero pixels are 51, 159, 253).
         XCTAssertEqual((0..<10).map { d in set.labels.filter { $0 == d }.count }, [Int](repeating: 500, count: 10))
@@ -74,8 +75,8 @@ final class DigitsCSVTests: XCTestCase {
         XCTAssertEqual(Array(first.prefix(3)), [51, 159, 253])
         XCTAssertEqual(set.labels.last, 9)
         // tvp's split: every fifth row is test, so both parts keep every class (the file is sorted by label).
-        let train = try DigitsCSV.loadMNIST5k(try assetPath("mnist-5k", "mnist_5k.csv.gz"), split: "train")
-        let test = try DigitsCSV.loadMNIST5k(try assetPath("mnist-5k", "mnist_5k.csv.gz"), split: "test", limit: 7)
+        let train = try DigitsCSV.loadMNIST5k(try realAsset("mnist-5k", "mnist_5k.csv.gz"), split: "train")
+        let test = try DigitsCSV.loadMNIST5k(try realAsset("mnist-5k", "mnist_5k.csv.gz"), split: "test", limit: 7)
         XCTAssertEqual((0..<10).map { d in train.labels.filter { $0 == d }.count }, [Int](repeating: 400, count: 10))
         XCTAssertEqual(test.count, 7)
         XCTAssertEqual(item(test.images, 1), item(set.images, 9))
@@ -92,7 +93,7 @@ final class DigitsCSVTests: XCTestCase {
     }
 
     func testRealSklearnDigits() throws {
-        let set = try DigitsCSV.loadSklearnDigits(try assetPath("sklearn-digits", "digits.csv.gz"))
+        let set = try DigitsCSV.loadSklearnDigits(try realAsset("sklearn-digits", "digits.csv.gz"))
         XCTAssertEqual(set.images.shape, [1797, 1, 8, 8])
         XCTAssertEqual(Array(set.labels.prefix(3)), [0, 1, 2])
         // First row: 0,0,5,13,9,1,0,0,...

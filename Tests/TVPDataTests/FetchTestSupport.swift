@@ -1,6 +1,6 @@
 import Foundation
-import TVPFuzzSupport
 import TVPData
+import TVPTestSupport
 import XCTest
 
 /// The repository's datasets.manifest, found from this file's path.

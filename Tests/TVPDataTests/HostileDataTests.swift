@@ -1,7 +1,7 @@
 import Foundation
 import TVPData
 import TVPFormats
-import TVPFuzzSupport
+import TVPTestSupport
 import XCTest
 
 /// Hand-made hostile data files.

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 final class ImageCodecTests: XCTestCase {
@@ -152,7 +153,7 @@ final class ImageCodecTests: XCTestCase {
         ]
         var found = 0
         for (name, size, sum, pixels) in cases {
-            guard let path = try? assetPath("sample-photos", name) else { continue }
+            guard let path = try? realAsset("sample-photos", name) else { continue }
             found += 1
             let image = try ImageFile.read(path)
             XCTAssertEqual(image.shape, [3] + size, name)

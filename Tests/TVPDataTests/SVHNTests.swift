@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPTestSupport
 import XCTest
 
 final class SVHNTests: XCTestCase {
@@ -53,7 +54,7 @@ final class SVHNTests: XCTestCase {
     }
 
     func testRealSVHNTest() throws {
-        let set = try SVHN.load(try assetPath("svhn", "test_32x32.mat"), limit: 100)
+        let set = try SVHN.load(try realAsset("svhn", "test_32x32.mat"), limit: 100)
         XCTAssertEqual(set.images.shape, [100, 3, 32, 32])
         XCTAssertTrue(set.labels.allSatisfy { (0...9).contains($0) })
     }

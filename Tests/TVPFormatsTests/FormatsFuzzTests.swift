@@ -1,6 +1,6 @@
 import Foundation
 import TVPFormats
-import TVPFuzzSupport
+import TVPTestSupport
 import XCTest
 
 /// Mutation fuzzing of the shared readers (see `Fuzzer`): no crash, no hang, every error names the file.

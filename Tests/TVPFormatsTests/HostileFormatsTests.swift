@@ -1,6 +1,6 @@
 import Foundation
 import TVPFormats
-import TVPFuzzSupport
+import TVPTestSupport
 import XCTest
 
 /// Hostile inputs for the shared readers (pickle, ZIP, YAML): each is refused with an error that

@@ -25,6 +25,11 @@ final class YAMLTests: XCTestCase {
     }
 
     /// The description of the YAMLError that `body` throws (fails the test if it throws none or another type).
+    /// Asserts that parsing `text` as the file `path` fails with `message`.
+    private func assertParseError(_ text: String, _ path: String, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(errorText({ try YAMLParser.parse(text, path: path) }, file: file, line: line), message, file: file, line: line)
+    }
+
     private func errorText(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
         do {
             _ = try body()
@@ -92,8 +97,8 @@ final class YAMLTests: XCTestCase {
         XCTAssertEqual(try info("f").tag, "!env")
         XCTAssertEqual(try root.required("c").string(), "literal\n")
         XCTAssertEqual(try root.required("e").string(), "12")
-        XCTAssertEqual(errorText { try YAMLParser.parse("n: !!int twelve\n", path: "t.yaml") },
-                       "t.yaml:1:4: 'twelve' is not a valid !!int")
+        assertParseError("n: !!int twelve\n", "t.yaml",
+                         "t.yaml:1:4: 'twelve' is not a valid !!int")
     }
 
     // MARK: - Typed access
@@ -185,15 +190,15 @@ final class YAMLTests: XCTestCase {
     }
 
     func testUnknownAndRecursiveAliases() {
-        XCTAssertEqual(errorText { try YAMLParser.parse("base: &base {a: 1}\nchild: *bsae\n", path: "u.yaml") },
-                       "u.yaml:2:8: unknown alias '*bsae': no anchor '&bsae' is defined before it; did you mean '*base'?")
-        XCTAssertEqual(errorText { try YAMLParser.parse("x: *later\ny: &later 1\n", path: "u.yaml") },
-                       "u.yaml:1:4: unknown alias '*later': no anchor '&later' is defined before it")
+        assertParseError("base: &base {a: 1}\nchild: *bsae\n", "u.yaml",
+                         "u.yaml:2:8: unknown alias '*bsae': no anchor '&bsae' is defined before it; did you mean '*base'?")
+        assertParseError("x: *later\ny: &later 1\n", "u.yaml",
+                         "u.yaml:1:4: unknown alias '*later': no anchor '&later' is defined before it")
         // Columns count characters, not bytes.
-        XCTAssertEqual(errorText { try YAMLParser.parse("é: *x\n", path: "u.yaml") },
-                       "u.yaml:1:4: unknown alias '*x': no anchor '&x' is defined before it")
-        XCTAssertEqual(errorText { try YAMLParser.parse("loop: &l [1, *l]\n", path: "u.yaml") },
-                       "u.yaml:1:14: alias '*l' refers to a node that contains it (recursive aliases are not supported)")
+        assertParseError("é: *x\n", "u.yaml",
+                         "u.yaml:1:4: unknown alias '*x': no anchor '&x' is defined before it")
+        assertParseError("loop: &l [1, *l]\n", "u.yaml",
+                         "u.yaml:1:14: alias '*l' refers to a node that contains it (recursive aliases are not supported)")
     }
 
     func testMergeKeysFollowYAML11Semantics() throws {
@@ -219,19 +224,19 @@ final class YAMLTests: XCTestCase {
         // A quoted "<<" is an ordinary key.
         XCTAssertEqual(root["quoted"]!.keys, ["<<"])
 
-        XCTAssertEqual(errorText { try YAMLParser.parse("x:\n  <<: 3\n", path: "m.yaml") },
-                       "m.yaml:2:7: merge key '<<' expects a mapping or a list of mappings (like <<: *base or <<: [*a, *b]), found an integer (3)")
-        XCTAssertEqual(errorText { try YAMLParser.parse("a: &a {k: 1}\nx:\n  <<: [*a, 5]\n", path: "m.yaml") },
-                       "m.yaml:3:12: a merge source must be a mapping (like *base), found an integer (5)")
+        assertParseError("x:\n  <<: 3\n", "m.yaml",
+                         "m.yaml:2:7: merge key '<<' expects a mapping or a list of mappings (like <<: *base or <<: [*a, *b]), found an integer (3)")
+        assertParseError("a: &a {k: 1}\nx:\n  <<: [*a, 5]\n", "m.yaml",
+                         "m.yaml:3:12: a merge source must be a mapping (like *base), found an integer (5)")
     }
 
     func testDuplicateKeysNameBothLocations() {
-        XCTAssertEqual(errorText { try YAMLParser.parse("train:\n  lr: 1\n  seed: 2\n  lr: 3\n", path: "d.yaml") },
-                       "d.yaml:4:3: duplicate key 'lr' (first defined at d.yaml:2:3)")
-        XCTAssertEqual(errorText { try YAMLParser.parse("{a: 1, 'a': 2}", path: "d.yaml") },
-                       "d.yaml:1:8: duplicate key 'a' (first defined at d.yaml:1:2)")
-        XCTAssertEqual(errorText { try YAMLParser.parse("? [1, 2]\n: x\n", path: "d.yaml") },
-                       "d.yaml:1:3: mapping keys must be scalars, found a sequence")
+        assertParseError("train:\n  lr: 1\n  seed: 2\n  lr: 3\n", "d.yaml",
+                         "d.yaml:4:3: duplicate key 'lr' (first defined at d.yaml:2:3)")
+        assertParseError("{a: 1, 'a': 2}", "d.yaml",
+                         "d.yaml:1:8: duplicate key 'a' (first defined at d.yaml:1:2)")
+        assertParseError("? [1, 2]\n: x\n", "d.yaml",
+                         "d.yaml:1:3: mapping keys must be scalars, found a sequence")
     }
 
     // MARK: - Syntax errors and documents
@@ -240,10 +245,10 @@ final class YAMLTests: XCTestCase {
         let path = try write("bad.yaml", "name: clevr\nkey: value: other\n")
         XCTAssertEqual(errorText { try YAMLDocument.load(path: path) },
                        "\(path):2:11: mapping values are not allowed in this context")
-        XCTAssertEqual(errorText { try YAMLParser.parse("a:\n\tb: 1\n", path: "tab.yaml") },
-                       "tab.yaml:2:1: found character that cannot start any token (while scanning for the next token at line 2, column 1)")
-        XCTAssertEqual(errorText { try YAMLParser.parse("list: [1, 2\nnext: 3\n", path: "f.yaml") },
-                       "f.yaml:2:5: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 7)")
+        assertParseError("a:\n\tb: 1\n", "tab.yaml",
+                         "tab.yaml:2:1: found character that cannot start any token (while scanning for the next token at line 2, column 1)")
+        assertParseError("list: [1, 2\nnext: 3\n", "f.yaml",
+                         "f.yaml:2:5: did not find expected ',' or ']' (while parsing a flow sequence at line 1, column 7)")
         XCTAssertEqual(errorText { try YAMLParser.parse(bytes: Array("ok: 1\nbad: ".utf8) + [0xFF], path: "u.yaml") },
                        "u.yaml:2:6: invalid leading UTF-8 octet (byte 0xff)")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 // Goldens come from scripts/fixtures/bert_golden.py (transformers 5.24 BertModel, eager attention):
@@ -88,12 +89,7 @@ final class BERTTests: XCTestCase {
     }
 
     func testRealMiniLMMatchesSentenceTransformers() throws {
-        let assets = ProcessInfo.processInfo.environment["TVP_ASSETS"]
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/tvp/assets").path
-        let folder = URL(fileURLWithPath: assets).appendingPathComponent("all-minilm-l6-v2")
-        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path) else {
-            throw XCTSkip("all-MiniLM-L6-v2 not found in \(folder.path) (set TVP_ASSETS or fetch the asset)")
-        }
+        let folder = URL(fileURLWithPath: try realAsset("all-minilm-l6-v2", "model.safetensors")).deletingLastPathComponent()
         let model = try BERTEncoder(directory: folder.path)
         XCTAssertEqual(model.config, .miniLML6)
         // transformers' BertTokenizer (vocab.txt of the asset) on:

@@ -1,6 +1,7 @@
 import Foundation
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 /// Composed MLLMs from parts: connectors (oracles, finite-difference weight gradients), vision

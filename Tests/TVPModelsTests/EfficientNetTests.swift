@@ -1,6 +1,7 @@
 import Foundation
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 // Goldens come from scripts/fixtures/efficientnet_lite.py (the reference port
@@ -41,13 +42,6 @@ private func assertClose(_ a: Tensor, _ b: Tensor, _ name: String, relative: Flo
 /// x [B, C, H, W] → [B, C] spatial means.
 private func channelMeans(_ x: Tensor) throws -> Tensor {
     try x.reshaped([x.dim(0), x.dim(1), x.dim(2) * x.dim(3)]).mean(axis: 2)
-}
-
-private func assetPath(_ asset: String, _ file: String) throws -> String {
-    let root = ProcessInfo.processInfo.environment["TVP_ASSETS"] ?? (NSHomeDirectory() + "/.cache/tvp/assets")
-    let path = "\(root)/\(asset)/\(file)"
-    guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("real asset absent: \(path)") }
-    return path
 }
 
 final class EfficientNetTests: XCTestCase {
@@ -162,7 +156,7 @@ final class EfficientNetTests: XCTestCase {
     // MARK: real weights (skipped when the asset is absent)
 
     func testLite0MatchesReference() throws {
-        let model = try EfficientNetLite.load(try assetPath("efficientnet-lite0", "efficientnet-lite0-57934424.pth"))
+        let model = try EfficientNetLite.load(try realAsset("efficientnet-lite0", "efficientnet-lite0-57934424.pth"))
         XCTAssertEqual(model.config, .lite0)
         let golden = try Safetensors.read(fixtures.appendingPathComponent("efficientnet_lite0_goldens.safetensors").path)
         let taps: [EfficientNetLite.Tap] = [.stem] + (0..<7).map { .stage($0) } + [.head, .logits]
@@ -180,7 +174,7 @@ final class EfficientNetTests: XCTestCase {
     /// skimage's chelsea.png shrunk to 64x64 (committed PPM), resized back to 224 bicubic: the reference
     /// says 285 (Egyptian cat, p 0.82).
     func testLite0ClassifiesChelsea() throws {
-        let model = try EfficientNetLite.load(try assetPath("efficientnet-lite0", "efficientnet-lite0-57934424.pth"))
+        let model = try EfficientNetLite.load(try realAsset("efficientnet-lite0", "efficientnet-lite0-57934424.pth"))
         let bytes = try [UInt8](Data(contentsOf: fixtures.appendingPathComponent("chelsea_64.ppm")))
         let header = Array("P6\n64 64\n255\n".utf8)
         XCTAssertEqual(Array(bytes.prefix(header.count)), header)

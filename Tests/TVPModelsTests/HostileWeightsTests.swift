@@ -1,7 +1,7 @@
 import Foundation
-import TVPFuzzSupport
-import XCTest
 import TVPModels
+import TVPTestSupport
+import XCTest
 
 /// Hand-made pickles for hostile checkpoints (protocol 2 opcodes).
 enum HostilePickle {

@@ -1,6 +1,7 @@
 import Foundation
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 /// The real SmolLM2-135M-Instruct GGUF (Q4_1 layers, Q8_0 embeddings) against transformers loading
@@ -14,11 +15,7 @@ final class LLaMASmolLM2Tests: XCTestCase {
         #if DEBUG
         throw XCTSkip("SmolLM2 runs only in release builds: swift test -c release --filter LLaMASmolLM2Tests")
         #else
-        let assets = ProcessInfo.processInfo.environment["TVP_ASSETS"] ?? NSString(string: "~/.cache/tvp/assets").expandingTildeInPath
-        let path = assets + "/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw XCTSkip("SmolLM2 GGUF not found at \(path) (set TVP_ASSETS or fetch asset smollm2-135m-instruct)")
-        }
+        let path = try realAsset("smollm2-135m-instruct", "SmolLM2-135M-Instruct.Q4_1.gguf")
         let start = Date()
         let model = try LlamaModel(gguf: GGUFFile(path: path))
         print("SmolLM2 GGUF load + dequantize: \(String(format: "%.2f", Date().timeIntervalSince(start))) s")

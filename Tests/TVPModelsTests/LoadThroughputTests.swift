@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
 import TVPModels
+import TVPTestSupport
+import XCTest
 
 /// Loads the real SmolLM2 GGUF, MiniLM safetensors and EfficientNet-Lite0 `.pth` whole (every
 /// tensor to Float32) and prints the best of three wall times and the throughput in file MB/s, so

@@ -1,7 +1,7 @@
 import Foundation
-import TVPFuzzSupport
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 /// Mutation fuzzing of the weight readers (see `Fuzzer`): no crash, no hang, every error names the file.

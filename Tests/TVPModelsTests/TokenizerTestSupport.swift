@@ -1,6 +1,6 @@
 import Foundation
-import XCTest
 import TVPModels
+import XCTest
 
 /// Path of a file under Fixtures/tokenizers (written by scripts/fixtures/tokenizer_goldens.py).
 func tokenizerFixture(_ name: String) -> String {
@@ -25,16 +25,6 @@ struct TokenizerGoldens {
     }
 
     func strings(_ section: String, _ key: String) -> [String] { sections[section]![key] as! [String] }
-}
-
-/// A real asset (never committed): $TVP_ASSETS or ~/.cache/tvp/assets, `<asset>/<file>`; skips when absent.
-func realAsset(_ asset: String, _ file: String) throws -> String {
-    let root = ProcessInfo.processInfo.environment["TVP_ASSETS"] ?? (NSHomeDirectory() + "/.cache/tvp/assets")
-    let path = "\(root)/\(asset)/\(file)"
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw XCTSkip("real asset \(asset)/\(file) not found under \(root) (set TVP_ASSETS or fetch the asset)")
-    }
-    return path
 }
 
 /// Compares `produce(text)` with the golden ids text by text, naming the first differing text.

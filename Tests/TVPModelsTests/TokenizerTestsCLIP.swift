@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
 import TVPModels
+import TVPTestSupport
+import XCTest
 
 final class TokenizerTestsCLIP: XCTestCase {
     let goldens = TokenizerGoldens.shared

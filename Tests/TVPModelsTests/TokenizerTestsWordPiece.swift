@@ -1,6 +1,7 @@
 import Foundation
 import TVPModels
 import TVPTensor
+import TVPTestSupport
 import XCTest
 
 final class TokenizerTestsWordPiece: XCTestCase {

@@ -121,14 +121,24 @@ final class ConfigSchemaTests: XCTestCase {
         XCTAssertEqual(spec.train.seed, 9)
         XCTAssertNil(try? world.load(overrides: ["+train.seed=9"]).points[0].spec, "+train.seed exists in the file")
 
-        func overrideError(_ text: String) -> String? { yamlError({ try self.world.load(overrides: [text]) }).map { "\($0)" } }
-        XCTAssertEqual(overrideError("train.lr=abc"), "--set train.lr=abc:1:16: expected a number, found a string ('abc')")
-        XCTAssertEqual(overrideError("train.lrr=1"), "--set train.lrr=1:1:7: unknown key 'lrr'; did you mean 'lr'?")
-        XCTAssertEqual(overrideError("+train.seed=9"), "--set +train.seed=9:1:8: cannot add 'train.seed': it exists (use 'train.seed=…' or '++train.seed=…')")
-        XCTAssertEqual(overrideError("~train.nope"), "--set ~train.nope:1:8: cannot remove 'train.nope': no such key")
-        XCTAssertEqual(overrideError("name.x=1"), "--set name.x=1:1:7: cannot override 'name.x': 'name' is a string ('toy') at \(world.pipelinePath):1:7, not a mapping")
-        XCTAssertEqual(overrideError("train.lr"), "--set train.lr:1:1: expected KEY=VALUE (or ~KEY to remove a key), found 'train.lr'")
-        XCTAssertEqual(overrideError("targets=[tiny-b, tiny-q]"), "--set targets=[tiny-b, tiny-q]:1:24: unknown model 'tiny-q'; did you mean 'tiny-a'?")
+        for (override, message) in [
+            ("train.lr=abc",
+             "--set train.lr=abc:1:16: expected a number, found a string ('abc')"),
+            ("train.lrr=1",
+             "--set train.lrr=1:1:7: unknown key 'lrr'; did you mean 'lr'?"),
+            ("+train.seed=9",
+             "--set +train.seed=9:1:8: cannot add 'train.seed': it exists (use 'train.seed=…' or '++train.seed=…')"),
+            ("~train.nope",
+             "--set ~train.nope:1:8: cannot remove 'train.nope': no such key"),
+            ("name.x=1",
+             "--set name.x=1:1:7: cannot override 'name.x': 'name' is a string ('toy') at \(world.pipelinePath):1:7, not a mapping"),
+            ("train.lr",
+             "--set train.lr:1:1: expected KEY=VALUE (or ~KEY to remove a key), found 'train.lr'"),
+            ("targets=[tiny-b, tiny-q]",
+             "--set targets=[tiny-b, tiny-q]:1:24: unknown model 'tiny-q'; did you mean 'tiny-a'?"),
+        ] {
+            XCTAssertEqual(yamlError({ try self.world.load(overrides: [override]) }).map { "\($0)" }, message, override)
+        }
         XCTAssertEqual(yamlError({ try self.world.load(multirun: ["train.epochs=1,x"]) }).map { "\($0)" },
                        "-m train.epochs=1,x:1:19: expected an integer, found a string ('x')")
     }

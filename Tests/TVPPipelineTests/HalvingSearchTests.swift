@@ -12,13 +12,7 @@ final class HalvingSearchTests: XCTestCase {
 
     static let base = """
     name: toy-search
-    data:
-      digits:
-        dataset: toy-digits
-        train: {split: train, limit: 12}
-        test: {split: test, limit: 9}
-        question: "What?"
-        classes: [zero, one, two]
+    \(toyDigitsData(train: 12, test: 9, question: "What?"))
     models:
       tiny-a: {family: tiny-mllm, weights: {random: 1}}
     surrogate: tiny-a

@@ -129,42 +129,9 @@ struct KillWorld {
     let pipelinePath: String
 
     static func make(root: String, count: Int) throws -> KillWorld {
-        try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
-        var manifest = """
-        version: 1
-        assets:
-          toy-digits:
-            kind: dataset
-            licence: CC0-1.0
-            citation: written by the tests
-            task: 3 classes of 256x256 gray squares
-            loader: idx-gz
-            splits:
-              train: [train-images-idx3-ubyte, train-labels-idx1-ubyte]
-              test: [test-images-idx3-ubyte, test-labels-idx1-ubyte]
-            files:
-
-        """
-        for (split, seed) in [("train", UInt64(21)), ("test", 22)] {
-            let side = 256, offset = Int(seed)
-            var pixels = [UInt8](repeating: 0, count: count * side * side), labels: [UInt8] = []
-            for i in 0..<count {
-                labels.append(UInt8(i % 3))
-                for p in 0..<(side * side) { pixels[i * side * side + p] = UInt8((i % 3) * 100 + (p * 7 + offset) % 40) }
-            }
-            for (name, bytes) in [("\(split)-images-idx3-ubyte", IDXArray(dims: [count, side, side], values: pixels).encoded()),
-                                  ("\(split)-labels-idx1-ubyte", IDXArray(dims: [count], values: labels).encoded())] {
-                let path = root + "/data/" + name
-                try Data(bytes).write(to: URL(fileURLWithPath: path))
-                manifest += """
-                      \(name):
-                        size: \(bytes.count)
-                        sha256: "\(sha256Hex(bytes))"
-                        sources:
-                        - local: \(path)
-
-                """
-            }
+        let manifest = try toyDigitsManifest(root: root, side: 256, counts: [("train", count), ("test", count)]) { split, count in
+            let side = 256, offset = split == "train" ? 21 : 22
+            return (0..<(count * side * side)).map { q in UInt8((q / (side * side) % 3) * 100 + (q % (side * side) * 7 + offset) % 40) }
         }
         let manifestPath = root + "/datasets.manifest"
         try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)

@@ -19,13 +19,7 @@ struct ToyWorld {
 
     static let pipeline = """
     name: toy
-    data:
-      digits:
-        dataset: toy-digits
-        train: {split: train, limit: 8}
-        test: {split: test, limit: 6}
-        question: "What?"
-        classes: [zero, one, two]
+    \(toyDigitsData(train: 8, test: 6, question: "What?"))
     models:
       tiny-a: {family: tiny-mllm, weights: {random: 1}}
       tiny-b: {family: tiny-mllm, weights: {random: 2}}
@@ -47,45 +41,9 @@ struct ToyWorld {
     static func make(pipeline: String = ToyWorld.pipeline, file: String = "toy.yaml",
                      extraAssets: (String) throws -> String = { _ in "" }) throws -> ToyWorld {
         let root = NSTemporaryDirectory() + "tvp-pipe-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
-        var files: [(name: String, bytes: [UInt8])] = []
-        for (split, count) in [("train", 12), ("test", 9)] {
+        var manifest = try toyDigitsManifest(root: root, side: 8, counts: [("train", 12), ("test", 9)]) { split, count in
             var generator = RandomGenerator(seed: split == "train" ? 11 : 12)
-            var pixels: [UInt8] = [], labels: [UInt8] = []
-            for i in 0..<count {
-                let label = i % 3
-                labels.append(UInt8(label))
-                for _ in 0..<64 { pixels.append(UInt8(min(255, label * 100 + Int(generator.next() % 40)))) }
-            }
-            files.append(("\(split)-images-idx3-ubyte", IDXArray(dims: [count, 8, 8], values: pixels).encoded()))
-            files.append(("\(split)-labels-idx1-ubyte", IDXArray(dims: [count], values: labels).encoded()))
-        }
-        var manifest = """
-        version: 1
-        assets:
-          toy-digits:
-            kind: dataset
-            licence: CC0-1.0
-            citation: written by the tests
-            task: 3 classes of 8x8 gray squares
-            loader: idx-gz
-            splits:
-              train: [train-images-idx3-ubyte, train-labels-idx1-ubyte]
-              test: [test-images-idx3-ubyte, test-labels-idx1-ubyte]
-            files:
-
-        """
-        for file in files {
-            let path = root + "/data/" + file.name
-            try Data(file.bytes).write(to: URL(fileURLWithPath: path))
-            manifest += """
-                  \(file.name):
-                    size: \(file.bytes.count)
-                    sha256: "\(sha256Hex(file.bytes))"
-                    sources:
-                    - local: \(path)
-
-            """
+            return (0..<count).flatMap { i in (0..<64).map { _ in UInt8(min(255, i % 3 * 100 + Int(generator.next() % 40))) } }
         }
         manifest += try extraAssets(root)
         let manifestPath = root + "/datasets.manifest"
@@ -117,6 +75,55 @@ struct ToyWorld {
     func run(_ session: PipelineSession, failFast: Bool = false) throws -> RunResult {
         try session.run(options: RunOptions(runsDirectory: runsRoot, failFast: failFast, threads: 2))
     }
+}
+
+/// The `data:` section of a toy pipeline file: the toy-digits task with `train` and `test` items.
+func toyDigitsData(train: Int, test: Int, question: String? = nil) -> String {
+    var lines = ["data:", "  digits:", "    dataset: toy-digits",
+                 "    train: {split: train, limit: \(train)}", "    test: {split: test, limit: \(test)}"]
+    if let question { lines.append("    question: \"\(question)\"") }
+    lines.append("    classes: [zero, one, two]")
+    return lines.joined(separator: "\n")
+}
+
+/// Writes the "toy-digits" dataset under `root/data` — per split, `count` gray `side`×`side` images
+/// from `pixels(split, count)` (image i is of class i % 3) stored as IDX files — and returns a
+/// manifest that fetches them from those local files.
+func toyDigitsManifest(root: String, side: Int, counts: [(split: String, count: Int)],
+                       pixels: (String, Int) -> [UInt8]) throws -> String {
+    try FileManager.default.createDirectory(atPath: root + "/data", withIntermediateDirectories: true)
+    var manifest = """
+    version: 1
+    assets:
+      toy-digits:
+        kind: dataset
+        licence: CC0-1.0
+        citation: written by the tests
+        task: 3 classes of \(side)x\(side) gray squares
+        loader: idx-gz
+        splits:
+          train: [train-images-idx3-ubyte, train-labels-idx1-ubyte]
+          test: [test-images-idx3-ubyte, test-labels-idx1-ubyte]
+        files:
+
+    """
+    for (split, count) in counts {
+        let labels = (0..<count).map { UInt8($0 % 3) }
+        for (name, bytes) in [("\(split)-images-idx3-ubyte", IDXArray(dims: [count, side, side], values: pixels(split, count)).encoded()),
+                              ("\(split)-labels-idx1-ubyte", IDXArray(dims: [count], values: labels).encoded())] {
+            let path = root + "/data/" + name
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            manifest += """
+                  \(name):
+                    size: \(bytes.count)
+                    sha256: "\(sha256Hex(bytes))"
+                    sources:
+                    - local: \(path)
+
+            """
+        }
+    }
+    return manifest
 }
 
 /// The YAMLError a throwing expression raises (fails the test otherwise).

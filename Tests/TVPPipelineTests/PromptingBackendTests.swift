@@ -99,12 +99,7 @@ final class PromptingBackendTests: XCTestCase {
     func testAPipelineTrainsOnBLIP2AndEvaluatesEveryFamily() throws {
         let world = try ToyWorld.make(pipeline: """
         name: real
-        data:
-          digits:
-            dataset: toy-digits
-            train: {split: train, limit: 4}
-            test: {split: test, limit: 3}
-            classes: [zero, one, two]
+        \(toyDigitsData(train: 4, test: 3))
         models:
           blip: {family: blip2, weights: {path: \(root)/blip2-tiny}}
           iblip: {family: instructblip, weights: {path: \(root)/instructblip-tiny}}

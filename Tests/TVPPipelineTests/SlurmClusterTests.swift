@@ -1,4 +1,5 @@
 import Foundation
+import TVPData
 import TVPPipeline
 import XCTest
 
@@ -54,12 +55,7 @@ final class SlurmClusterTests: XCTestCase {
     static func pipeline(root: String) -> String {
         """
         name: sweep
-        data:
-          digits:
-            dataset: toy-digits
-            train: {split: train, limit: 4}
-            test: {split: test, limit: 3}
-            classes: [zero, one, two]
+        \(toyDigitsData(train: 4, test: 3))
         models:
           llava: {family: llava, weights: {path: \(root)/llava-tiny}}
         surrogate: llava
@@ -194,17 +190,10 @@ final class SlurmClusterTests: XCTestCase {
 }
 
 extension CLI {
-    /// Runs any program to the end; returns the exit status and stdout + stderr.
-    static func runProgram(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    /// Runs any program to the end (through the fetcher's process runner); returns its exit status
+    /// and stdout + stderr.
+    static func runProgram(_ program: String, _ arguments: [String]) throws -> CommandResult {
+        try ProcessRunner.run(CommandRequest(executable: program, arguments: arguments,
+                                             directory: FileManager.default.currentDirectoryPath))
     }
 }

@@ -62,25 +62,12 @@ final class QuestionSplitTests: XCTestCase {
     }
 
     func testCountingQuestionsFromAnArchiveTrainAndEvaluate() throws {
-        let world = try ToyWorld.make(pipeline: """
-        name: counting
-        data:
+        let world = try ToyWorld.make(pipeline: RenderDatasetTests.pipeline("""
           count:
             dataset: toy-clevr
             train: train
             test: {split: val, limit: 3}
-        models:
-          tiny-a: {family: tiny-mllm, weights: {random: 1}}
-          tiny-b: {family: tiny-mllm, weights: {random: 2}}
-        surrogate: tiny-a
-        targets: [tiny-b]
-        prompt: {kind: padding, image_size: 16, frame: 2}
-        loss: {fca: 0.005, tse: 0}
-        train: {epochs: 1, batch: 3, lr: 0.5, seed: 7}
-        evaluate: {protocols: [zero-shot-official, tvp], metrics: [accuracy, macro-f1], batch: 3}
-        report: {images: false}
-
-        """, extraAssets: { try QuestionSplitTests.toyCLEVR($0) })
+        """, metrics: "[accuracy, macro-f1]"), extraAssets: { try QuestionSplitTests.toyCLEVR($0) })
         defer { world.remove() }
         let backend = TinyBackend()
         let result = try world.run(try world.session(backend: backend))

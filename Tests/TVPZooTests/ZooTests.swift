@@ -344,13 +344,11 @@ final class ZooSceneCorpusTests: XCTestCase {
 /// One id per character (its scalar value folded into the tiny LM's 64 ids): splicing text pieces
 /// and encoding their concatenation give the same ids.
 final class CharacterTokenizer: Tokenizer, @unchecked Sendable {
-    let vocabularySize = 64
+    let vocab = Vocabulary(tokens: (0..<64).map(String.init))
     let bosTokenID: Int? = nil, eosTokenID: Int? = nil, padTokenID: Int? = nil, unkTokenID: Int? = nil
     func encode(_ text: String) -> [Int] { text.unicodeScalars.map { Int($0.value % 60) + 4 } }
     func encodeWithSpecials(_ text: String) -> [Int] { encode(text) }
     func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String { "" }
-    func token(forID id: Int) -> String? { nil }
-    func id(forToken token: String) -> Int? { nil }
 }
 
 final class ZooDescriptionReferenceTests: XCTestCase {

@@ -150,11 +150,6 @@ public enum MATv5 {
         let file: String
         var position = 0
 
-        init(body: UnsafeRawBufferPointer, file: String) {
-            self.body = body
-            self.file = file
-        }
-
         mutating func next(_ what: String) throws -> (type: Int, data: UnsafeRawBufferPointer) {
             guard body.count - position >= 8 else { throw DataError(file, "miMATRIX ends before its \(what)") }
             let word = Int(body.loadUnaligned(fromByteOffset: position, as: UInt32.self))

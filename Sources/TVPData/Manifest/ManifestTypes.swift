@@ -88,15 +88,6 @@ public struct DebianSource: Equatable, Sendable {
     public var debSha256: String
     /// The file's path inside the unpacked package (relative, no leading "/").
     public var path: String
-
-    public init(package: String, version: String, deb: String, debSize: Int, debSha256: String, path: String) {
-        self.package = package
-        self.version = version
-        self.deb = deb
-        self.debSize = debSize
-        self.debSha256 = debSha256
-        self.path = path
-    }
 }
 
 /// One place a file may be obtained from; a file lists these in priority order.
@@ -135,11 +126,6 @@ public enum Source: Equatable, Sendable, CustomStringConvertible {
 public struct MemberChecksum: Equatable, Sendable {
     public var path: String
     public var checksum: Checksum
-
-    public init(path: String, checksum: Checksum) {
-        self.path = path
-        self.checksum = checksum
-    }
 }
 
 /// One file of an asset, stored in the cache as `<cache>/assets/<asset>/<name>`.
@@ -189,23 +175,12 @@ public struct AcceptedForm: Equatable, Sendable {
     /// Whether the decompressed bytes must also match the file's `contentSize`/`contentSha256`
     /// (for mirrors that serve differently compressed bytes of the same content).
     public var needsContentCheck: Bool
-
-    public init(size: Int?, checksum: Checksum, needsContentCheck: Bool) {
-        self.size = size
-        self.checksum = checksum
-        self.needsContentCheck = needsContentCheck
-    }
 }
 
 /// A named split of a dataset: the file entries it reads.
 public struct Split: Equatable, Sendable {
     public var name: String
     public var entries: [SplitEntry]
-
-    public init(name: String, entries: [SplitEntry]) {
-        self.name = name
-        self.entries = entries
-    }
 }
 
 /// A split's reference to a file, or to a member (or member folder, ending in "/") of an archive file.

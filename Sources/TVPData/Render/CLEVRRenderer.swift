@@ -28,13 +28,6 @@ public enum CLEVRRenderer {
         /// POPE positives (and negatives) per image.
         public var popePerImage: Int = 3
 
-        public init(split: String, count: Int, size: Int, seed: UInt64) {
-            self.split = split
-            self.count = count
-            self.size = size
-            self.seed = seed
-        }
-
         var canonicalJSON: String {
             JSONText.object([
                 ("version", .int(CLEVRRenderer.version)), ("split", .string(split)), ("count", .int(count)),

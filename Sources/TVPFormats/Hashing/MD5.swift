@@ -3,39 +3,26 @@
 /// MD5 is broken as a defence against a deliberate forger; it is here only because some publishers
 /// (CIFAR, SVHN, torchvision's lists) give nothing else, and it still catches truncated or corrupted
 /// downloads. Prefer SHA-256 wherever one is published.
-public struct MD5 {
+public typealias MD5 = BlockHash<MD5Compression>
+
+/// MD5's compression function (RFC 1321 section 3.4) and its four-word state.
+public struct MD5Compression: BlockCompression {
     private var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
-    private var blocks = BlockFeeder()
 
     public init() {}
 
-    /// Adds `bytes` to the message.
-    public mutating func update(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { update($0) }
-    }
+    public static let bigEndianLength = false
 
-    /// Adds the bytes in `buffer` to the message.
-    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        var blocks = self.blocks
-        blocks.feed(buffer) { compressBlocks($0, count: $1) }
-        self.blocks = blocks
-    }
-
-    /// The 16-byte digest of everything added so far (the hasher itself is left unchanged).
-    public func finalize() -> [UInt8] {
-        var copy = self
-        copy.update(blocks.padding(bigEndianLength: false))
-        var digest: [UInt8] = []
-        digest.reserveCapacity(16)
-        for word in [copy.state.0, copy.state.1, copy.state.2, copy.state.3] {
-            digest += [UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
-                       UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24)]
+    /// The 16-byte digest: the state's words, little-endian.
+    public var digest: [UInt8] {
+        [state.0, state.1, state.2, state.3].flatMap { word in
+            [UInt8(truncatingIfNeeded: word), UInt8(truncatingIfNeeded: word >> 8),
+             UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 24)]
         }
-        return digest
     }
 
     /// Runs the four rounds over `count` consecutive 64-byte blocks (RFC 1321 section 3.4).
-    private mutating func compressBlocks(_ blocks: UnsafePointer<UInt8>, count: Int) {
+    public mutating func compress(_ blocks: UnsafePointer<UInt8>, count: Int) {
         var (h0, h1, h2, h3) = state
         var x = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
                  UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
@@ -57,9 +44,9 @@ public struct MD5 {
                     case 2: f = b ^ c ^ d; g = (3 * i + 5) & 15
                     default: f = c ^ (b | ~d); g = (7 * i) & 15
                     }
-                    f = f &+ a &+ MD5.sineConstants[i] &+ words[g]
+                    f = f &+ a &+ MD5Compression.sineConstants[i] &+ words[g]
                     a = d; d = c; c = b
-                    b = b &+ rotl(f, MD5.shifts[i])
+                    b = b &+ rotl(f, MD5Compression.shifts[i])
                 }
                 h0 &+= a; h1 &+= b; h2 &+= c; h3 &+= d
             }
@@ -92,13 +79,7 @@ public struct MD5 {
 private func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x << n) | (x >> (32 - n)) }
 
 /// The MD5 digest of `data` as 32 lowercase hex digits.
-public func md5Hex(_ data: [UInt8]) -> String {
-    var hasher = MD5()
-    hasher.update(data)
-    return hexString(hasher.finalize())
-}
+public func md5Hex(_ data: [UInt8]) -> String { MD5.hex(data) }
 
 /// The MD5 digest of the UTF-8 bytes of `text` as 32 lowercase hex digits.
-public func md5Hex(_ text: String) -> String {
-    md5Hex(Array(text.utf8))
-}
+public func md5Hex(_ text: String) -> String { MD5.hex(Array(text.utf8)) }

@@ -1,43 +1,30 @@
 /// SHA-256 (FIPS 180-4) in plain Swift: Foundation on Linux has no hash functions and CryptoKit is
 /// Apple-only. Streaming: feed bytes with `update` as they are read, then `finalize`.
-public struct SHA256 {
+public typealias SHA256 = BlockHash<SHA256Compression>
+
+/// SHA-256's compression function (FIPS 180-4 section 6.2.2) and its eight-word state.
+public struct SHA256Compression: BlockCompression {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
-    private var blocks = BlockFeeder()
 
     public init() {}
 
-    /// Adds `bytes` to the message.
-    public mutating func update(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { update($0) }
-    }
+    public static let bigEndianLength = true
 
-    /// Adds the bytes in `buffer` to the message.
-    public mutating func update(_ buffer: UnsafeRawBufferPointer) {
-        var blocks = self.blocks
-        blocks.feed(buffer) { compressBlocks($0, count: $1) }
-        self.blocks = blocks
-    }
-
-    /// The 32-byte digest of everything added so far (the hasher itself is left unchanged).
-    public func finalize() -> [UInt8] {
-        var copy = self
-        copy.update(blocks.padding(bigEndianLength: true))
-        var digest: [UInt8] = []
-        digest.reserveCapacity(32)
-        for word in copy.state {
-            digest += [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
+    /// The 32-byte digest: the state's words, big-endian.
+    public var digest: [UInt8] {
+        state.flatMap { word in
+            [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
         }
-        return digest
     }
 
     /// Runs the compression function over `count` consecutive 64-byte blocks.
-    private mutating func compressBlocks(_ blocks: UnsafePointer<UInt8>, count: Int) {
+    public mutating func compress(_ blocks: UnsafePointer<UInt8>, count: Int) {
         var w = [UInt32](repeating: 0, count: 64)
         state.withUnsafeMutableBufferPointer { h in
             w.withUnsafeMutableBufferPointer { w in
-                SHA256.roundConstants.withUnsafeBufferPointer { k in
+                SHA256Compression.roundConstants.withUnsafeBufferPointer { k in
                     for blockIndex in 0..<count {
                         let block = blocks + blockIndex * 64
                         for t in 0..<16 {
@@ -84,16 +71,10 @@ public struct SHA256 {
 private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
 /// The SHA-256 digest of `data` as 64 lowercase hex digits.
-public func sha256Hex(_ data: [UInt8]) -> String {
-    var hasher = SHA256()
-    hasher.update(data)
-    return hexString(hasher.finalize())
-}
+public func sha256Hex(_ data: [UInt8]) -> String { SHA256.hex(data) }
 
 /// The SHA-256 digest of the UTF-8 bytes of `text` as 64 lowercase hex digits.
-public func sha256Hex(_ text: String) -> String {
-    sha256Hex(Array(text.utf8))
-}
+public func sha256Hex(_ text: String) -> String { SHA256.hex(Array(text.utf8)) }
 
 /// Bytes as lowercase hex, two digits each.
 public func hexString(_ bytes: [UInt8]) -> String {

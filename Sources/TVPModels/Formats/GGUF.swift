@@ -115,13 +115,6 @@ public struct GGUFTensorInfo: Equatable, Sendable {
     public let type: GGMLType
     /// Byte offset of the tensor data relative to the data section.
     public let offset: Int
-
-    public init(name: String, shape: [Int], type: GGMLType, offset: Int) {
-        self.name = name
-        self.shape = shape
-        self.type = type
-        self.offset = offset
-    }
 }
 
 /// A GGUF file opened by memory mapping: header, metadata and tensor infos parsed and checked up

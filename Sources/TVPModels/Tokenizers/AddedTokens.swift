@@ -59,4 +59,15 @@ public struct AddedTokenMatcher: Sendable {
         if textStart < s.count { out.append(.text(textStart..<s.count)) }
         return out
     }
+
+    /// The ids of `s`: each added token's own id, and `encodeText(range)` for the ordinary text
+    /// between them.
+    public func encode(_ s: [Unicode.Scalar], encodeText: (Range<Int>) -> [Int]) -> [Int] {
+        split(s).flatMap { segment -> [Int] in
+            switch segment {
+            case .token(let id): return [id]
+            case .text(let range): return encodeText(range)
+            }
+        }
+    }
 }

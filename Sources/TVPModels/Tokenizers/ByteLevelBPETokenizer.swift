@@ -13,7 +13,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     public let addedTokenIDs: Set<Int>, specialTokenIDs: Set<Int>
     /// HF `ignore_merges`: a piece that is itself a vocabulary token is emitted whole.
     public let ignoreMerges: Bool
-    private let vocab: Vocabulary
+    public let vocab: Vocabulary
     private let merges: BPEMergeTable
     /// Vocabulary id of each byte's character, or -1.
     private let byteIDs: [Int]
@@ -53,29 +53,19 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         self.ignoreMerges = ignoreMerges
     }
 
-    public var vocabularySize: Int { vocab.count }
-    public func token(forID id: Int) -> String? { vocab.token(id) }
-    public func id(forToken token: String) -> Int? { vocab.ids[token] }
-
     public func encode(_ text: String) -> [Int] {
         let s = Array(text.unicodeScalars)
         let c = scalarClasses(s)
-        var out: [Int] = []
         var pieces: [Range<Int>] = []
-        for segment in added.split(s) {
-            switch segment {
-            case .token(let id): out.append(id)
-            case .text(let range):
-                pieces.removeAll(keepingCapacity: true)
-                preTokenization.split(s, c, range, into: &pieces)
-                for p in pieces {
-                    var word = String.UnicodeScalarView()
-                    word.append(contentsOf: s[p])
-                    out += cache.ids(String(word)) { bpe(String(word)) }
-                }
+        return added.encode(s) { range in
+            pieces.removeAll(keepingCapacity: true)
+            preTokenization.split(s, c, range, into: &pieces)
+            return pieces.flatMap { p in
+                var word = String.UnicodeScalarView()
+                word.append(contentsOf: s[p])
+                return cache.ids(String(word)) { bpe(String(word)) }
             }
         }
-        return out
     }
 
     private func bpe(_ word: String) -> [Int] {

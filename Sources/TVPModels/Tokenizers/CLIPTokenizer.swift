@@ -24,7 +24,7 @@ public final class CLIPTokenizer: Tokenizer, @unchecked Sendable {
     /// open_clip pads token rows with id 0 (the token "!"); this is that id.
     public var padTokenID: Int? { 0 }
     public var unkTokenID: Int? { nil }
-    private let vocab: Vocabulary
+    public let vocab: Vocabulary
     private let merges: BPEMergeTable
     /// Vocabulary ids of each byte's character, and of that character + "</w>".
     private let byteIDs: [Int], byteEndIDs: [Int]
@@ -68,10 +68,6 @@ public final class CLIPTokenizer: Tokenizer, @unchecked Sendable {
         startOfTextID = firstSpecial
         endOfTextID = firstSpecial + 1
     }
-
-    public var vocabularySize: Int { vocab.count }
-    public func token(forID id: Int) -> String? { vocab.token(id) }
-    public func id(forToken token: String) -> Int? { vocab.ids[token] }
 
     public func encode(_ text: String) -> [Int] {
         let s = Array(CLIPTextCleaner.clean(text).unicodeScalars)

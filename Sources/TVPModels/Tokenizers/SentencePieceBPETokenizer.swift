@@ -16,7 +16,7 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
     /// Leading spaces removed from decoded text (the Strip decoder's `start`).
     public let decodeStripLeft: Int
     public let byteFallback: Bool, fuseUnknown: Bool
-    private let vocab: Vocabulary
+    public let vocab: Vocabulary
     private let merges: BPEMergeTable
     private let scalarIDs: [UInt32: Int]
     /// id of `<0xXX>` per byte, or -1.
@@ -61,26 +61,16 @@ public final class SentencePieceBPETokenizer: Tokenizer, @unchecked Sendable {
         bosTokenID = bos; eosTokenID = eos; padTokenID = pad; unkTokenID = unk
     }
 
-    public var vocabularySize: Int { vocab.count }
-    public func token(forID id: Int) -> String? { vocab.token(id) }
-    public func id(forToken token: String) -> Int? { vocab.ids[token] }
-
     public func encode(_ text: String) -> [Int] {
         let s = Array(text.unicodeScalars)
-        var out: [Int] = []
-        for segment in added.split(s) {
-            switch segment {
-            case .token(let id): out.append(id)
-            case .text(let range):
-                // Normalize: prepend the marker, then every plain space becomes the marker.
-                var word = spaceMarker
-                for scalar in s[range] {
-                    if scalar == " " { word += spaceMarker } else { word.unicodeScalars.append(scalar) }
-                }
-                out += cache.ids(word) { bpe(word) }
+        return added.encode(s) { range in
+            // Normalize: prepend the marker, then every plain space becomes the marker.
+            var word = spaceMarker
+            for scalar in s[range] {
+                if scalar == " " { word += spaceMarker } else { word.unicodeScalars.append(scalar) }
             }
+            return cache.ids(word) { bpe(word) }
         }
-        return out
     }
 
     private func bpe(_ word: String) -> [Int] {

@@ -5,8 +5,8 @@
 /// A text tokenizer. Implementations are immutable after loading (their per-word caches are
 /// internally locked), so one instance may be shared across threads.
 public protocol Tokenizer: AnyObject, Sendable {
-    /// The number of token ids (largest id + 1).
-    var vocabularySize: Int { get }
+    /// The token ↔ id table: the model vocabulary and the added tokens.
+    var vocab: Vocabulary { get }
     /// Beginning-of-sequence id, if the vocabulary has one.
     var bosTokenID: Int? { get }
     /// End-of-sequence id, if the vocabulary has one.
@@ -25,13 +25,15 @@ public protocol Tokenizer: AnyObject, Sendable {
     /// The text of `ids`; with `skipSpecialTokens`, special tokens (bos/eos/pad/control) are left out.
     /// Ids outside the vocabulary are skipped.
     func decode(_ ids: [Int], skipSpecialTokens: Bool) -> String
-    /// The vocabulary string of `id` (in the tokenizer's internal alphabet, e.g. "Ġthe" or "##ing").
-    func token(forID id: Int) -> String?
-    /// The id of a vocabulary string, if present.
-    func id(forToken token: String) -> Int?
 }
 
 extension Tokenizer {
+    /// The number of token ids (largest id + 1).
+    public var vocabularySize: Int { vocab.count }
+    /// The vocabulary string of `id` (in the tokenizer's internal alphabet, e.g. "Ġthe" or "##ing").
+    public func token(forID id: Int) -> String? { vocab.token(id) }
+    /// The id of a vocabulary string, if present.
+    public func id(forToken token: String) -> Int? { vocab.ids[token] }
     /// The text of `ids`, special tokens included.
     public func decode(_ ids: [Int]) -> String { decode(ids, skipSpecialTokens: false) }
 }

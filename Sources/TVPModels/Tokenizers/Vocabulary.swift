@@ -22,10 +22,11 @@ func hasScalarPrefix(_ text: String, _ prefix: String) -> Bool {
 }
 
 /// A token ↔ id table shared by the tokenizers: model vocabulary plus added tokens.
-struct Vocabulary: Sendable {
+public struct Vocabulary: Sendable {
     /// Token string per id (nil for ids no token uses).
-    let tokens: [String?]
-    let ids: [String: Int]
+    public let tokens: [String?]
+    /// Id per token string.
+    public let ids: [String: Int]
 
     init(ids vocab: [String: Int], added: [AddedToken] = []) {
         var ids = vocab
@@ -38,7 +39,8 @@ struct Vocabulary: Sendable {
         self.ids = ids
     }
 
-    init(tokens list: [String]) {
+    /// The vocabulary whose id `i` is `list[i]`.
+    public init(tokens list: [String]) {
         var ids: [String: Int] = [:]
         ids.reserveCapacity(list.count)
         // A repeated string keeps its last id, like Python's dict(zip(tokens, range(n))).
@@ -47,9 +49,11 @@ struct Vocabulary: Sendable {
         self.ids = ids
     }
 
-    var count: Int { tokens.count }
+    /// The number of ids (largest id + 1).
+    public var count: Int { tokens.count }
 
-    func token(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+    /// The token string of `id`, nil outside the table or for an unused id.
+    public func token(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
 
     /// The merge table of `merges` (token pairs in rank order); every part and every merged string
     /// must be in the vocabulary.

@@ -16,7 +16,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
     public var bosTokenID: Int? { nil }
     public var eosTokenID: Int? { nil }
     public let specialTokenIDs: Set<Int>
-    private let vocab: Vocabulary
+    public let vocab: Vocabulary
     private let unk: Int
     private let added: AddedTokenMatcher
     private let cache = WordCache()
@@ -95,26 +95,15 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
                       addedTokens: added, template: json.template(vocab: Vocabulary(ids: vocabulary, added: added).ids), source: file)
     }
 
-    public var vocabularySize: Int { vocab.count }
-    public func token(forID id: Int) -> String? { vocab.token(id) }
-    public func id(forToken token: String) -> Int? { vocab.ids[token] }
-
     public func encode(_ text: String) -> [Int] {
         let s = Array(text.unicodeScalars)
-        var out: [Int] = []
-        for segment in added.split(s) {
-            switch segment {
-            case .token(let id): out.append(id)
-            case .text(let range):
-                for word in BertNormalizer.split(normalizer.normalize(s[range])) {
-                    var view = String.UnicodeScalarView()
-                    view.append(contentsOf: word)
-                    let key = String(view)
-                    out += cache.ids(key) { wordPiece(Array(word)) }
-                }
+        return added.encode(s) { range in
+            BertNormalizer.split(normalizer.normalize(s[range])).flatMap { word in
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: word)
+                return cache.ids(String(view)) { wordPiece(Array(word)) }
             }
         }
-        return out
     }
 
     /// Greedy longest-match-first pieces of one word.

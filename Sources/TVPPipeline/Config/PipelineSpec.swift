@@ -253,11 +253,6 @@ public struct CorruptionSpec: Sendable, Equatable {
     /// 1 (mild) … 5 (severe).
     public var severity: Int
 
-    public init(corruption: Corruption, severity: Int) {
-        self.corruption = corruption
-        self.severity = severity
-    }
-
     /// The CIFAR-10-C names (`gaussian_noise`, `shot_noise`, …, `fog`).
     public static let names = Corruption.allCases.map(\.rawValue)
 

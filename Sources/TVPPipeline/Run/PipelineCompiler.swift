@@ -312,11 +312,6 @@ public struct RungPlan: Sendable, Equatable {
     /// Whether the point goes on to evaluate the last rung's prompts (and aggregate and report); else
     /// its pipeline ends at the training.
     public var evaluates: Bool
-
-    public init(rungs: [Int], evaluates: Bool) {
-        self.rungs = rungs
-        self.evaluates = evaluates
-    }
 }
 
 /// `path` with `.` components, empty components and `name/..` pairs removed, by text alone (no

@@ -14,13 +14,6 @@ public struct StageKind: Sendable {
     public var code: StageCode
     public var resources: StageResources
     public var function: StageFunction
-
-    public init(name: String, code: StageCode, resources: StageResources, function: @escaping StageFunction) {
-        self.name = name
-        self.code = code
-        self.resources = resources
-        self.function = function
-    }
 }
 
 /// The names of the built-in stage kinds (`all`: a prompt pipeline's; `zoo`: a zoo build's, besides fetch and render).

@@ -23,10 +23,7 @@ public struct PadPrompt: VisualPrompt {
 
     /// A prompt with given values [3, S, S] (the centre is ignored).
     public init(values: Tensor, padSize: Int) throws {
-        try require(values.rank == 3 && values.dim(0) == 3 && values.dim(1) == values.dim(2), "PadPrompt",
-                    "values \(describe(values.shape)) should be [3, S, S]")
-        let size = values.dim(1)
-        try require(padSize > 0 && 2 * padSize < size, "PadPrompt", "pad \(padSize) does not fit an image of \(size) px")
+        let size = try frameSide(of: values, named: "values", frame: padSize, "PadPrompt")
         imageSize = size
         self.padSize = padSize
         self.values = values.copy(requiresGrad: true)

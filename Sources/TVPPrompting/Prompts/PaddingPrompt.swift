@@ -27,10 +27,7 @@ public struct PaddingPrompt: VisualPrompt {
     /// A prompt with given values (an imported checkpoint, for instance). Values in the centre are
     /// kept as given; training never changes them because the update is masked.
     public init(perturbation: Tensor, frame: Int) throws {
-        try require(perturbation.rank == 3 && perturbation.dim(0) == 3 && perturbation.dim(1) == perturbation.dim(2),
-                    "PaddingPrompt", "perturbation \(describe(perturbation.shape)) should be [3, S, S]")
-        let size = perturbation.dim(1)
-        try require(frame > 0 && 2 * frame < size, "PaddingPrompt", "frame \(frame) does not fit an image of \(size) px")
+        let size = try frameSide(of: perturbation, named: "perturbation", frame: frame, "PaddingPrompt")
         imageSize = size
         self.frame = frame
         self.perturbation = perturbation.copy(requiresGrad: true)

@@ -69,6 +69,16 @@ extension VisualPrompt {
     }
 }
 
+/// The side S of a frame prompt's `[3, S, S]` values, after checking their shape and that a
+/// `frame`-pixel frame fits inside them (errors name `op`, and the values as `name`).
+func frameSide(of values: Tensor, named name: String, frame: Int, _ op: String) throws -> Int {
+    try require(values.rank == 3 && values.dim(0) == 3 && values.dim(1) == values.dim(2), op,
+                "\(name) \(describe(values.shape)) should be [3, S, S]")
+    let size = values.dim(1)
+    try require(frame > 0 && 2 * frame < size, op, "frame \(frame) does not fit an image of \(size) px")
+    return size
+}
+
 /// A [3, S, S] tensor that is 1 in the border of width `frame` and 0 inside.
 func frameMask(size: Int, frame: Int) -> Tensor {
     let m = Tensor(repeating: 1, shape: [3, size, size])
