@@ -5,6 +5,14 @@ import Foundation
 // read as R rows of n values (see `AxisRows`). Outputs drop the axis unless kept.
 // FCA's feature distance is mean(l2Norm(a − b)); TSE's is cosineSimilarity against text embeddings.
 
+/// sqrt(Σ x[j·stride]²) over `count` values, summed in index order.
+@inline(__always)
+func euclideanNorm(_ x: UnsafePointer<Float>, count n: Int, stride s: Int) -> Float {
+    var squares: Float = 0
+    for j in 0..<n { squares += x[j * s] * x[j * s] }
+    return squares.squareRoot()
+}
+
 /// The Euclidean norm sqrt(Σ x²) along `axis`, as `torch.linalg.vector_norm(x, 2, dim=axis, keepdim=)`.
 /// At a zero vector the gradient is 0 (PyTorch's choice of subgradient).
 public func l2Norm(_ x: Tensor, axis: Int = -1, keepDims: Bool = false) throws -> Tensor {
@@ -14,12 +22,7 @@ public func l2Norm(_ x: Tensor, axis: Int = -1, keepDims: Bool = false) throws -
     let px = x.data, po = out.data, n = rows.n
     // x [R, n] -> out [R]
     rows.forRows(costPerValue: 2) { range, s in
-        for r in range {
-            let xr = px + rows.start(r)
-            var squares: Float = 0
-            for j in 0..<n { squares += xr[j * s] * xr[j * s] }
-            po[r] = squares.squareRoot()
-        }
+        for r in range { po[r] = euclideanNorm(px + rows.start(r), count: n, stride: s) }
     }
     let norms = out.detached()
     return out.recorded(op, [x]) { g in
@@ -49,9 +52,7 @@ public func normalize(_ x: Tensor, axis: Int = -1, eps: Float = 1e-12) throws ->
     rows.forRows(costPerValue: 3) { range, s in
         for r in range {
             let o = rows.start(r), xr = px + o, yr = py + o
-            var squares: Float = 0
-            for j in 0..<n { squares += xr[j * s] * xr[j * s] }
-            let norm = squares.squareRoot()
+            let norm = euclideanNorm(xr, count: n, stride: s)
             pn[r] = norm
             let inverse = 1 / Swift.max(norm, eps)
             for j in 0..<n { yr[j * s] = xr[j * s] * inverse }

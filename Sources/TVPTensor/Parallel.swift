@@ -6,9 +6,9 @@ import Foundation
 ///
 /// - `Parallel.threads` workers, by default the number of active cores (or `TVP_THREADS`).
 /// - OpenBLAS runs with the same count. BLAS is only ever called either from a single thread with
-///   all workers (large GEMMs), or from inside `Parallel.forEach` with OpenBLAS pinned to one
+///   all workers (large GEMMs), or from inside `forEachWithSerialBLAS` with OpenBLAS pinned to one
 ///   thread (batches of small GEMMs). The two never nest, so the machine is never oversubscribed.
-/// - Our own elementwise and reduction kernels split work with `Parallel.forEach` only when the
+/// - Our own elementwise and reduction kernels split work with `forRanges` only when the
 ///   work is large enough to pay for the dispatch; they never call each other inside a region.
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threads: Int = {
@@ -40,6 +40,17 @@ public enum Parallel {
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let lo = count * w / workers, hi = count * (w + 1) / workers
             if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Runs `body(item, scratch)` for every item in `0..<count`, split like `forRanges`; each worker
+    /// has its own scratch buffer of `scratch` floats (uninitialized), reused across its items.
+    public static func forEachWithScratch(_ count: Int, costPerItem: Int = 1, scratch: Int,
+                                          _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        forRanges(count, costPerItem: costPerItem) { range in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+            defer { buffer.deallocate() }
+            for item in range { body(item, buffer) }
         }
     }
 

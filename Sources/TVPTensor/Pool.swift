@@ -22,11 +22,11 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
         for plane in r {
             let s = src + plane * H * W, d = dst + plane * OH * OW
             for oh in 0..<OH {
-                let h0 = max(oh * SH - PH, 0), h1 = min(oh * SH - PH + KH, H)
+                let hs = poolWindow(oh, stride: SH, pad: PH, kernel: KH, size: H)
                 for ow in 0..<OW {
-                    let w0 = max(ow * SW - PW, 0), w1 = min(ow * SW - PW + KW, W)
+                    let ws = poolWindow(ow, stride: SW, pad: PW, kernel: KW, size: W)
                     var total: Float = 0
-                    for h in h0..<max(h1, h0) { for w in w0..<max(w1, w0) { total += s[h * W + w] } }
+                    for h in hs { for w in ws { total += s[h * W + w] } }
                     d[oh * OW + ow] = total / divisor
                 }
             }
@@ -39,17 +39,34 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
             for plane in r {
                 let gs = gp + plane * OH * OW, d = dp + plane * H * W
                 for oh in 0..<OH {
-                    let h0 = max(oh * SH - PH, 0), h1 = min(oh * SH - PH + KH, H)
+                    let hs = poolWindow(oh, stride: SH, pad: PH, kernel: KH, size: H)
                     for ow in 0..<OW {
-                        let w0 = max(ow * SW - PW, 0), w1 = min(ow * SW - PW + KW, W)
+                        let ws = poolWindow(ow, stride: SW, pad: PW, kernel: KW, size: W)
                         let share = gs[oh * OW + ow] / divisor
-                        for h in h0..<max(h1, h0) { for w in w0..<max(w1, w0) { d[h * W + w] += share } }
+                        for h in hs { for w in ws { d[h * W + w] += share } }
                     }
                 }
             }
         }
         return [dx]
     }
+}
+
+/// The input rows (or columns) that output row (or column) `o` of a pooling window covers: the
+/// window's `kernel` positions from `o * stride - pad`, cut to the input's `size`.
+@inline(__always)
+func poolWindow(_ o: Int, stride: Int, pad: Int, kernel: Int, size: Int) -> Range<Int> {
+    let start = max(o * stride - pad, 0), end = min(o * stride - pad + kernel, size)
+    return start..<max(end, start)
+}
+
+/// Checks x [B, C, H, W] with non-empty planes and a positive output `size` for a plane-to-plane
+/// op; returns (B, C, H, W).
+func requirePlanes(_ x: Tensor, output size: (Int, Int), _ op: String) throws -> (Int, Int, Int, Int) {
+    try require(x.rank == 4, op, "input must be [B, C, H, W], got \(describe(x.shape))")
+    try require(size.0 >= 1 && size.1 >= 1, op, "output size \(size) must be positive")
+    try require(x.shape[2] >= 1 && x.shape[3] >= 1, op, "input \(describe(x.shape)) has an empty plane")
+    return (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
 }
 
 /// The input bins of PyTorch's adaptive pooling: output index i reads [floor(i*in/out), ceil((i+1)*in/out)).
@@ -62,11 +79,8 @@ func adaptiveBins(input: Int, output: Int) -> [Range<Int>] {
 /// `outputSize: (1, 1)` is global average pooling. Returns [B, C, OH, OW].
 public func adaptiveAvgPool2d(_ x: Tensor, outputSize: (Int, Int)) throws -> Tensor {
     let op = "adaptiveAvgPool2d"
-    try require(x.rank == 4, op, "input must be [B, C, H, W], got \(describe(x.shape))")
-    let (B, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (B, C, H, W) = try requirePlanes(x, output: outputSize, op)
     let (OH, OW) = outputSize
-    try require(OH >= 1 && OW >= 1, op, "output size \(outputSize) must be positive")
-    try require(H >= 1 && W >= 1, op, "input \(describe(x.shape)) has an empty plane")
     let rows = adaptiveBins(input: H, output: OH), cols = adaptiveBins(input: W, output: OW)
     let out = Tensor(uninitialized: [B, C, OH, OW])
     let src = x.data, dst = out.data

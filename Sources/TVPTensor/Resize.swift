@@ -125,11 +125,8 @@ func antialiasTaps(_ mode: ResizeMode, input: Int, output: Int, scale: Float) ->
 public func resize(_ x: Tensor, size: (Int, Int), mode: ResizeMode, alignCorners: Bool = false,
                    antialias: Bool = false) throws -> Tensor {
     let op = "resize"
-    try require(x.rank == 4, op, "input must be [B, C, H, W], got \(describe(x.shape))")
-    let (B, C, H, W) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (B, C, H, W) = try requirePlanes(x, output: size, op)
     let (OH, OW) = size
-    try require(OH >= 1 && OW >= 1, op, "output size \(size) must be positive")
-    try require(H >= 1 && W >= 1, op, "input \(describe(x.shape)) has an empty plane")
     try require(mode != .nearest || (!alignCorners && !antialias), op,
                 "alignCorners and antialias apply to bilinear and bicubic only, not nearest")
     let rows = resizeTaps(mode, input: H, output: OH, alignCorners: alignCorners, antialias: antialias)
@@ -139,29 +136,25 @@ public func resize(_ x: Tensor, size: (Int, Int), mode: ResizeMode, alignCorners
     let cost = H * OW * cols.taps + OH * OW * rows.taps
     withTapPointers(rows, cols) { ry, wy, rx, wx in
         let (TY, TX) = (rows.taps, cols.taps)
-        Parallel.forRanges(B * C, costPerItem: cost) { r in
-            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: H * OW)
-            defer { tmp.deallocate() }
-            for plane in r {
-                let s = src + plane * H * W, d = dst + plane * OH * OW
-                // Rows: tmp[h, ow] = Σ_t wx[ow, t] · x[h, ix[ow, t]].
-                for h in 0..<H {
-                    let xs = s + h * W, ts = tmp + h * OW
-                    for ow in 0..<OW {
-                        var v: Float = 0
-                        for t in 0..<TX { v += wx[ow * TX + t] * xs[rx[ow * TX + t]] }
-                        ts[ow] = v
-                    }
+        Parallel.forEachWithScratch(B * C, costPerItem: cost, scratch: H * OW) { plane, tmp in
+            let s = src + plane * H * W, d = dst + plane * OH * OW
+            // Rows: tmp[h, ow] = Σ_t wx[ow, t] · x[h, ix[ow, t]].
+            for h in 0..<H {
+                let xs = s + h * W, ts = tmp + h * OW
+                for ow in 0..<OW {
+                    var v: Float = 0
+                    for t in 0..<TX { v += wx[ow * TX + t] * xs[rx[ow * TX + t]] }
+                    ts[ow] = v
                 }
-                // Columns: out[oh, :] = Σ_s wy[oh, s] · tmp[iy[oh, s], :].
-                for oh in 0..<OH {
-                    let ds = d + oh * OW
-                    ds.update(repeating: 0, count: OW)
-                    for t in 0..<TY {
-                        let w = wy[oh * TY + t], ts = tmp + ry[oh * TY + t] * OW
-                        if w == 0 { continue }
-                        for ow in 0..<OW { ds[ow] += w * ts[ow] }
-                    }
+            }
+            // Columns: out[oh, :] = Σ_s wy[oh, s] · tmp[iy[oh, s], :].
+            for oh in 0..<OH {
+                let ds = d + oh * OW
+                ds.update(repeating: 0, count: OW)
+                for t in 0..<TY {
+                    let w = wy[oh * TY + t], ts = tmp + ry[oh * TY + t] * OW
+                    if w == 0 { continue }
+                    for ow in 0..<OW { ds[ow] += w * ts[ow] }
                 }
             }
         }
@@ -171,29 +164,25 @@ public func resize(_ x: Tensor, size: (Int, Int), mode: ResizeMode, alignCorners
         let gp = g.data, dp = dx.data
         withTapPointers(rows, cols) { ry, wy, rx, wx in
             let (TY, TX) = (rows.taps, cols.taps)
-            Parallel.forRanges(B * C, costPerItem: cost) { r in
-                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: H * OW)
-                defer { tmp.deallocate() }
-                for plane in r {
-                    let gs = gp + plane * OH * OW, d = dp + plane * H * W
-                    // Columns: tmp[iy[oh, s], :] += wy[oh, s] · g[oh, :].
-                    tmp.update(repeating: 0, count: H * OW)
-                    for oh in 0..<OH {
-                        let grow = gs + oh * OW
-                        for t in 0..<TY {
-                            let w = wy[oh * TY + t], ts = tmp + ry[oh * TY + t] * OW
-                            if w == 0 { continue }
-                            for ow in 0..<OW { ts[ow] += w * grow[ow] }
-                        }
+            Parallel.forEachWithScratch(B * C, costPerItem: cost, scratch: H * OW) { plane, tmp in
+                let gs = gp + plane * OH * OW, d = dp + plane * H * W
+                // Columns: tmp[iy[oh, s], :] += wy[oh, s] · g[oh, :].
+                tmp.update(repeating: 0, count: H * OW)
+                for oh in 0..<OH {
+                    let grow = gs + oh * OW
+                    for t in 0..<TY {
+                        let w = wy[oh * TY + t], ts = tmp + ry[oh * TY + t] * OW
+                        if w == 0 { continue }
+                        for ow in 0..<OW { ts[ow] += w * grow[ow] }
                     }
-                    // Rows: dx[h, ix[ow, t]] += wx[ow, t] · tmp[h, ow].
-                    d.update(repeating: 0, count: H * W)
-                    for h in 0..<H {
-                        let xs = d + h * W, ts = tmp + h * OW
-                        for ow in 0..<OW {
-                            let v = ts[ow]
-                            for t in 0..<TX { xs[rx[ow * TX + t]] += wx[ow * TX + t] * v }
-                        }
+                }
+                // Rows: dx[h, ix[ow, t]] += wx[ow, t] · tmp[h, ow].
+                d.update(repeating: 0, count: H * W)
+                for h in 0..<H {
+                    let xs = d + h * W, ts = tmp + h * OW
+                    for ow in 0..<OW {
+                        let v = ts[ow]
+                        for t in 0..<TX { xs[rx[ow * TX + t]] += wx[ow * TX + t] * v }
                     }
                 }
             }
