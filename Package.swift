@@ -27,7 +27,7 @@ let package = Package(
         // libjpeg reports errors by longjmp, which Swift cannot catch: this C shim turns them into return codes.
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
 
-        // Layers; arrows point down only: Pipeline → Zoo → Prompting → (Data, Models) → (Tensor, Formats),
+        // Layers; arrows point down only: Commands → Pipeline → Zoo → Prompting → (Data, Models) → (Tensor, Formats),
         // and Pipeline → Engine → Formats.
         .target(name: "TVPTensor", dependencies: ["CBLAS"], swiftSettings: kernels),
         // File formats every layer reads (YAML, pickle, zip, mmap, half floats, SHA-256); no tensors.
@@ -40,12 +40,16 @@ let package = Package(
         .target(name: "TVPZoo", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels", "TVPPrompting"]),
         // A generic engine of cached stages: graph, keys, sealed cache, locks, leases, planner, executor.
         .target(name: "TVPEngine", dependencies: ["TVPFormats"]),
-        // Pipeline files compiled into engine stages, their stage bodies, reports, Slurm and the CLI.
+        // Pipeline files compiled into engine stages, their stage bodies, reports and the Slurm machinery.
         .target(name: "TVPPipeline", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels", "TVPPrompting", "TVPZoo", "TVPEngine"],
                 plugins: ["SourceDigestPlugin"]),
-        .executableTarget(name: "tvp-run", dependencies: ["TVPPipeline"]),
-        // Stage keys name the code they run: this plugin hashes every module's sources at build time
-        // into TVPPipeline's `SourceDigests` (see Run/StageCode.swift).
+        // The command line: argument parsing, usage texts, the subcommands' front ends, the benchmarks.
+        .target(name: "TVPCommands", dependencies: ["TVPTensor", "TVPFormats", "TVPData", "TVPModels", "TVPPrompting", "TVPZoo", "TVPEngine",
+                                                    "TVPPipeline"]),
+        .executableTarget(name: "tvp-run", dependencies: ["TVPCommands", "TVPPipeline", "TVPTensor"]),
+        // Stage keys name the code they run: this plugin hashes the sources of the module it is applied
+        // to and of the modules below it at build time into TVPPipeline's `SourceDigests` (see
+        // Run/StageCode.swift); the command line above is not among them.
         .executableTarget(name: "source-digest", dependencies: ["TVPFormats"]),
         .plugin(name: "SourceDigestPlugin", capability: .buildTool(), dependencies: ["source-digest"], path: "Sources/SourceDigestPlugin"),
 
@@ -57,7 +61,7 @@ let package = Package(
         .testTarget(name: "TVPModelsTests", dependencies: ["TVPModels", "TVPTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPPromptingTests", dependencies: ["TVPPrompting"], exclude: ["Fixtures"]),
         .testTarget(name: "TVPZooTests", dependencies: ["TVPZoo"]),
-        .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline"], exclude: ["Fixtures"]),
+        .testTarget(name: "TVPPipelineTests", dependencies: ["TVPPipeline", "TVPCommands"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

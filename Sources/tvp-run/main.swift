@@ -1,4 +1,5 @@
 import Foundation
+import TVPCommands
 import TVPPipeline
 import TVPTensor
 

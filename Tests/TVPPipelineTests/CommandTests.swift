@@ -1,4 +1,4 @@
-import TVPPipeline
+import TVPCommands
 import XCTest
 
 final class CommandTests: XCTestCase {

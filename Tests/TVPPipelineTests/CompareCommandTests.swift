@@ -1,4 +1,5 @@
 import Foundation
+import TVPCommands
 import TVPEngine
 import TVPPipeline
 import TVPPrompting
@@ -50,7 +51,7 @@ final class CompareCommandTests: XCTestCase {
             XCTAssertTrue(header.contains(column), "\(column) missing: \(header)")
         }
         XCTAssertTrue(lines[2].contains("train.lr=1") && lines[3].contains("train.lr=0.25"), "newest first:\n\(listed.text)")
-        XCTAssertTrue(lines[2].contains("finished") && lines[2].contains(TVPRunCommand.version) && lines[2].contains("hold (2)"), lines[2])
+        XCTAssertTrue(lines[2].contains("finished") && lines[2].contains(tvpVersion) && lines[2].contains("hold (2)"), lines[2])
         XCTAssertNotNil(lines[2].range(of: #"  6  +\d+\.\d / \d+\.\d"#, options: .regularExpression), "n, then surrogate / targets: \(lines[2])")
 
         let filtered = try RunListing(runs: RunRecord.all(in: world.runsRoot), filters: [try .init(parsing: "train.lr=0.25")])
@@ -145,7 +146,10 @@ final class CompareCommandTests: XCTestCase {
         XCTAssertEqual(meta["overrides"], ["--set train.lr=0.25", "-m loss.fca=0,0.005"])
         meta["overrides"] = nil
         try JSONValue.object(meta).canonicalText.write(toFile: path, atomically: true, encoding: .utf8)
-        XCTAssertEqual(try RunRecord(folder: folder).overrides, ["--set train.lr=0.25", "-m loss.fca=0,0.005"])
+        XCTAssertEqual(try RunRecord(folder: folder).overrides, [], "the library reads what meta.json records")
+        let listed = try standardOutput { TVPRunCommand.main(["runs", "--runs", world.runsRoot, "--json"]) }
+        XCTAssertEqual(listed.code, 0)
+        XCTAssertEqual(try JSONValue.parse(listed.text).arrayValue?.first?["overrides"], ["--set train.lr=0.25", "-m loss.fca=0,0.005"])
     }
 
     func testARunInProgressAndAKilledOneAreListed() throws {

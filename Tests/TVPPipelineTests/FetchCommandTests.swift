@@ -1,6 +1,6 @@
 import Foundation
+import TVPCommands
 import TVPFormats
-import TVPPipeline
 import XCTest
 
 /// `tvp-run fetch`: exit codes for success, usage errors, unknown names and failed fetches.

@@ -39,7 +39,7 @@ final class PipelineRunTests: XCTestCase {
         let html = try String(contentsOfFile: folder + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<table>") && html.contains("<th scope=\"row\">tiny-b</th>") && html.contains("<svg"))
         // Provenance, the deltas of the prompted protocols, VP and TVP on one plot.
-        for text in ["<h2>Provenance</h2>", "<th scope=\"row\">tvp</th><td>\(TVPRunCommand.version)", "<th scope=\"row\">machine</th>",
+        for text in ["<h2>Provenance</h2>", "<th scope=\"row\">tvp</th><td>\(tvpVersion)", "<th scope=\"row\">machine</th>",
                      "<th scope=\"row\">n (digits)</th><td>6 test items per cell</td>", "resolved configuration (config.yaml)",
                      "<th>digits TVP − zero-shot</th>", "VP total", "TVP total", "TVP task term"] {
             XCTAssertTrue(html.contains(text), "\(text) missing from report.html")

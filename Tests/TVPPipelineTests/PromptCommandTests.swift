@@ -1,7 +1,7 @@
 import Foundation
+import TVPCommands
 import TVPData
 import TVPModels
-import TVPPipeline
 import TVPPrompting
 import TVPTensor
 import XCTest

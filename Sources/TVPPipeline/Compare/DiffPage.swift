@@ -3,8 +3,8 @@ import Foundation
 /// `tvp-run diff --html OUT`: the diff as a self-contained page (the same tables as the console,
 /// then each training of both runs, A solid and B dashed, on one plot per task and variant, every
 /// plot on the same axes so heights compare across them).
-enum DiffPage {
-    static func render(_ diff: RunDiff) -> String {
+public enum DiffPage {
+    public static func render(_ diff: RunDiff) -> String {
         var out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>tvp diff</title>\n"
         out += "<style>\n\(HTMLReport.style)\n</style>\n</head>\n<body>\n<h1>tvp diff</h1>\n<ul>\n"
         for (letter, side) in [("A", diff.a), ("B", diff.b)] {

@@ -3,9 +3,8 @@ import TVPEngine
 import TVPFormats
 
 /// A run folder read back (what `tvp-run runs` lists and `tvp-run diff` compares): its meta.json,
-/// and per point its resolved config and aggregate. Folders written before meta.json recorded
-/// `overrides` get them from the recorded command line. A run still going (or killed) is read
-/// from its `RunMarker`.
+/// and per point its resolved config and aggregate. A run still going (or killed) is read from its
+/// `RunMarker`.
 public struct RunRecord: Sendable {
     public enum Status: String, Sendable {
         /// Every stage ran or was cached.
@@ -38,6 +37,8 @@ public struct RunRecord: Sendable {
     public var pipeline: String
     public var started: Date?
     public var version: String?
+    /// The `--set` and `-m` overrides meta.json records; empty for a folder written before it
+    /// recorded them (its `command` has them: `tvp-run runs` reads them from there).
     public var overrides: [String]
     public var scale: String?
     public var status: Status
@@ -56,8 +57,7 @@ public struct RunRecord: Sendable {
         started = meta["started"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }
         version = meta["version"]?.stringValue
         scale = meta["scale"]?.stringValue
-        overrides = meta["overrides"]?.arrayValue.map { $0.compactMap(\.stringValue) }
-            ?? RunRecord.overrides(commandLine: (meta["command"]?.arrayValue ?? []).compactMap(\.stringValue))
+        overrides = (meta["overrides"]?.arrayValue ?? []).compactMap(\.stringValue)
         status = (meta["failed"]?.intValue ?? 0) > 0 ? .failed : .finished
         let fileManager = FileManager.default
         isSweep = fileManager.fileExists(atPath: folder + "/sweep.yaml")
@@ -101,6 +101,9 @@ public struct RunRecord: Sendable {
     public var name: String {
         status == .running || status == .interrupted ? status.rawValue : (folder as NSString).lastPathComponent
     }
+
+    /// The folder under `runsDirectory` that holds `pipeline`'s runs.
+    public static func folder(of pipeline: String, in runsDirectory: String) -> String { runsDirectory + "/" + fileSafe(pipeline) }
 
     /// Every run under `runsDirectory` (of `pipeline` only, if given), newest first; folders that
     /// cannot be read are left out (a partial folder being written is hidden, as are markers).
@@ -153,13 +156,6 @@ public struct RunRecord: Sendable {
         let stages = meta["stages"]?.arrayValue ?? []
         let own = stages.first { $0["name"]?.stringValue == "\(point.pipelineName)/\(id)" }
         return (own ?? stages.first { $0["name"]?.stringValue == id })?["key"]?.stringValue
-    }
-
-    /// The `--set` and `-m` arguments of a recorded command line (`tvp-run FILE …`), as LoadedPipeline records them.
-    static func overrides(commandLine: [String]) -> [String] {
-        guard case .success(let arguments) = RunArguments.parse(Array(commandLine.dropFirst()),
-                                                                allowed: Set(RunArguments.valueOptions + RunArguments.flags).union(ClusterArguments.options)) else { return [] }
-        return arguments.overrides.map { "--set " + $0 } + arguments.multirun.map { "-m " + $0 }
     }
 
     static func json(_ path: String) throws -> JSONValue {

@@ -168,7 +168,7 @@ extension StageRegistry {
             "prompt_sha256": .string(float32Digest(values)),
             "learnable": .integer(trained.prompt.learnableValueCount),
             // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
-            "seconds": .double(seconds), "peak_rss_mib": .double(Benchmark.peakRSSMiB()),
+            "seconds": .double(seconds), "peak_rss_mib": .double(peakRSSMiB()),
             "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null }),
         ]
         if let steps = job.stoppingAfter {

@@ -174,4 +174,11 @@ public final class PipelineSession {
 
     /// Every key of the graph (what `cache gc --keep-pipelines` keeps).
     public var keys: Set<StageKey> { Set(graph.nodes.map(\.key)) }
+
+    /// Checks the `only`/`from`/`until` stage names of `options` before anything runs: the nodes they
+    /// select (an unknown name throws).
+    public func executorSelection(_ options: RunOptions) throws -> Set<Int> {
+        try Executor(graph: graph, cache: cache, options: ExecutorOptions(computeThreads: .tensorLibrary, only: options.only, from: options.from, until: options.until,
+                                                                          log: { _ in })).selection()
+    }
 }

@@ -163,7 +163,7 @@ enum RunFolder {
             "points": .array(loaded.points.map { .string($0.pipelineName) }),
             "scale": loaded.scale.map { .string($0) } ?? .null, "scales": .array(loaded.scales.map { .string($0) }),
             "overrides": .array(loaded.overrides.map { .string($0) }),
-            "git_commit": gitCommit().map { .string($0) } ?? .null, "version": .string(TVPRunCommand.version),
+            "git_commit": gitCommit().map { .string($0) } ?? .null, "version": .string(tvpVersion),
             "host": .string(ProcessInfo.processInfo.hostName), "threads": .integer(options.threads),
             "blas_threads": .integer(Parallel.threads), "cpu_cores": .integer(ProcessInfo.processInfo.activeProcessorCount),
             "blas_kernel": .string(BLASKernel.coreName), "command": .array(options.commandLine.map { .string($0) }),

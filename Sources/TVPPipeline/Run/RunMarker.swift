@@ -16,7 +16,7 @@ struct RunMarker {
         path = parent + "/\(RunMarker.prefix)\(getpid())-\(UUID().uuidString.prefix(8)).json"
         let json: JSONValue = ["pipeline": .string(loaded.name), "file": .string(loaded.path),
                                "started": .string(ISO8601DateFormatter().string(from: started)), "pid": .integer(Int(getpid())),
-                               "host": .string(ProcessInfo.processInfo.hostName), "version": .string(TVPRunCommand.version),
+                               "host": .string(ProcessInfo.processInfo.hostName), "version": .string(tvpVersion),
                                "overrides": .array(loaded.overrides.map { .string($0) }),
                                "points": .integer(loaded.points.count)]
         do {

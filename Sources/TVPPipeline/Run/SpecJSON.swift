@@ -49,7 +49,7 @@ extension TrainSpec {
 }
 
 extension LossRecord {
-    var json: JSONValue {
+    public var json: JSONValue {
         var object: [String: JSONValue] = ["step": .integer(step), "epoch": .integer(epoch), "lr": .double(lr),
                                            "total": .double(total), "task": .double(task)]
         if let fca { object["fca"] = .double(fca) }

@@ -38,13 +38,13 @@ public struct QueueEntry: Sendable, Equatable {
 }
 
 /// Runs the Slurm commands (`sbatch`, `squeue`, `scancel`) as child processes.
-enum SlurmCommand {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+public enum SlurmCommand {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// Runs `program` (found on PATH) with `arguments`; returns stdout, or throws with stderr.
-    static func run(_ program: String, _ arguments: [String]) throws -> String {
+    public static func run(_ program: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
@@ -75,7 +75,7 @@ enum SlurmCommand {
     }
 
     /// This user's queue (one entry per array task), or nil with the reason when squeue fails.
-    static func queue() -> Result<[QueueEntry], Failure> {
+    public static func queue() -> Result<[QueueEntry], Failure> {
         do {
             return .success(QueueEntry.parse(try run("squeue", ["-h", "-r", "-u", NSUserName(), "-o", "%i|%T|%r"])))
         } catch let failure as Failure {

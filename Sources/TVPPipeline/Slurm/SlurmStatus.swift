@@ -106,7 +106,7 @@ public struct SlurmRunStatus: Sendable {
     }
 
     /// The job ids recorded in `folder/jobs`.
-    static func jobIDs(folder: String) throws -> [String] {
+    public static func jobIDs(folder: String) throws -> [String] {
         guard let text = try? readTextFile(folder + "/jobs") else {
             throw UsageError("\(folder) has no jobs file: nothing was submitted from it (a --dry-run?), or give the folder `tvp-run FILE --executor slurm` printed")
         }

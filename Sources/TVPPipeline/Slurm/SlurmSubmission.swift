@@ -102,7 +102,7 @@ public struct SlurmSubmission {
 }
 
 /// `path` made absolute against `directory`, with `~` expanded.
-func absolutePath(_ path: String, from directory: String) -> String {
+public func absolutePath(_ path: String, from directory: String) -> String {
     let expanded = (path as NSString).expandingTildeInPath
     let joined = expanded.hasPrefix("/") ? expanded : (directory as NSString).appendingPathComponent(expanded)
     return (joined as NSString).standardizingPath

@@ -76,3 +76,40 @@ public struct WorkSplit: Sendable, Equatable {
         self.init(graph: session.graph, points: zip(session.loaded.points, session.pipelines).map { ($1.name, $0.label) })
     }
 }
+
+extension PipelineSession {
+    /// Runs one piece of the split here, as a job script's worker does: `shared` or a unit number,
+    /// with whatever of its stages' inputs is not cached. In a halving search, `round` is the round
+    /// whose split the unit belongs to: its session is replayed from the earlier rounds' rungs in
+    /// the cache. Returns whether every stage succeeded; an unknown unit or round is a `UsageError`.
+    public func runUnit(_ unit: String, round: Int?, threads: Int, failFast: Bool) throws -> Bool {
+        if let round {
+            let search = try HalvingSearch(session: self)
+            guard round <= search.rounds else { throw UsageError("--round \(round): the search has \(search.rounds) rounds") }
+            return try search.session(for: try search.replay(to: round)).runPiece(unit, threads: threads, failFast: failFast)
+        }
+        if loaded.halving != nil {
+            throw UsageError("--unit of a halving search needs --round R (the round whose split it belongs to; the job scripts pass both)")
+        }
+        return try runPiece(unit, threads: threads, failFast: failFast)
+    }
+
+    private func runPiece(_ unit: String, threads: Int, failFast: Bool) throws -> Bool {
+        let split = WorkSplit(session: self), console = registry.console
+        let nodes: [Int]
+        if unit == "shared" {
+            nodes = split.shared
+        } else {
+            guard let id = Int(unit), id < split.units.count else {
+                throw UsageError("--unit \(unit): the pipeline has \(split.units.count) units (0…\(split.units.count - 1)) and the shared stages")
+            }
+            nodes = split.units[id].nodes
+            console.result("unit \(id) (\(split.unitKind) \(split.units[id].label)): \(nodes.count) stages")
+        }
+        guard !nodes.isEmpty else { return true }
+        let executor = Executor(graph: graph, cache: cache, options: ExecutorOptions(
+            threads: threads, computeThreads: .tensorLibrary, failFast: failFast, until: nodes.map { graph.nodes[$0].name },
+            log: { console.engine($0) }))
+        return try executor.run().succeeded
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import TVPFormats
+import TVPPipeline
 
 extension TVPRunCommand {
     public static let runsUsage = """
@@ -42,14 +43,20 @@ extension TVPRunCommand {
         return guarded("runs") {
             let directory = arguments.runs ?? "runs"
             let pipeline = arguments.positional.first
-            if let pipeline, !FileManager.default.fileExists(atPath: directory + "/" + fileSafe(pipeline)) {
+            if let pipeline, !FileManager.default.fileExists(atPath: RunRecord.folder(of: pipeline, in: directory)) {
                 let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { !$0.hasPrefix(".") }
                 let hint = suggest(pipeline, from: known).map { " Did you mean '\($0)'?" } ?? ""
                 throw UsageError("no runs of '\(pipeline)' in \(directory)/ (pipelines there: " +
                                  (known.isEmpty ? "none" : known.sorted().joined(separator: ", ")) + ").\(hint)")
             }
-            let listing = try RunListing(runs: RunRecord.all(in: directory, pipeline: pipeline),
-                                         filters: try arguments.filters.map(RunListing.Filter.init(parsing:)))
+            let runs = RunRecord.all(in: directory, pipeline: pipeline).map { run in
+                // A folder written before meta.json recorded the overrides has them on its recorded command line.
+                guard run.meta["overrides"] == nil else { return run }
+                var older = run
+                older.overrides = RunArguments.overrides(recorded: (run.meta["command"]?.arrayValue ?? []).compactMap(\.stringValue))
+                return older
+            }
+            let listing = try RunListing(runs: runs, filters: try arguments.filters.map(RunListing.Filter.init(parsing:)))
             print(arguments.json ? listing.json.canonicalText : listing.text, terminator: arguments.json ? "\n" : "")
             return 0
         }

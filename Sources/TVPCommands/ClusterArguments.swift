@@ -1,3 +1,4 @@
+import TVPPipeline
 /// The `tvp-run FILE` options of cluster execution: `--executor local|slurm`, the Slurm job options,
 /// `--dry-run`, and `--unit` (what the generated job scripts pass to run one piece of the split).
 struct ClusterArguments: Equatable {

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPModels
+import TVPPipeline
 import TVPPrompting
 import TVPTensor
 import TVPZoo
@@ -144,7 +145,7 @@ public struct ZooBenchmark {
         log("tvp evaluation:  \(evaluation.text)")
         log("tvp VP step:     \(vpStep.text)")
         log(String(format: "tvp peak memory: tensors %.0f MiB, process RSS %.0f MiB (the whole zoo and the guide's text tower loaded)",
-                   tensorMiB, Benchmark.peakRSSMiB()))
+                   tensorMiB, peakRSSMiB()))
         Profile.start()
         try trainer.step(batch, lr: config.learningRate, cleanKey: key, classFeatures: classFeatures)
         let regions = Profile.stop()

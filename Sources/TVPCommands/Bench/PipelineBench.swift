@@ -3,6 +3,7 @@ import TVPData
 import TVPEngine
 import TVPFormats
 import TVPModels
+import TVPPipeline
 import TVPTensor
 
 /// `tvp-run bench --pipeline`: the speed goals of the pipeline runner, measured.
@@ -83,19 +84,19 @@ public struct PipelineBenchmark {
 
         // 1. Planning against an empty cache.
         var stages = 0
-        let planning = try best(iterations) { let s = try session(); stages = try s.plan().count }
+        let planning = try Benchmark.fastest(of: iterations, warmUp: false) { let s = try session(); stages = try s.plan().count }
         log(String(format: "plan (load, validate, compile, plan) of %d stages: %.1f ms", stages, planning * 1000))
 
         // 2. Store the model stages, run the rest for real, then time fully cached reruns.
         let first = try session()
         let stored = try BenchOutputs.storeModelStages(of: first, samples: images)
-        let start = now()
+        let start = Benchmark.now()
         let populate = try first.run(options: RunOptions(runsDirectory: root + "/runs", threads: Parallel.threads))
         guard populate.execution.succeeded else { throw PipelineError.stage("bench", "first run failed: \(populate.execution.failures)") }
         log(String(format: "first run: %d model-stage entries stored by the benchmark, %d stages computed in %.2f s",
-                    stored, populate.execution.computed.count, now() - start))
+                    stored, populate.execution.computed.count, Benchmark.now() - start))
         var cachedCount = 0
-        let rerun = try best(iterations) {
+        let rerun = try Benchmark.fastest(of: iterations, warmUp: false) {
             let again = try session()
             guard try again.plan().allSatisfy(\.status.isCached) else { throw PipelineError.stage("bench", "the plan is not fully cached") }
             let result = try again.run(options: RunOptions(runsDirectory: root + "/runs", threads: Parallel.threads))
@@ -128,18 +129,6 @@ public struct PipelineBenchmark {
         }
         return measured
     }
-
-    func best(_ iterations: Int, _ body: () throws -> Void) throws -> Double {
-        var fastest = Double.infinity
-        for _ in 0..<iterations {
-            let start = now()
-            try body()
-            fastest = min(fastest, now() - start)
-        }
-        return fastest
-    }
-
-    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }
 
 /// The generated datasets, manifest and pipeline of the benchmark.

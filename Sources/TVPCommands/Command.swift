@@ -1,11 +1,10 @@
 import Foundation
 import TVPFormats
+import TVPPipeline
 import TVPTensor
 
 /// The `tvp-run` command line: parses arguments, dispatches subcommands, returns the exit code.
 public enum TVPRunCommand {
-    public static let version = "0.1.0"
-
     public static let usage = """
     tvp-run — Transferable Visual Prompts as declarative, cached pipelines
 
@@ -104,7 +103,7 @@ public enum TVPRunCommand {
             print(usage)
             return 0
         case "--version":
-            print("tvp-run \(version)")
+            print("tvp-run \(tvpVersion)")
             return 0
         default:
             break

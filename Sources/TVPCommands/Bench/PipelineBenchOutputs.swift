@@ -2,6 +2,7 @@ import Foundation
 import TVPEngine
 import TVPFormats
 import TVPModels
+import TVPPipeline
 import TVPPrompting
 import TVPTensor
 

@@ -1,5 +1,6 @@
 import Foundation
 import TVPData
+import TVPPipeline
 import TVPPrompting
 
 extension TVPRunCommand {

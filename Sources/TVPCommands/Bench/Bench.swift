@@ -1,5 +1,6 @@
 import Foundation
 import TVPModels
+import TVPPipeline
 import TVPTensor
 
 /// `tvp-run bench`: times a ViT-B/32-shaped image tower (random weights) for forward and for
@@ -61,9 +62,10 @@ public struct Benchmark {
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    /// Seconds of the fastest of `runs` runs of `body`, after one warm-up run (which fills the buffer pool).
-    static func fastest(of runs: Int, _ body: () throws -> Void) rethrows -> Double {
-        try body()
+    /// Seconds of the fastest of `runs` runs of `body`, after one warm-up run (which fills the buffer
+    /// pool) unless `warmUp` is false.
+    static func fastest(of runs: Int, warmUp: Bool = true, _ body: () throws -> Void) rethrows -> Double {
+        if warmUp { try body() }
         var best = Double.infinity
         for _ in 0..<runs {
             let start = now()
@@ -71,13 +73,6 @@ public struct Benchmark {
             best = min(best, now() - start)
         }
         return best
-    }
-
-    /// The process's peak resident set size so far, in MiB (`getrusage`; Linux reports KiB).
-    static func peakRSSMiB() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
     }
 
     public func run(log: (String) -> Void) throws -> Measurement {
@@ -106,7 +101,7 @@ public struct Benchmark {
         return Measurement(forwardMs: forward * 1000 / Double(batch), forwardBackwardMs: forwardBackward * 1000 / Double(batch),
                       forwardGFLOPs: flops / forward / 1e9, forwardBackwardGFLOPs: (2 * flops + attentionBackwardExtra) / forwardBackward / 1e9,
                       sgemmPeakGFLOPs: peak, blockGEMMGFLOPs: block,
-                      peakTensorMiB: Double(BufferPool.shared.peakBytes) / 1048576, peakRSSMiB: Benchmark.peakRSSMiB())
+                      peakTensorMiB: Double(BufferPool.shared.peakBytes) / 1048576, peakRSSMiB: peakRSSMiB())
     }
 
     /// Runs the PyTorch twin and returns its JSON result, or a reason it could not run.

@@ -1,5 +1,5 @@
 import Foundation
-import TVPEngine
+import TVPPipeline
 import TVPTensor
 
 extension TVPRunCommand {
@@ -27,23 +27,26 @@ extension TVPRunCommand {
         return guarded("") {
             let session = try openSession(arguments, console: console)
             if let unit = arguments.cluster.unit {
-                // A halving search's worker: the split of its round, from the earlier rounds' rungs in the cache.
-                if let round = arguments.cluster.round {
-                    let search = try HalvingSearch(session: session)
-                    guard round <= search.rounds else { throw UsageError("--round \(round): the search has \(search.rounds) rounds") }
-                    return try runUnit(unit, session: try search.session(for: try search.replay(to: round)), arguments: arguments, console: console)
-                }
-                if session.loaded.halving != nil {
-                    throw UsageError("--unit of a halving search needs --round R (the round whose split it belongs to; the job scripts pass both)")
-                }
-                return try runUnit(unit, session: session, arguments: arguments, console: console)
+                return try session.runUnit(unit, round: arguments.cluster.round, threads: arguments.threads ?? Parallel.threads,
+                                           failFast: arguments.failFast) ? 0 : 1
             }
-            if session.loaded.halving != nil { return try runSearchOnCluster(session, arguments, console: console) }
             let directory = FileManager.default.currentDirectoryPath
+            let command = workerCommand(arguments, directory: directory), runsDirectory = arguments.runs ?? "runs"
+            if session.loaded.halving != nil {
+                switch try SlurmSearch.submit(session: session, command: command, runsDirectory: runsDirectory, workingDirectory: directory,
+                                              options: arguments.cluster.slurm, threadsGiven: arguments.threads != nil,
+                                              dryRun: arguments.cluster.dryRun) {
+                case .submitted(let folder): followUp(folder, console: console)
+                case .dryRun: break
+                case .nothingToSubmit: nothingToSubmit(arguments, console: console)
+                case .sbatchFailed(let message): return submissionFailed(message)
+                }
+                return 0
+            }
             guard let submission = try SlurmSubmission.prepare(
-                session: session, command: workerCommand(arguments, directory: directory), runsDirectory: arguments.runs ?? "runs",
+                session: session, command: command, runsDirectory: runsDirectory,
                 workingDirectory: directory, options: arguments.cluster.slurm, threadsGiven: arguments.threads != nil) else {
-                console.result("nothing to submit: every stage is cached; `tvp-run \(arguments.positional[0])` writes the run folder from the cache")
+                nothingToSubmit(arguments, console: console)
                 return 0
             }
             let split = submission.split
@@ -60,34 +63,28 @@ extension TVPRunCommand {
                 let jobs = try submission.submit()
                 console.result("submitted: " + jobs.map { "\($0.job) job \($0.id)" }.joined(separator: ", "))
             } catch let failure as SlurmCommand.Failure {
-                FileHandle.standardError.write(Data("tvp-run: \(failure)\nthe scripts are in \(submission.folder)\n".utf8))
-                return 1
+                return submissionFailed("\(failure)\nthe scripts are in \(submission.folder)")
             }
-            console.result("run folder: \(submission.folder)")
-            console.result("follow it with `tvp-run status \(submission.folder)`; stop it with `tvp-run cancel \(submission.folder)`")
+            followUp(submission.folder, console: console)
             return 0
         }
     }
 
-    /// Runs one piece of the split here (the stages of `unit` and whatever of their inputs is not cached).
-    static func runUnit(_ unit: String, session: PipelineSession, arguments: RunArguments, console: Console) throws -> Int32 {
-        let split = WorkSplit(session: session)
-        let nodes: [Int]
-        if unit == "shared" {
-            nodes = split.shared
-        } else {
-            guard let id = Int(unit), id < split.units.count else {
-                throw UsageError("--unit \(unit): the pipeline has \(split.units.count) units (0…\(split.units.count - 1)) and the shared stages")
-            }
-            nodes = split.units[id].nodes
-            console.result("unit \(id) (\(split.unitKind) \(split.units[id].label)): \(nodes.count) stages")
-        }
-        guard !nodes.isEmpty else { return 0 }
-        let executor = Executor(graph: session.graph, cache: session.cache, options: ExecutorOptions(
-            threads: arguments.threads ?? Parallel.threads, computeThreads: .tensorLibrary, failFast: arguments.failFast, until: nodes.map { session.graph.nodes[$0].name },
-            log: { console.engine($0) }))
-        let report = try executor.run()
-        return report.succeeded ? 0 : 1
+    /// Every stage is cached: the plain run writes the run folder.
+    static func nothingToSubmit(_ arguments: RunArguments, console: Console) {
+        console.result("nothing to submit: every stage is cached; `tvp-run \(arguments.positional[0])` writes the run folder from the cache")
+    }
+
+    /// The jobs are submitted: where they write, and how to follow or stop them.
+    static func followUp(_ folder: String, console: Console) {
+        console.result("run folder: \(folder)")
+        console.result("follow it with `tvp-run status \(folder)`; stop it with `tvp-run cancel \(folder)`")
+    }
+
+    /// sbatch failed (exit code 1).
+    static func submissionFailed(_ message: String) -> Int32 {
+        FileHandle.standardError.write(Data("tvp-run: \(message)\n".utf8))
+        return 1
     }
 
     /// The executable and the arguments that name the same pipeline, overrides, manifest and cache

@@ -1,6 +1,7 @@
 import Foundation
 import TVPData
 import TVPFormats
+import TVPPipeline
 
 /// The options shared by `tvp-run FILE`, `plan`, `dag`, `why` and `cache`.
 struct RunArguments {
@@ -117,6 +118,13 @@ struct RunArguments {
         return .success(parsed)
     }
 
+    /// The `--set` and `-m` arguments of a recorded command line (`tvp-run FILE …`), as LoadedPipeline records them.
+    static func overrides(recorded commandLine: [String]) -> [String] {
+        guard case .success(let arguments) = parse(Array(commandLine.dropFirst()),
+                                                   allowed: Set(valueOptions + flags).union(ClusterArguments.options)) else { return [] }
+        return arguments.overrides.map { "--set " + $0 } + arguments.multirun.map { "-m " + $0 }
+    }
+
     /// `--cache`, else `$TVP_CACHE`, else `~/.cache/tvp` (the asset cache and the stage cache share it).
     var cacheDirectory: String { cache ?? Fetcher.defaultCacheDirectory() }
 
@@ -124,10 +132,4 @@ struct RunArguments {
     var manifestPath: String {
         manifest ?? ProcessInfo.processInfo.environment["TVP_MANIFEST"].flatMap { $0.isEmpty ? nil : $0 } ?? "datasets.manifest"
     }
-}
-
-/// A command-line mistake (exit code 2).
-struct UsageError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

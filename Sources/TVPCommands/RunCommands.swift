@@ -2,6 +2,7 @@ import Foundation
 import TVPData
 import TVPEngine
 import TVPFormats
+import TVPPipeline
 import TVPTensor
 
 /// Holds the factory of the model backend `tvp-run` pipelines use.
@@ -241,13 +242,5 @@ extension TVPRunCommand {
             }
             return 0
         }
-    }
-}
-
-extension PipelineSession {
-    /// Checks the `--only/--from/--until` names before anything runs (an unknown name is a usage error).
-    func executorSelection(_ options: RunOptions) throws -> Set<Int> {
-        try Executor(graph: graph, cache: cache, options: ExecutorOptions(computeThreads: .tensorLibrary, only: options.only, from: options.from, until: options.until,
-                                                                          log: { _ in })).selection()
     }
 }
