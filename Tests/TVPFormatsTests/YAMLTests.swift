@@ -30,6 +30,11 @@ final class YAMLTests: XCTestCase {
         XCTAssertEqual(errorText({ try YAMLParser.parse(text, path: path) }, file: file, line: line), message, file: file, line: line)
     }
 
+    /// Asserts that loading the YAML file at `path` fails with `message`.
+    private func assertLoadError(_ path: String, _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(errorText({ try YAMLDocument.load(path: path) }, file: file, line: line), message, file: file, line: line)
+    }
+
     private func errorText(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String {
         do {
             _ = try body()
@@ -243,8 +248,8 @@ final class YAMLTests: XCTestCase {
 
     func testSyntaxErrorsCarryLibyamlPosition() throws {
         let path = try write("bad.yaml", "name: clevr\nkey: value: other\n")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: path) },
-                       "\(path):2:11: mapping values are not allowed in this context")
+        assertLoadError(path,
+                        "\(path):2:11: mapping values are not allowed in this context")
         assertParseError("a:\n\tb: 1\n", "tab.yaml",
                          "tab.yaml:2:1: found character that cannot start any token (while scanning for the next token at line 2, column 1)")
         assertParseError("list: [1, 2\nnext: 3\n", "f.yaml",
@@ -317,25 +322,25 @@ final class YAMLTests: XCTestCase {
         let b = try write("b.yaml", "extends: c.yaml\n")
         let c = try write("c.yaml", "extends: ./a.yaml\n")
         let cAlias = (directory.path as NSString).appendingPathComponent("./a.yaml")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: a) },
-                       "\(c):1:10: extends cycle: \(a) -> \(b) -> \(c) -> \(cAlias)")
+        assertLoadError(a,
+                        "\(c):1:10: extends cycle: \(a) -> \(b) -> \(c) -> \(cAlias)")
         let selfLoop = try write("self.yaml", "extends: self.yaml\n")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: selfLoop) },
-                       "\(selfLoop):1:10: extends cycle: \(selfLoop) -> \(selfLoop)")
+        assertLoadError(selfLoop,
+                        "\(selfLoop):1:10: extends cycle: \(selfLoop) -> \(selfLoop)")
     }
 
     func testExtendsErrors() throws {
         let missing = try write("missing.yaml", "x: 1\nextends: nowhere.yaml\n")
         let target = (directory.path as NSString).appendingPathComponent("nowhere.yaml")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: missing) },
-                       "\(missing):2:10: cannot read '\(target)': no such file")
+        assertLoadError(missing,
+                        "\(missing):2:10: cannot read '\(target)': no such file")
         let wrongType = try write("wrong.yaml", "extends: 3\n")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: wrongType) },
-                       "\(wrongType):1:10: 'extends' expects a file path or a list of file paths, found an integer (3)")
+        assertLoadError(wrongType,
+                        "\(wrongType):1:10: 'extends' expects a file path or a list of file paths, found an integer (3)")
         try write("list.yaml", "- 1\n")
         let listBase = try write("uses-list.yaml", "extends: list.yaml\n")
-        XCTAssertEqual(errorText { try YAMLDocument.load(path: listBase) },
-                       "\(listBase):1:10: 'extends' bases must be mappings, but 'list.yaml' holds a sequence")
+        assertLoadError(listBase,
+                        "\(listBase):1:10: 'extends' bases must be mappings, but 'list.yaml' holds a sequence")
         XCTAssertEqual(errorText { try YAMLDocument.load(path: directory.path) }, "cannot read '\(directory.path)': it is a directory")
         let nowhere = directory.appendingPathComponent("absent.yaml").path
         XCTAssertEqual(errorText { try YAMLDocument.load(path: nowhere) }, "cannot read '\(nowhere)': no such file")

@@ -2,6 +2,7 @@ import Foundation
 import TVPCommands
 import TVPPipeline
 import XCTest
+import TVPTensor
 
 /// Each kind of bad pipeline file is refused before anything runs, with file:line:column.
 final class ConfigSchemaTests: XCTestCase {
@@ -55,6 +56,24 @@ final class ConfigSchemaTests: XCTestCase {
                        "\(bad):16:48: prompt.frame 8 does not fit a padding prompt on 16 px images")
         XCTAssertEqual(try error(replacing: "name: toy\n", with: "name: toy\nname: again\n"),
                        "\(bad):2:1: duplicate key 'name' (first defined at \(bad):1:1)")
+    }
+
+    /// `prompt.init` sets how a prompt starts; files without it keep their stage parameters (and keys).
+    func testPromptInitialization() throws {
+        XCTAssertNil(try world.load().points[0].spec.prompt.json["init"])
+        let pad = try world.load(overrides: ["prompt.kind=pad", "+prompt.init=zeros"]).points[0].spec.prompt
+        XCTAssertEqual(pad, PromptSpec(kind: .pad, imageSize: 16, frame: 2, initialization: .zeros))
+        XCTAssertEqual(try PromptSpec(json: pad.json), pad)
+        let zero = try pad.makePrompt(seed: 7)
+        XCTAssertEqual(zero.values.toArray().map { abs($0) }.max(), 0, "init: zeros starts the pad prompt at zero")
+        let normal = try PromptSpec(kind: .pad, imageSize: 16, frame: 2).makePrompt(seed: 7)
+        XCTAssertGreaterThan(normal.values.toArray().map { abs($0) }.max() ?? 0, 0.5, "the pad prompt's own start is randn")
+        let patch = PromptSpec(kind: .randomPatch, imageSize: 16, frame: 4, initialization: .zeros)
+        XCTAssertEqual(try patch.makePrompt(seed: 7).values.toArray().map { abs($0) }.max(), 0)
+        XCTAssertEqual(try error(replacing: "frame: 2}", with: "frame: 2, init: normal}"),
+                       "\(bad):16:57: prompt.init normal: the padding prompt starts at zero (the official initialization); use zeros or leave init out")
+        XCTAssertEqual(try error(replacing: "frame: 2}", with: "frame: 2, init: random}"),
+                       "\(bad):16:57: unknown value for 'prompt.init' 'random'; expected one of: zeros, normal")
     }
 
     func testUnknownNamesSuggestTheClosest() throws {

@@ -138,17 +138,31 @@ public enum PromptKind: String, Sendable, CaseIterable {
     case randomPatch = "random-patch"
 }
 
+/// A prompt's values before the first step.
+public enum PromptInitialization: String, Sendable, CaseIterable {
+    /// All zero: the image unchanged (the official TVP padding prompt's start).
+    case zeros
+    /// Seeded standard normals in the learnable region (Bahng et al.'s `torch.randn`).
+    case normal
+}
+
 public struct PromptSpec: Sendable, Equatable {
     public var kind: PromptKind
     public var imageSize: Int
     /// The frame width (padding, pad) or the patch side (fixed-patch, random-patch), in pixels.
     public var frame: Int
+    /// How the prompt starts; nil: its kind's own start (zeros for padding, normal for pad and the patches).
+    public var initialization: PromptInitialization?
 
-    public init(kind: PromptKind, imageSize: Int, frame: Int) {
+    public init(kind: PromptKind, imageSize: Int, frame: Int, initialization: PromptInitialization? = nil) {
         self.kind = kind
         self.imageSize = imageSize
         self.frame = frame
+        self.initialization = initialization
     }
+
+    /// The start this prompt trains from.
+    public var start: PromptInitialization { initialization ?? (kind == .padding ? .zeros : .normal) }
 }
 
 /// The TVP loss weights: total = task + fca·FCA − tse·TSE. VP is the same training with both 0.

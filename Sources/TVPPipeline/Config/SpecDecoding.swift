@@ -264,7 +264,7 @@ extension PipelineSpec {
 
     static func decodePrompt(_ node: YAMLNode?) throws -> PromptSpec {
         guard let node else { return PromptSpec(kind: .padding, imageSize: 224, frame: 30) }
-        let fields = try YAMLFields(node, path: "prompt", allowed: ["kind", "image_size", "frame"])
+        let fields = try YAMLFields(node, path: "prompt", allowed: ["kind", "image_size", "frame", "init"])
         let kind = PromptKind(rawValue: try fields.choice("kind", PromptKind.allCases.map(\.rawValue), default: "padding"))!
         let size = try fields.int("image_size", default: 224, min: 4, max: 4096)
         let frame = try fields.int("frame", default: min(30, size / 4), min: 1, max: 4096)
@@ -272,7 +272,14 @@ extension PipelineSpec {
         guard fits else {
             throw YAMLError("prompt.frame \(frame) does not fit a \(kind.rawValue) prompt on \(size) px images", at: fields.mark("frame"))
         }
-        return PromptSpec(kind: kind, imageSize: size, frame: frame)
+        let initialization = try fields.optional("init").map {
+            PromptInitialization(rawValue: try YAMLFields.choice($0, PromptInitialization.allCases.map(\.rawValue), what: "prompt.init"))!
+        }
+        if kind == .padding && initialization == .normal {
+            throw YAMLError("prompt.init normal: the padding prompt starts at zero (the official initialization); use zeros or leave init out",
+                            at: fields.mark("init"))
+        }
+        return PromptSpec(kind: kind, imageSize: size, frame: frame, initialization: initialization)
     }
 
     static func decodeTrain(_ node: YAMLNode?) throws -> TrainSpec {

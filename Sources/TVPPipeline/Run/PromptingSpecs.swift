@@ -8,14 +8,21 @@ import TVPTensor
 
 extension PromptSpec {
     /// A fresh prompt of this spec: the official padding prompt at zero, Bahng et al.'s pad and
-    /// patch prompts at seeded standard normals (their `torch.randn` initialization).
+    /// patch prompts at seeded standard normals (their `torch.randn` initialization) unless
+    /// `init: zeros` starts them at zero too (the random patch's positions keep their seed).
     public func makePrompt(seed: Int) throws -> any VisualPrompt {
         let s = UInt64(bitPattern: Int64(seed))
+        let zeros = start == .zeros
         switch kind {
         case .padding: return try PaddingPrompt(imageSize: imageSize, frame: frame)
-        case .pad: return try PadPrompt(imageSize: imageSize, padSize: frame, seed: s)
-        case .fixedPatch: return try PatchPrompt(imageSize: imageSize, patchSize: frame, randomPosition: false, seed: s)
-        case .randomPatch: return try PatchPrompt(imageSize: imageSize, patchSize: frame, randomPosition: true, seed: s)
+        case .pad:
+            return zeros ? try PadPrompt(values: Tensor(zeros: [3, imageSize, imageSize]), padSize: frame)
+                         : try PadPrompt(imageSize: imageSize, padSize: frame, seed: s)
+        case .fixedPatch, .randomPatch:
+            let patch = try PatchPrompt(imageSize: imageSize, patchSize: frame, randomPosition: kind == .randomPatch, seed: s)
+            return zeros ? try PatchPrompt(values: Tensor(zeros: [3, frame, frame]), imageSize: imageSize,
+                                           randomPosition: patch.randomPosition, positionSeed: patch.positionSeed)
+                         : patch
         }
     }
 

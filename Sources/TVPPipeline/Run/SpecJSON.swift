@@ -2,12 +2,23 @@ import TVPEngine
 import TVPPrompting
 /// The spec values that stage parameters carry, as JSON and back (what a stage's key depends on).
 extension PromptSpec {
-    public var json: JSONValue { ["kind": .string(kind.rawValue), "image_size": .integer(imageSize), "frame": .integer(frame)] }
+    /// `init` appears only when the file sets it, so files that do not keep their stage keys.
+    public var json: JSONValue {
+        var fields: [String: JSONValue] = ["kind": .string(kind.rawValue), "image_size": .integer(imageSize), "frame": .integer(frame)]
+        if let initialization { fields["init"] = .string(initialization.rawValue) }
+        return .object(fields)
+    }
 
     public init(json: JSONValue) throws {
         guard let kind = json["kind"]?.stringValue.flatMap(PromptKind.init(rawValue:)), let size = json["image_size"]?.intValue,
               let frame = json["frame"]?.intValue else { throw PipelineError.stage("prompt", "not a prompt description: \(json)") }
-        self.init(kind: kind, imageSize: size, frame: frame)
+        let initialization = try json["init"].map { value -> PromptInitialization in
+            guard let start = value.stringValue.flatMap(PromptInitialization.init(rawValue:)) else {
+                throw PipelineError.stage("prompt", "not a prompt initialization: \(value)")
+            }
+            return start
+        }
+        self.init(kind: kind, imageSize: size, frame: frame, initialization: initialization)
     }
 }
 
