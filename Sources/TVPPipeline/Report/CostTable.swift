@@ -3,7 +3,7 @@ import TVPEngine
 
 /// The paper's cost table: for each trained prompt, its trainable values against the connector
 /// values of the surrogate(s) it was trained through, the training's wall time and the process's
-/// peak resident memory when it finished (`train-prompt` results, gathered by `aggregate`).
+/// peak resident memory while it trained (`train-prompt` results, gathered by `aggregate`).
 public struct CostTable: Sendable {
     public static let header = ["task", "prompt", "prompt values", "connector values", "prompt / connector", "training (s)", "peak RSS (MiB)"]
     /// Display rows, in training order; `–` where a figure is unknown (a cached result from before

@@ -146,6 +146,7 @@ extension StageRegistry {
             }
         }
         let started = Date()
+        resetPeakRSS()
         let trained = try backend.trainPrompt(job, progress: progress(context))
         let seconds = Date().timeIntervalSince(started)
         guard trained.prompt.kind == prompt.kind, trained.prompt.values.shape == prompt.values.shape else {
@@ -167,7 +168,8 @@ extension StageRegistry {
             // SHA-256 of the prompt's float32 values (little-endian): bit-identical runs match.
             "prompt_sha256": .string(float32Digest(values)),
             "learnable": .integer(trained.prompt.learnableValueCount),
-            // The paper's cost table: time, memory, and the prompt's size against the connectors it adapts.
+            // The paper's cost table: time, the process's peak memory while it trained (`resetPeakRSS`
+            // at the start), and the prompt's size against the connectors it adapts.
             "seconds": .double(seconds), "peak_rss_mib": .double(peakRSSMiB()),
             "adapter_values": .array(surrogates.map { $0.adapterValueCount.map { .integer($0) } ?? .null }),
         ]
