@@ -19,10 +19,10 @@ extension PromptSpec {
             return zeros ? try PadPrompt(values: Tensor(zeros: [3, imageSize, imageSize]), padSize: frame)
                          : try PadPrompt(imageSize: imageSize, padSize: frame, seed: s)
         case .fixedPatch, .randomPatch:
-            let patch = try PatchPrompt(imageSize: imageSize, patchSize: frame, randomPosition: kind == .randomPatch, seed: s)
+            let random = kind == .randomPatch
             return zeros ? try PatchPrompt(values: Tensor(zeros: [3, frame, frame]), imageSize: imageSize,
-                                           randomPosition: patch.randomPosition, positionSeed: patch.positionSeed)
-                         : patch
+                                           randomPosition: random, positionSeed: PatchPrompt.positionSeed(s))
+                         : try PatchPrompt(imageSize: imageSize, patchSize: frame, randomPosition: random, seed: s)
         }
     }
 

@@ -69,8 +69,11 @@ public struct PatchPrompt: VisualPrompt {
     /// Standard-normal patch values from `seed`.
     public init(imageSize: Int = 224, patchSize: Int = 30, randomPosition: Bool, seed: UInt64 = 42) throws {
         try self.init(values: Tensor.randn([3, patchSize, patchSize], seed: seed), imageSize: imageSize,
-                      randomPosition: randomPosition, positionSeed: mixSeed(seed, 0x7061_7463_68))
+                      randomPosition: randomPosition, positionSeed: PatchPrompt.positionSeed(seed))
     }
+
+    /// The seed of the position draws of a patch prompt made from `seed`.
+    public static func positionSeed(_ seed: UInt64) -> UInt64 { mixSeed(seed, 0x7061_7463_68) }
 
     /// A patch with given values [3, P, P].
     public init(values: Tensor, imageSize: Int, randomPosition: Bool, positionSeed: UInt64 = 0) throws {
