@@ -53,22 +53,22 @@ public final class Executor: @unchecked Sendable {
             selected = Set(try options.only.flatMap { try graph.nodes(named: $0) })
         }
         if !options.from.isEmpty {
-            var downstream: Set<Int> = []
-            for index in try options.from.flatMap({ try graph.nodes(named: $0) }) {
-                downstream.insert(index)
-                downstream.formUnion(graph.descendants(of: index))
-            }
-            selected.formIntersection(downstream)
+            selected.formIntersection(try closure(of: options.from, graph.descendants))
         }
         if !options.until.isEmpty {
-            var upstream: Set<Int> = []
-            for index in try options.until.flatMap({ try graph.nodes(named: $0) }) {
-                upstream.insert(index)
-                upstream.formUnion(graph.ancestors(of: index))
-            }
-            selected.formIntersection(upstream)
+            selected.formIntersection(try closure(of: options.until, graph.ancestors))
         }
         return selected
+    }
+
+    /// The nodes named in `names` with everything `related` reaches from them.
+    private func closure(of names: [String], _ related: (Int) -> Set<Int>) throws -> Set<Int> {
+        var nodes: Set<Int> = []
+        for index in try names.flatMap({ try graph.nodes(named: $0) }) {
+            nodes.insert(index)
+            nodes.formUnion(related(index))
+        }
+        return nodes
     }
 
     /// Runs what is not cached. Throws only for unknown stage names in the filters; stage failures

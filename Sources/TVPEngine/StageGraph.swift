@@ -134,23 +134,18 @@ public struct StageGraph: Sendable {
     }
 
     /// Every node `index` reads from, directly or not.
-    public func ancestors(of index: Int) -> Set<Int> {
-        var seen: Set<Int> = []
-        var stack = nodes[index].inputs
-        while let next = stack.popLast() {
-            guard seen.insert(next).inserted else { continue }
-            stack += nodes[next].inputs
-        }
-        return seen
-    }
+    public func ancestors(of index: Int) -> Set<Int> { reachable(from: index, along: \.inputs) }
 
     /// Every node that reads `index`, directly or not.
-    public func descendants(of index: Int) -> Set<Int> {
+    public func descendants(of index: Int) -> Set<Int> { reachable(from: index, along: \.dependents) }
+
+    /// Every node reached from `index` by following `edges` one or more times.
+    private func reachable(from index: Int, along edges: KeyPath<StageNode, [Int]>) -> Set<Int> {
         var seen: Set<Int> = []
-        var stack = nodes[index].dependents
+        var stack = nodes[index][keyPath: edges]
         while let next = stack.popLast() {
             guard seen.insert(next).inserted else { continue }
-            stack += nodes[next].dependents
+            stack += nodes[next][keyPath: edges]
         }
         return seen
     }

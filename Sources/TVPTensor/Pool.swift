@@ -18,37 +18,47 @@ public func avgPool2d(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int)? = nil
     let divisor = Float(KH * KW)
     let out = Tensor(uninitialized: [B, C, OH, OW])
     let src = x.data, dst = out.data
-    Parallel.forRanges(B * C, costPerItem: OH * OW * KH * KW) { r in
-        for plane in r {
-            let s = src + plane * H * W, d = dst + plane * OH * OW
-            for oh in 0..<OH {
-                let hs = poolWindow(oh, stride: SH, pad: PH, kernel: KH, size: H)
-                for ow in 0..<OW {
-                    let ws = poolWindow(ow, stride: SW, pad: PW, kernel: KW, size: W)
-                    var total: Float = 0
-                    for h in hs { for w in ws { total += s[h * W + w] } }
-                    d[oh * OW + ow] = total / divisor
-                }
-            }
-        }
+    let windows = PoolWindows(planes: B * C, plane: H * W,
+                              rows: (0..<OH).map { poolWindow($0, stride: SH, pad: PH, kernel: KH, size: H) },
+                              columns: (0..<OW).map { poolWindow($0, stride: SW, pad: PW, kernel: KW, size: W) })
+    windows.forEach { plane, o, hs, ws in
+        let s = src + plane * H * W
+        var total: Float = 0
+        for h in hs { for w in ws { total += s[h * W + w] } }
+        dst[plane * OH * OW + o] = total / divisor
     }
     return out.recorded(op, [x]) { g in
         let dx = Tensor(zeros: x.shape)
         let gp = g.data, dp = dx.data
-        Parallel.forRanges(B * C, costPerItem: OH * OW * KH * KW) { r in
-            for plane in r {
-                let gs = gp + plane * OH * OW, d = dp + plane * H * W
-                for oh in 0..<OH {
-                    let hs = poolWindow(oh, stride: SH, pad: PH, kernel: KH, size: H)
-                    for ow in 0..<OW {
-                        let ws = poolWindow(ow, stride: SW, pad: PW, kernel: KW, size: W)
-                        let share = gs[oh * OW + ow] / divisor
-                        for h in hs { for w in ws { d[h * W + w] += share } }
-                    }
-                }
-            }
+        windows.forEach { plane, o, hs, ws in
+            let d = dp + plane * H * W
+            let share = gp[plane * OH * OW + o] / divisor
+            for h in hs { for w in ws { d[h * W + w] += share } }
         }
         return [dx]
+    }
+}
+
+/// The windows of a 2-D pooling over `planes` planes of `plane` values each: output cell (i, j)
+/// reads input rows `rows[i]` and columns `columns[j]`. Visited in parallel over the planes, each
+/// plane's windows by one worker in output order.
+struct PoolWindows {
+    let planes: Int, plane: Int, rows: [Range<Int>], columns: [Range<Int>]
+
+    /// Calls `body(plane, o, rows, columns)` for every window: `o` is its offset in the plane's
+    /// output, `rows` and `columns` the input ranges it covers.
+    @inline(__always)
+    func forEach(_ body: (Int, Int, Range<Int>, Range<Int>) -> Void) {
+        // Per plane: the values every window reads (Σ rows × Σ columns) and the plane's own.
+        let reads = rows.map(\.count).reduce(0, +) * columns.map(\.count).reduce(0, +)
+        let (OH, OW) = (rows.count, columns.count)
+        rows.withUnsafeBufferPointer { rows in columns.withUnsafeBufferPointer { columns in
+            Parallel.forRanges(planes, costPerItem: plane + reads) { r in
+                for p in r {
+                    for i in 0..<OH { for j in 0..<OW { body(p, i * OW + j, rows[i], columns[j]) } }
+                }
+            }
+        } }
     }
 }
 
@@ -81,35 +91,24 @@ public func adaptiveAvgPool2d(_ x: Tensor, outputSize: (Int, Int)) throws -> Ten
     let op = "adaptiveAvgPool2d"
     let (B, C, H, W) = try requirePlanes(x, output: outputSize, op)
     let (OH, OW) = outputSize
-    let rows = adaptiveBins(input: H, output: OH), cols = adaptiveBins(input: W, output: OW)
+    let windows = PoolWindows(planes: B * C, plane: H * W,
+                              rows: adaptiveBins(input: H, output: OH), columns: adaptiveBins(input: W, output: OW))
     let out = Tensor(uninitialized: [B, C, OH, OW])
     let src = x.data, dst = out.data
-    rows.withUnsafeBufferPointer { rows in cols.withUnsafeBufferPointer { cols in
-        Parallel.forRanges(B * C, costPerItem: H * W + OH * OW) { r in
-            for plane in r {
-                let s = src + plane * H * W, d = dst + plane * OH * OW
-                for i in 0..<OH { for j in 0..<OW {
-                    var total: Float = 0
-                    for h in rows[i] { for w in cols[j] { total += s[h * W + w] } }
-                    d[i * OW + j] = total / Float(rows[i].count * cols[j].count)
-                } }
-            }
-        }
-    } }
+    windows.forEach { plane, o, hs, ws in
+        let s = src + plane * H * W
+        var total: Float = 0
+        for h in hs { for w in ws { total += s[h * W + w] } }
+        dst[plane * OH * OW + o] = total / Float(hs.count * ws.count)
+    }
     return out.recorded(op, [x]) { g in
         let dx = Tensor(zeros: x.shape)
         let gp = g.data, dp = dx.data
-        rows.withUnsafeBufferPointer { rows in cols.withUnsafeBufferPointer { cols in
-            Parallel.forRanges(B * C, costPerItem: H * W + OH * OW) { r in
-                for plane in r {
-                    let gs = gp + plane * OH * OW, d = dp + plane * H * W
-                    for i in 0..<OH { for j in 0..<OW {
-                        let share = gs[i * OW + j] / Float(rows[i].count * cols[j].count)
-                        for h in rows[i] { for w in cols[j] { d[h * W + w] += share } }
-                    } }
-                }
-            }
-        } }
+        windows.forEach { plane, o, hs, ws in
+            let d = dp + plane * H * W
+            let share = gp[plane * OH * OW + o] / Float(hs.count * ws.count)
+            for h in hs { for w in ws { d[h * W + w] += share } }
+        }
         return [dx]
     }
 }

@@ -330,17 +330,16 @@ final class YAMLTests: XCTestCase {
     }
 
     func testExtendsErrors() throws {
-        let missing = try write("missing.yaml", "x: 1\nextends: nowhere.yaml\n")
         let target = (directory.path as NSString).appendingPathComponent("nowhere.yaml")
-        assertLoadError(missing,
-                        "\(missing):2:10: cannot read '\(target)': no such file")
-        let wrongType = try write("wrong.yaml", "extends: 3\n")
-        assertLoadError(wrongType,
-                        "\(wrongType):1:10: 'extends' expects a file path or a list of file paths, found an integer (3)")
         try write("list.yaml", "- 1\n")
-        let listBase = try write("uses-list.yaml", "extends: list.yaml\n")
-        assertLoadError(listBase,
-                        "\(listBase):1:10: 'extends' bases must be mappings, but 'list.yaml' holds a sequence")
+        for (name, text, error) in [
+            ("missing.yaml", "x: 1\nextends: nowhere.yaml\n", "2:10: cannot read '\(target)': no such file"),
+            ("wrong.yaml", "extends: 3\n", "1:10: 'extends' expects a file path or a list of file paths, found an integer (3)"),
+            ("uses-list.yaml", "extends: list.yaml\n", "1:10: 'extends' bases must be mappings, but 'list.yaml' holds a sequence"),
+        ] {
+            let path = try write(name, text)
+            assertLoadError(path, "\(path):\(error)")
+        }
         XCTAssertEqual(errorText { try YAMLDocument.load(path: directory.path) }, "cannot read '\(directory.path)': it is a directory")
         let nowhere = directory.appendingPathComponent("absent.yaml").path
         XCTAssertEqual(errorText { try YAMLDocument.load(path: nowhere) }, "cannot read '\(nowhere)': no such file")

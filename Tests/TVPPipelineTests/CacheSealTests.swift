@@ -9,8 +9,7 @@ final class CacheSealTests: XCTestCase {
     let counter = ExecutionCounter()
     let log = LineLog()
 
-    override func setUp() { root = temporaryCacheRoot() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+    override func setUp() { root = temporaryCacheRoot(removedAfter: self) }
 
     func stages() -> [Stage] {
         [sourceStage("load", values: [1, 2, 3, 4], counter: counter),

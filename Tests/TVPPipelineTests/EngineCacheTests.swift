@@ -8,8 +8,7 @@ import XCTest
 final class EngineCacheTests: XCTestCase {
     var root = ""
 
-    override func setUp() { root = temporaryCacheRoot() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+    override func setUp() { root = temporaryCacheRoot(removedAfter: self) }
 
     func manifest(_ value: Int) -> StageManifest {
         StageManifest(kind: "constant", parameters: ["value": .integer(value)], inputKeys: [], assets: [:], code: "1")

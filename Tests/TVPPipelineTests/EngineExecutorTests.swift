@@ -18,8 +18,7 @@ final class EngineExecutorTests: XCTestCase {
     let counter = ExecutionCounter()
     let log = LineLog()
 
-    override func setUp() { root = temporaryCacheRoot() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+    override func setUp() { root = temporaryCacheRoot(removedAfter: self) }
 
     func run(_ stages: [Stage], threads: Int = 2, failFast: Bool = false, only: [String] = [], from: [String] = [],
              until: [String] = []) throws -> ExecutionReport {

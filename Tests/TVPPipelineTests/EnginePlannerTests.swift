@@ -7,8 +7,7 @@ final class EnginePlannerTests: XCTestCase {
     var root = ""
     let counter = ExecutionCounter()
 
-    override func setUp() { root = temporaryCacheRoot() }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: root) }
+    override func setUp() { root = temporaryCacheRoot(removedAfter: self) }
 
     /// load → (left, right) → join: a diamond.
     func diamond(scale: Double = 1) -> [Stage] {

@@ -41,6 +41,13 @@ func temporaryCacheRoot() -> String {
     NSTemporaryDirectory() + "tvp-engine-\(UUID().uuidString)"
 }
 
+/// A fresh cache root that is removed when `test` has finished.
+func temporaryCacheRoot(removedAfter test: XCTestCase) -> String {
+    let root = temporaryCacheRoot()
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+    return root
+}
+
 /// A source stage: tensor `x` holds `parameters.values`.
 func sourceStage(_ id: String, values: [Double], counter: ExecutionCounter, code: String = "1") -> Stage {
     Stage(id: id, kind: "source", parameters: ["values": .array(values.map { .double($0) })], code: code) { context in

@@ -239,9 +239,7 @@ enum CLI {
 /// The cache side of resuming, in process: what an unfinished run left is removed before recomputing.
 final class UnfinishedEntryTests: XCTestCase {
     func testComputeRemovesTemporaryAndOrphanFilesOfAnUnfinishedEntry() throws {
-        let root = NSTemporaryDirectory() + "tvp-unfinished-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let cache = try StageCache(root: root)
+        let cache = try StageCache(root: temporaryCacheRoot(removedAfter: self))
         let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], code: "1")
         let folder = cache.directory(for: manifest.key)
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

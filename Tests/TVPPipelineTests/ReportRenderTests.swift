@@ -7,14 +7,20 @@ import XCTest
 /// loss curves and its embedded PNG prompts. Skips when no Chromium is installed
 /// (Debian: `apt-get install chromium`; or set TVP_CHROMIUM to the browser).
 final class ReportRenderTests: XCTestCase {
-    func testReportHTMLRendersTextCurvesAndPromptPictures() throws {
+    /// A toy run with `overrides` (and `multirun`) for a test that renders what it wrote: the browser
+    /// (skips when there is none), the toy world (removed after the test) and the run's folder.
+    func toyRun(_ overrides: [String], multirun: [String] = []) throws -> (browser: String, world: ToyWorld, folder: String) {
         let browser = try Self.chromium()
         let world = try ToyWorld.make()
-        defer { world.remove() }
-        let result = try world.run(try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]"],
-                                                     backend: TinyBackend()))
+        addTeardownBlock { world.remove() }
+        let result = try world.run(try world.session(overrides: overrides, multirun: multirun, backend: TinyBackend()))
         XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
-        let report = try XCTUnwrap(result.folder) + "/report.html"
+        return (browser, world, try XCTUnwrap(result.folder))
+    }
+
+    func testReportHTMLRendersTextCurvesAndPromptPictures() throws {
+        let (browser, world, folder) = try toyRun(["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]"])
+        let report = folder + "/report.html"
 
         let shot = world.root + "/report.png"
         let profile = world.root + "/chromium-profile"
@@ -41,13 +47,9 @@ final class ReportRenderTests: XCTestCase {
     }
 
     func testSweepSummaryHTMLRendersItsTableAndAPlotAgainstTheSweptValue() throws {
-        let browser = try Self.chromium()
-        let world = try ToyWorld.make()
-        defer { world.remove() }
-        let result = try world.run(try world.session(overrides: ["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]", "report.images=false"],
-                                                     multirun: ["train.lr=0.05,0.5,5"], backend: TinyBackend()))
-        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
-        let (text, colourful) = try Self.renderSummary(try XCTUnwrap(result.folder) + "/summary.html", browser: browser, in: world.root,
+        let (browser, world, folder) = try toyRun(["evaluate.protocols=[zero-shot-official, tvp]", "expect=[]", "report.images=false"],
+                                                  multirun: ["train.lr=0.05,0.5,5"])
+        let (text, colourful) = try Self.renderSummary(folder + "/summary.html", browser: browser, in: world.root,
                                                        size: "900,900")
         XCTAssertGreaterThan(text, 2_000, "no table text drawn (\(text) dark pixels)")
         // The toy models score the same at every learning rate: the lines overlap, a legend and one line's length show.
@@ -55,15 +57,11 @@ final class ReportRenderTests: XCTestCase {
     }
 
     func testHalvingSummaryHTMLRendersEveryPointAndTheRungPlot() throws {
-        let browser = try Self.chromium()
-        let world = try ToyWorld.make()
-        defer { world.remove() }
-        let result = try world.run(try world.session(overrides: [
+        let (browser, world, folder) = try toyRun([
             "evaluate.protocols=[zero-shot-official, vp]", "expect=[]", "report.images=false", "train.optimizer=adam", "train.validation=2",
             "train.validate_every=1", "+sweep={train.lr: [0.001, 0.01, 0.1, 1], prune: halving, rungs: [1, 2]}",
-        ], backend: TinyBackend()))
-        XCTAssertEqual(result.exitCode, 0, "\(result.execution.failures)")
-        let summary = try XCTUnwrap(result.folder) + "/summary.html"
+        ])
+        let summary = folder + "/summary.html"
         let html = try String(contentsOfFile: summary, encoding: .utf8)
         XCTAssertEqual(html.components(separatedBy: "stopped after 1 steps").count - 1, 2, "two of four points stopped at the first rung")
         let (text, colourful) = try Self.renderSummary(summary, browser: browser, in: world.root, size: "1400,1400")

@@ -158,9 +158,7 @@ final class ZooStageTests: XCTestCase {
 /// resumes from), gone once the entry is finished.
 final class ZooStageWorkFolderTests: XCTestCase {
     func testTheWorkFolderSurvivesAnUnfinishedRunAndGoesWhenTheEntryIsFinished() throws {
-        let root = NSTemporaryDirectory() + "tvp-work-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let cache = try StageCache(root: root)
+        let cache = try StageCache(root: temporaryCacheRoot(removedAfter: self))
         let manifest = StageManifest(kind: "k", parameters: ["n": 1], inputKeys: [], assets: [:], code: "1")
         let work = cache.workDirectory(for: manifest.key), folder = cache.directory(for: manifest.key)
         struct Killed: Error {}

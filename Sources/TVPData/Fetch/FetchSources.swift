@@ -92,18 +92,18 @@ final class FetchSession {
 
     /// The verified wheel (downloaded once per session; a failure is remembered too).
     func download(_ wheel: PyPISource) throws -> String {
-        let key = "pypi \(wheel.package)==\(wheel.version) \(wheel.wheel)"
-        if let known = downloaded[key] { return try known.get() }
-        let result = Result<String, SourceFailure> { () throws(SourceFailure) in try catchingFailure { try downloadWheel(wheel) } }
-        downloaded[key] = result
-        return try result.get()
+        try once("pypi \(wheel.package)==\(wheel.version) \(wheel.wheel)") { try downloadWheel(wheel) }
     }
 
     /// The folder a verified .deb was unpacked into (once per session).
     func unpack(_ package: DebianSource) throws -> String {
-        let key = "debian \(package.package)=\(package.version) \(package.deb)"
+        try once("debian \(package.package)=\(package.version) \(package.deb)") { try unpackDeb(package) }
+    }
+
+    /// `fetch`'s result for `key`, computed on the first call only; a failure is remembered too.
+    private func once(_ key: String, _ fetch: () throws -> String) throws -> String {
         if let known = downloaded[key] { return try known.get() }
-        let result = Result<String, SourceFailure> { () throws(SourceFailure) in try catchingFailure { try unpackDeb(package) } }
+        let result = Result<String, SourceFailure> { () throws(SourceFailure) in try catchingFailure(fetch) }
         downloaded[key] = result
         return try result.get()
     }

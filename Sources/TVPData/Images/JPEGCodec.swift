@@ -4,15 +4,10 @@ import TVPTensor
 
 /// JPEG files through libjpeg (via the CJPEGShim C target, which turns libjpeg's longjmp errors into
 /// return codes). Grayscale, YCbCr and RGB JPEGs read as 8-bit RGB; CMYK/YCCK are refused.
-public enum JPEGCodec {
+public enum JPEGCodec: ImageCodec {
     /// Whether `bytes` start with a JPEG SOI marker followed by another marker (FF D8 FF).
     public static func isJPEG<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
         bytes.count >= 3 && Array(bytes.prefix(3)) == [0xFF, 0xD8, 0xFF]
-    }
-
-    /// Reads the JPEG file at `path` as [3, H, W] floats in [0, 1].
-    public static func read(_ path: String) throws -> Tensor {
-        try decode(readFileBytes(path), file: path).tensor()
     }
 
     /// Decodes JPEG bytes; errors name `file`.
@@ -60,18 +55,4 @@ public enum JPEGCodec {
         defer { tvp_jpeg_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: size))
     }
-}
-
-/// Image files by content (PNG or JPEG signature, whatever the extension says).
-public enum ImageFile {
-    /// Decodes a PNG or JPEG file to 8-bit RGB.
-    public static func decode(_ path: String) throws -> RGB8Image {
-        let bytes = try readFileBytes(path)
-        if PNGCodec.isPNG(bytes) { return try PNGCodec.decode(bytes, file: path) }
-        if JPEGCodec.isJPEG(bytes) { return try JPEGCodec.decode(bytes, file: path) }
-        throw DataError(path, "neither a PNG nor a JPEG file: it starts with \(hexPrefix(bytes))")
-    }
-
-    /// Reads a PNG or JPEG file as [3, H, W] floats in [0, 1].
-    public static func read(_ path: String) throws -> Tensor { try decode(path).tensor() }
 }

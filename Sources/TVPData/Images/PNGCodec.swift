@@ -7,17 +7,12 @@ import TVPTensor
 /// struct instead of by longjmp. Any 8-bit or 16-bit PNG (gray, gray+alpha, RGB, RGBA, palette)
 /// reads as 8-bit RGB; alpha is dropped (as PIL's `convert("RGB")`), 16-bit files without gamma
 /// information are taken as sRGB (not linear).
-public enum PNGCodec {
+public enum PNGCodec: ImageCodec {
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
     /// Whether `bytes` start with the PNG signature.
     public static func isPNG<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
         bytes.count >= 8 && zip(bytes.prefix(8), signature).allSatisfy { $0 == $1 }
-    }
-
-    /// Reads the PNG file at `path` as [3, H, W] floats in [0, 1].
-    public static func read(_ path: String) throws -> Tensor {
-        try decode(readFileBytes(path), file: path).tensor()
     }
 
     /// Decodes PNG bytes; errors name `file`.

@@ -164,19 +164,11 @@ private struct TreeBuilder {
             if let anchor = string(scalar.anchor) { anchors[anchor] = (node, 1) }
             try add(node, nodes: 1)
         case YAML_SEQUENCE_START_EVENT:
-            let tag = string(event.data.sequence_start.tag)
-            if let tag, tag != yamlCoreTagPrefix + "seq" {
-                throw YAMLError("unsupported tag '\(shortTag(tag))' on a sequence", at: start)
-            }
-            try checkDepth(at: start)
-            stack.append(Frame(isMapping: false, mark: start, anchor: string(event.data.sequence_start.anchor)))
+            try open(isMapping: false, tag: string(event.data.sequence_start.tag),
+                     anchor: string(event.data.sequence_start.anchor), at: start)
         case YAML_MAPPING_START_EVENT:
-            let tag = string(event.data.mapping_start.tag)
-            if let tag, tag != yamlCoreTagPrefix + "map" {
-                throw YAMLError("unsupported tag '\(shortTag(tag))' on a mapping", at: start)
-            }
-            try checkDepth(at: start)
-            stack.append(Frame(isMapping: true, mark: start, anchor: string(event.data.mapping_start.anchor)))
+            try open(isMapping: true, tag: string(event.data.mapping_start.tag),
+                     anchor: string(event.data.mapping_start.anchor), at: start)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             let frame = stack.removeLast()
             let node = frame.isMapping
@@ -200,11 +192,17 @@ private struct TreeBuilder {
         }
     }
 
-    /// Throws when opening one more collection would nest deeper than `ReaderLimits.maxYAMLDepth`.
-    private func checkDepth(at mark: Mark) throws {
+    /// Opens a sequence or mapping: only YAML's core tag of its kind is accepted, and it may not
+    /// nest deeper than `ReaderLimits.maxYAMLDepth`.
+    private mutating func open(isMapping: Bool, tag: String?, anchor: String?, at mark: Mark) throws {
+        let kind = isMapping ? "map" : "seq"
+        if let tag, tag != yamlCoreTagPrefix + kind {
+            throw YAMLError("unsupported tag '\(shortTag(tag))' on a \(isMapping ? "mapping" : "sequence")", at: mark)
+        }
         guard stack.count < ReaderLimits.maxYAMLDepth else {
             throw YAMLError("sequences and mappings nested more than \(ReaderLimits.maxYAMLDepth) levels deep (the limit for tvp's YAML files)", at: mark)
         }
+        stack.append(Frame(isMapping: isMapping, mark: mark, anchor: anchor))
     }
 
     private func style(_ style: yaml_scalar_style_t) -> YAMLScalarStyle {

@@ -42,27 +42,22 @@ public enum GGUFValue: Equatable, Sendable {
     /// The elements of an array value.
     public var array: [GGUFValue]? { if case .array(_, let a) = self { return a } else { return nil } }
     /// An array of strings (e.g. `tokenizer.ggml.tokens`, `tokenizer.ggml.merges`).
-    public var strings: [String]? {
-        guard let a = array else { return nil }
-        var out: [String] = []
-        out.reserveCapacity(a.count)
-        for v in a { guard let s = v.string else { return nil }; out.append(s) }
-        return out
-    }
+    public var strings: [String]? { elements(\.string) }
     /// An array of integers (e.g. `tokenizer.ggml.token_type`).
-    public var ints: [Int]? {
-        guard let a = array else { return nil }
-        var out: [Int] = []
-        out.reserveCapacity(a.count)
-        for v in a { guard let i = v.int else { return nil }; out.append(i) }
-        return out
-    }
+    public var ints: [Int]? { elements(\.int) }
     /// An array of numbers (e.g. `tokenizer.ggml.scores`).
-    public var doubles: [Double]? {
+    public var doubles: [Double]? { elements(\.double) }
+
+    /// The elements of an array value read as `T`; nil when the value is no array or one element is
+    /// not a `T`.
+    private func elements<T>(_ read: KeyPath<GGUFValue, T?>) -> [T]? {
         guard let a = array else { return nil }
-        var out: [Double] = []
+        var out: [T] = []
         out.reserveCapacity(a.count)
-        for v in a { guard let d = v.double else { return nil }; out.append(d) }
+        for v in a {
+            guard let element = v[keyPath: read] else { return nil }
+            out.append(element)
+        }
         return out
     }
 }
